@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+// libtorch comes from the pinned PyPI wheel that scripts/bootstrap.sh unpacks under .deps/,
+// or from the folder named by $LIBTORCH (a directory holding include/ and lib/).
+let libtorch: String = {
+  if let custom = Context.environment["LIBTORCH"], !custom.isEmpty { return custom }
+  return Context.packageDirectory + "/.deps/python/torch"
+}()
+
+let torchHeaders = [
+  "-I\(libtorch)/include",
+  "-I\(libtorch)/include/torch/csrc/api/include",
+]
+// The rpath lets binaries find libtorch without LD_LIBRARY_PATH; libtorch_cpu's own RPATH
+// ($ORIGIN/../../nvidia/cu13/lib) then finds the CUDA runtime stubs it needs to load.
+let torchLinker: [LinkerSetting] = [
+  .unsafeFlags(["-L\(libtorch)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(libtorch)/lib"]),
+  .linkedLibrary("torch_cpu"),
+  .linkedLibrary("c10"),
+]
+let shimSettings: [CXXSetting] = [
+  .unsafeFlags(torchHeaders + ["-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"]),
+  .define("_GLIBCXX_USE_CXX11_ABI", to: "1"),
+]
+let swiftSettings: [SwiftSetting] = [
+  .unsafeFlags(["-Xfrontend", "-warn-long-expression-type-checking=200"]),
+]
+
+let package = Package(
+  name: "SimpleDet",
+  platforms: [.macOS(.v14)],
+  products: [
+    .library(name: "Torch", targets: ["Torch"]),
+    .library(name: "NN", targets: ["NN"]),
+  ],
+  targets: [
+    .target(
+      name: "CTorch",
+      cxxSettings: shimSettings,
+      linkerSettings: torchLinker
+    ),
+    .target(name: "Torch", dependencies: ["CTorch"], swiftSettings: swiftSettings),
+    .target(name: "NN", dependencies: ["Torch"], swiftSettings: swiftSettings),
+    .testTarget(name: "TorchTests", dependencies: ["Torch"], swiftSettings: swiftSettings),
+    .testTarget(name: "NNTests", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
+  ],
+  cxxLanguageStandard: .cxx20
+)

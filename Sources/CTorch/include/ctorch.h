@@ -1,0 +1,254 @@
+/*
+ * ctorch.h: the plain C face of libtorch that SimpleDet's Swift code calls.
+ *
+ * Conventions
+ * - Every function that can fail returns `int`: 0 on success, non-zero on failure. On failure
+ *   `ct_last_error()` holds libtorch's message (thread-local, valid until the next failing call
+ *   on the same thread). No C++ exception ever leaves this library.
+ * - Results come back through `out` pointers. A returned `ct_tensor` is owned by the caller and
+ *   released with `ct_tensor_free`.
+ * - Optional tensor arguments are NULL when absent.
+ * - Enumerations are this header's own, so the Swift side never depends on c10's numbering.
+ */
+#ifndef CTORCH_H
+#define CTORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ct_tensor_impl *ct_tensor;
+typedef struct ct_generator_impl *ct_generator;
+
+typedef enum {
+  CT_FLOAT32 = 0,
+  CT_FLOAT64 = 1,
+  CT_FLOAT16 = 2,
+  CT_BFLOAT16 = 3,
+  CT_INT64 = 4,
+  CT_INT32 = 5,
+  CT_INT16 = 6,
+  CT_INT8 = 7,
+  CT_UINT8 = 8,
+  CT_BOOL = 9,
+} ct_dtype;
+
+typedef enum { CT_DEVICE_CPU = 0, CT_DEVICE_CUDA = 1 } ct_device_type;
+
+/* A Swift number handed to libtorch with its kind kept, so `intTensor + 1` stays integral. */
+typedef struct {
+  int32_t kind; /* 0: float (uses f), 1: integer (uses i), 2: bool (uses i) */
+  double f;
+  int64_t i;
+} ct_scalar;
+
+/* ---- library ---------------------------------------------------------------------------- */
+const char *ct_last_error(void);
+const char *ct_version(void);
+void ct_set_num_threads(int32_t n);
+int32_t ct_get_num_threads(void);
+void ct_manual_seed(uint64_t seed);
+int32_t ct_cuda_device_count(void);
+int32_t ct_has_bf16_cpu(void);
+
+/* grad mode is thread-local in libtorch */
+int32_t ct_grad_enabled(void);
+void ct_set_grad_enabled(int32_t enabled);
+
+/* ---- generators ------------------------------------------------------------------------- */
+int ct_generator_new(uint64_t seed, ct_generator *out);
+void ct_generator_free(ct_generator g);
+int ct_generator_set_seed(ct_generator g, uint64_t seed);
+/* The generator's whole state as bytes (for checkpoints). Call with buf NULL to learn the size. */
+int ct_generator_get_state(ct_generator g, uint8_t *buf, size_t cap, size_t *size);
+int ct_generator_set_state(ct_generator g, const uint8_t *buf, size_t size);
+
+/* ---- tensor lifetime and properties ----------------------------------------------------- */
+void ct_tensor_free(ct_tensor t);
+int ct_tensor_defined(ct_tensor t);
+int ct_dim(ct_tensor t, int64_t *out);
+/* Writes up to `cap` sizes; `*ndim` receives the true rank. */
+int ct_sizes(ct_tensor t, int64_t *sizes, int64_t cap, int64_t *ndim);
+int ct_strides(ct_tensor t, int64_t *strides, int64_t cap, int64_t *ndim);
+int ct_numel(ct_tensor t, int64_t *out);
+int ct_dtype_of(ct_tensor t, int32_t *out);
+int ct_device_of(ct_tensor t, int32_t *type, int32_t *index);
+int ct_is_contiguous(ct_tensor t, int32_t channels_last, int32_t *out);
+int ct_requires_grad(ct_tensor t, int32_t *out);
+int ct_set_requires_grad(ct_tensor t, int32_t flag);
+int ct_is_leaf(ct_tensor t, int32_t *out);
+int ct_same_storage(ct_tensor a, ct_tensor b, int32_t *out);
+int ct_to_string(ct_tensor t, char *buf, size_t cap, size_t *size);
+
+/* ---- creation --------------------------------------------------------------------------- */
+int ct_empty(const int64_t *shape, int64_t ndim, int32_t dtype, int32_t dev, int32_t dev_index, ct_tensor *out);
+int ct_full(const int64_t *shape, int64_t ndim, ct_scalar value, int32_t dtype, int32_t dev, int32_t dev_index, ct_tensor *out);
+int ct_arange(ct_scalar start, ct_scalar end, ct_scalar step, int32_t dtype, int32_t dev, int32_t dev_index, ct_tensor *out);
+int ct_linspace(double start, double end, int64_t steps, int32_t dtype, int32_t dev, int32_t dev_index, ct_tensor *out);
+int ct_eye(int64_t n, int32_t dtype, int32_t dev, int32_t dev_index, ct_tensor *out);
+/* Copies `nbytes` from `data` (host memory, dtype's element layout, row-major) into a new CPU tensor. */
+int ct_from_data(const void *data, size_t nbytes, const int64_t *shape, int64_t ndim, int32_t dtype, ct_tensor *out);
+/* Copies the tensor (any device, any layout) into `dst` as contiguous host memory; nbytes must match. */
+int ct_copy_to_host(ct_tensor t, void *dst, size_t nbytes);
+int ct_item(ct_tensor t, ct_scalar *out);
+
+/* distribution: 0 uniform [0,1), 1 standard normal, 2 integer in [low, high), 3 bernoulli(p=low) */
+int ct_random(int32_t distribution, const int64_t *shape, int64_t ndim, double low, double high, int32_t dtype,
+              int32_t dev, int32_t dev_index, ct_generator g, ct_tensor *out);
+/* In place: 0 uniform [a, b), 1 normal(mean a, std b) */
+int ct_random_(ct_tensor t, int32_t distribution, double a, double b, ct_generator g);
+int ct_randperm(int64_t n, int32_t dev, int32_t dev_index, ct_generator g, ct_tensor *out);
+int ct_multinomial(ct_tensor probs, int64_t n, int32_t replacement, ct_generator g, ct_tensor *out);
+
+/* ---- conversion ------------------------------------------------------------------------- */
+int ct_to(ct_tensor t, int32_t dtype, int32_t dev, int32_t dev_index, int32_t copy, ct_tensor *out);
+int ct_contiguous(ct_tensor t, int32_t channels_last, ct_tensor *out);
+int ct_clone(ct_tensor t, ct_tensor *out);
+int ct_detach(ct_tensor t, ct_tensor *out);
+int ct_alias(ct_tensor t, ct_tensor *out);
+
+/* ---- element-wise ----------------------------------------------------------------------- */
+typedef enum {
+  CT_NEG, CT_ABS, CT_EXP, CT_LOG, CT_LOG2, CT_LOG1P, CT_EXPM1, CT_SQRT, CT_RSQRT, CT_SQUARE, CT_RECIPROCAL,
+  CT_SIN, CT_COS, CT_TAN, CT_ATAN, CT_FLOOR, CT_CEIL, CT_ROUND, CT_TRUNC, CT_SIGN, CT_LOGICAL_NOT,
+  CT_SIGMOID, CT_TANH, CT_RELU, CT_RELU6, CT_GELU, CT_SILU, CT_SOFTPLUS, CT_LOGSIGMOID, CT_ISNAN, CT_ISFINITE,
+  CT_HARDSWISH, CT_HARDSIGMOID, CT_MISH, CT_ERF, CT_BITWISE_NOT, CT_ISINF,
+} ct_unary_op;
+int ct_unary(int32_t op, ct_tensor a, ct_tensor *out);
+/* In place version; used by optimizers and in-place activations. */
+int ct_unary_(int32_t op, ct_tensor a);
+
+typedef enum {
+  CT_ADD, CT_SUB, CT_MUL, CT_DIV, CT_POW, CT_MAXIMUM, CT_MINIMUM, CT_ATAN2, CT_REMAINDER, CT_FLOOR_DIVIDE,
+  CT_EQ, CT_NE, CT_LT, CT_LE, CT_GT, CT_GE, CT_LOGICAL_AND, CT_LOGICAL_OR, CT_LOGICAL_XOR,
+  CT_BITWISE_AND, CT_BITWISE_OR, CT_BITWISE_XOR, CT_DIV_TRUNC,
+} ct_binary_op;
+int ct_binary(int32_t op, ct_tensor a, ct_tensor b, ct_tensor *out);
+int ct_binary_scalar(int32_t op, ct_tensor a, ct_scalar b, ct_tensor *out);
+int ct_scalar_binary(int32_t op, ct_scalar a, ct_tensor b, ct_tensor *out);
+int ct_binary_(int32_t op, ct_tensor a, ct_tensor b);
+int ct_binary_scalar_(int32_t op, ct_tensor a, ct_scalar b);
+
+/* a += alpha * b */
+int ct_add_scaled_(ct_tensor a, ct_tensor b, ct_scalar alpha);
+/* a += value * t1 * t2 ; a += value * t1 / t2 */
+int ct_addcmul_(ct_tensor a, ct_tensor t1, ct_tensor t2, ct_scalar value);
+int ct_addcdiv_(ct_tensor a, ct_tensor t1, ct_tensor t2, ct_scalar value);
+/* a = a + weight * (end - a) */
+int ct_lerp_(ct_tensor a, ct_tensor end, ct_scalar weight);
+int ct_copy_(ct_tensor dst, ct_tensor src);
+int ct_fill_(ct_tensor t, ct_scalar value);
+int ct_zero_(ct_tensor t);
+/* NaN-safe bounds: has_min/has_max choose which side clamps. */
+int ct_clamp(ct_tensor t, int32_t has_min, ct_scalar min, int32_t has_max, ct_scalar max, ct_tensor *out);
+int ct_clamp_(ct_tensor t, int32_t has_min, ct_scalar min, int32_t has_max, ct_scalar max);
+int ct_clamp_tensor(ct_tensor t, ct_tensor min, ct_tensor max, ct_tensor *out);
+int ct_where(ct_tensor cond, ct_tensor a, ct_tensor b, ct_tensor *out);
+int ct_leaky_relu(ct_tensor t, double slope, ct_tensor *out);
+int ct_elu(ct_tensor t, double alpha, ct_tensor *out);
+int ct_hardtanh(ct_tensor t, double min, double max, ct_tensor *out);
+int ct_allclose(ct_tensor a, ct_tensor b, double rtol, double atol, int32_t equal_nan, int32_t *out);
+int ct_equal(ct_tensor a, ct_tensor b, int32_t *out);
+
+/* ---- reductions ------------------------------------------------------------------------- */
+typedef enum {
+  CT_SUM, CT_MEAN, CT_PROD, CT_AMAX, CT_AMIN, CT_ALL, CT_ANY, CT_STD, CT_VAR, CT_NORM2, CT_LOGSUMEXP,
+  CT_COUNT_NONZERO,
+} ct_reduce_op;
+/* ndims < 0 reduces over every dimension. */
+int ct_reduce(int32_t op, ct_tensor a, const int64_t *dims, int64_t ndims, int32_t keepdim, ct_tensor *out);
+/* 0 max, 1 min, 2 argmax, 3 argmin, 4 median (values and indices for 0, 1, 4); 5 cumsum, 6 cumprod */
+int ct_reduce_dim(int32_t op, ct_tensor a, int64_t dim, int32_t keepdim, ct_tensor *values, ct_tensor *indices);
+int ct_norm(ct_tensor a, double p, const int64_t *dims, int64_t ndims, int32_t keepdim, ct_tensor *out);
+
+/* ---- shape and indexing ----------------------------------------------------------------- */
+int ct_reshape(ct_tensor t, const int64_t *shape, int64_t ndim, ct_tensor *out);
+int ct_view(ct_tensor t, const int64_t *shape, int64_t ndim, ct_tensor *out);
+int ct_permute(ct_tensor t, const int64_t *dims, int64_t ndim, ct_tensor *out);
+int ct_transpose(ct_tensor t, int64_t d0, int64_t d1, ct_tensor *out);
+int ct_squeeze(ct_tensor t, int32_t has_dim, int64_t dim, ct_tensor *out);
+int ct_unsqueeze(ct_tensor t, int64_t dim, ct_tensor *out);
+int ct_flatten(ct_tensor t, int64_t start, int64_t end, ct_tensor *out);
+int ct_expand(ct_tensor t, const int64_t *shape, int64_t ndim, ct_tensor *out);
+int ct_repeat(ct_tensor t, const int64_t *repeats, int64_t ndim, ct_tensor *out);
+int ct_flip(ct_tensor t, const int64_t *dims, int64_t ndim, ct_tensor *out);
+int ct_cat(const ct_tensor *ts, int64_t n, int64_t dim, ct_tensor *out);
+int ct_stack(const ct_tensor *ts, int64_t n, int64_t dim, ct_tensor *out);
+/* Writes up to `cap` pieces into outs; `*count` receives how many there are. */
+int ct_split(ct_tensor t, const int64_t *sizes, int64_t nsizes, int64_t dim, ct_tensor *outs, int64_t cap, int64_t *count);
+int ct_chunk(ct_tensor t, int64_t chunks, int64_t dim, ct_tensor *outs, int64_t cap, int64_t *count);
+int ct_slice(ct_tensor t, int64_t dim, int64_t start, int64_t end, int64_t step, ct_tensor *out);
+int ct_select(ct_tensor t, int64_t dim, int64_t index, ct_tensor *out);
+int ct_index_select(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor *out);
+/* t[index] with one boolean or integer index tensor applied at dimension `dim`. */
+int ct_index(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor *out);
+/* t[index] = values, or += with accumulate. */
+int ct_index_put_(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor values, int32_t accumulate);
+int ct_gather(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor *out);
+/* reduce: 0 replace, 1 add */
+int ct_scatter(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor src, int32_t reduce, ct_tensor *out);
+int ct_masked_select(ct_tensor t, ct_tensor mask, ct_tensor *out);
+int ct_masked_fill(ct_tensor t, ct_tensor mask, ct_scalar value, ct_tensor *out);
+int ct_masked_fill_(ct_tensor t, ct_tensor mask, ct_scalar value);
+int ct_nonzero(ct_tensor t, ct_tensor *out);
+int ct_topk(ct_tensor t, int64_t k, int64_t dim, int32_t largest, int32_t sorted, ct_tensor *values, ct_tensor *indices);
+int ct_sort(ct_tensor t, int64_t dim, int32_t descending, int32_t stable, ct_tensor *values, ct_tensor *indices);
+int ct_unique(ct_tensor t, int32_t sorted, int32_t return_inverse, int32_t return_counts, ct_tensor *values,
+              ct_tensor *inverse, ct_tensor *counts);
+/* mode 0: constant (value), 1: reflect, 2: replicate. pads as in torch.nn.functional.pad */
+int ct_pad(ct_tensor t, const int64_t *pads, int64_t npads, int32_t mode, double value, ct_tensor *out);
+int ct_tril(ct_tensor t, int64_t diagonal, int32_t upper, ct_tensor *out);
+int ct_meshgrid(const ct_tensor *ts, int64_t n, ct_tensor *outs);
+
+/* ---- linear algebra and neural-network kernels ------------------------------------------ */
+int ct_matmul(ct_tensor a, ct_tensor b, ct_tensor *out);
+int ct_linear(ct_tensor x, ct_tensor w, ct_tensor bias, ct_tensor *out);
+int ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor bias, const int64_t *stride, const int64_t *padding,
+              const int64_t *dilation, int64_t groups, ct_tensor *out);
+int ct_conv_transpose2d(ct_tensor x, ct_tensor w, ct_tensor bias, const int64_t *stride, const int64_t *padding,
+                        const int64_t *output_padding, const int64_t *dilation, int64_t groups, ct_tensor *out);
+int ct_max_pool2d(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding,
+                  const int64_t *dilation, int32_t ceil_mode, ct_tensor *out);
+int ct_avg_pool2d(ct_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding, int32_t ceil_mode,
+                  int32_t count_include_pad, ct_tensor *out);
+/* kind 0: average, 1: max */
+int ct_adaptive_pool2d(int32_t kind, ct_tensor x, const int64_t *output_size, ct_tensor *out);
+/* mode 0: nearest, 1: bilinear, 2: bicubic, 3: nearest-exact. Either size (2) or scale (2) is given. */
+int ct_interpolate(ct_tensor x, int32_t mode, const int64_t *size, const double *scale, int32_t align_corners,
+                   ct_tensor *out);
+int ct_batch_norm(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean, ct_tensor running_var,
+                  int32_t training, double momentum, double eps, ct_tensor *out);
+int ct_group_norm(ct_tensor x, int64_t groups, ct_tensor weight, ct_tensor bias, double eps, ct_tensor *out);
+int ct_layer_norm(ct_tensor x, const int64_t *shape, int64_t ndim, ct_tensor weight, ct_tensor bias, double eps,
+                  ct_tensor *out);
+int ct_dropout(ct_tensor x, double p, int32_t training, ct_generator g, ct_tensor *out);
+int ct_softmax(ct_tensor x, int64_t dim, int32_t log, ct_tensor *out);
+
+/* ---- losses (reduction: 0 none, 1 mean, 2 sum) ------------------------------------------ */
+int ct_cross_entropy(ct_tensor input, ct_tensor target, ct_tensor weight, int32_t reduction, int64_t ignore_index,
+                     double label_smoothing, ct_tensor *out);
+int ct_bce_with_logits(ct_tensor input, ct_tensor target, ct_tensor weight, ct_tensor pos_weight, int32_t reduction,
+                       ct_tensor *out);
+int ct_smooth_l1(ct_tensor input, ct_tensor target, int32_t reduction, double beta, ct_tensor *out);
+int ct_l1_loss(ct_tensor input, ct_tensor target, int32_t reduction, ct_tensor *out);
+int ct_mse_loss(ct_tensor input, ct_tensor target, int32_t reduction, ct_tensor *out);
+int ct_nll_loss(ct_tensor input, ct_tensor target, ct_tensor weight, int32_t reduction, int64_t ignore_index,
+                ct_tensor *out);
+
+/* ---- autograd --------------------------------------------------------------------------- */
+int ct_backward(ct_tensor t, ct_tensor grad, int32_t retain_graph);
+/* *out is NULL when the tensor has no gradient. */
+int ct_grad(ct_tensor t, ct_tensor *out);
+int ct_set_grad(ct_tensor t, ct_tensor grad);
+/* Gradients of `outputs` with respect to `inputs`; outs[i] is NULL where an input is unused. */
+int ct_autograd_grad(const ct_tensor *outputs, int64_t noutputs, const ct_tensor *inputs, int64_t ninputs,
+                     int32_t retain_graph, int32_t create_graph, ct_tensor *outs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

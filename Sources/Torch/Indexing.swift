@@ -1,0 +1,188 @@
+import CTorch
+
+/// One entry of a subscript: `t[0]`, `t[1..<3]`, `t[.all, 2]`, `t[mask]`, `t[.ellipsis, 0]`.
+public enum TensorIndex {
+  case index(Int)
+  /// Elements `range` with `step`; negative bounds count from the end.
+  case range(start: Int?, end: Int?, step: Int)
+  case all
+  case newAxis
+  case ellipsis
+  /// A bool tensor (keeps the true positions) or an integer tensor (gathers those positions).
+  case tensor(Tensor)
+}
+
+/// Values usable inside a tensor subscript.
+public protocol TensorIndexConvertible {
+  var tensorIndex: TensorIndex { get }
+}
+
+extension TensorIndex: TensorIndexConvertible { public var tensorIndex: TensorIndex { self } }
+extension Int: TensorIndexConvertible { public var tensorIndex: TensorIndex { .index(self) } }
+extension Range<Int>: TensorIndexConvertible {
+  public var tensorIndex: TensorIndex { .range(start: lowerBound, end: upperBound, step: 1) }
+}
+extension ClosedRange<Int>: TensorIndexConvertible {
+  public var tensorIndex: TensorIndex { .range(start: lowerBound, end: upperBound + 1, step: 1) }
+}
+extension PartialRangeFrom<Int>: TensorIndexConvertible {
+  public var tensorIndex: TensorIndex { .range(start: lowerBound, end: nil, step: 1) }
+}
+extension PartialRangeUpTo<Int>: TensorIndexConvertible {
+  public var tensorIndex: TensorIndex { .range(start: nil, end: upperBound, step: 1) }
+}
+extension PartialRangeThrough<Int>: TensorIndexConvertible {
+  public var tensorIndex: TensorIndex { .range(start: nil, end: upperBound + 1, step: 1) }
+}
+extension Tensor: TensorIndexConvertible { public var tensorIndex: TensorIndex { .tensor(self) } }
+
+extension Tensor {
+  /// NumPy-style indexing. Integer and range entries give views; tensor entries give copies.
+  public subscript(_ indices: any TensorIndexConvertible...) -> Tensor {
+    get { indexed(indices.map(\.tensorIndex)) }
+    set { assign(newValue, at: indices.map(\.tensorIndex)) }
+  }
+
+  /// The elements along `axis` in `range`, stepping by `step` (a view).
+  public func sliced(axis: Int, _ range: Range<Int>, step: Int = 1) -> Tensor {
+    Tensor.make("sliced") {
+      ct_slice(handle, Int64(axis), Int64(range.lowerBound), Int64(range.upperBound), Int64(step), $0)
+    }
+  }
+
+  /// The sub-tensor at `index` along `axis`, with that dimension removed (a view).
+  public func selecting(index: Int, axis: Int = 0) -> Tensor {
+    Tensor.make("selecting") { ct_select(handle, Int64(axis), Int64(index), $0) }
+  }
+
+  /// Entries at integer `indices` along `axis`, as PyTorch's `index_select`.
+  public func gathering(_ indices: Tensor, axis: Int = 0) -> Tensor {
+    Tensor.make("gathering") { ct_index_select(handle, Int64(axis), indices.handle, $0) }
+  }
+
+  /// PyTorch's `gather`: `out[i][j] = self[i][indices[i][j]]` for `axis` 1, and so on.
+  public func gather(axis: Int, indices: Tensor) -> Tensor {
+    Tensor.make("gather") { ct_gather(handle, Int64(axis), indices.handle, $0) }
+  }
+
+  /// PyTorch's `scatter`: a copy with `source` written at `indices` along `axis`.
+  public func scattering(axis: Int, indices: Tensor, source: Tensor) -> Tensor {
+    Tensor.make("scattering") { ct_scatter(handle, Int64(axis), indices.handle, source.handle, 0, $0) }
+  }
+
+  /// PyTorch's `scatter_add`: a copy with `source` added at `indices` along `axis`.
+  public func scatteringAdd(axis: Int, indices: Tensor, source: Tensor) -> Tensor {
+    Tensor.make("scatteringAdd") { ct_scatter(handle, Int64(axis), indices.handle, source.handle, 1, $0) }
+  }
+
+  /// The elements where `mask` is true, as a 1-D tensor.
+  public func masked(by mask: Tensor) -> Tensor {
+    Tensor.make("masked(by:)") { ct_masked_select(handle, mask.handle, $0) }
+  }
+
+  /// A copy with the elements where `mask` is true set to `value`.
+  public func filling(where mask: Tensor, with value: some ScalarConvertible) -> Tensor {
+    Tensor.make("filling(where:with:)") { ct_masked_fill(handle, mask.handle, value.scalar.c, $0) }
+  }
+
+  /// The coordinates of the non-zero elements, one row per element (`[count, rank]`, int64).
+  public func nonzeroIndices() -> Tensor { Tensor.make("nonzeroIndices") { ct_nonzero(handle, $0) } }
+
+  /// Entries selected by a bool mask or integer indices applied at dimension `axis`.
+  public func indexed(by index: Tensor, axis: Int = 0) -> Tensor {
+    Tensor.make("indexed(by:)") { ct_index(handle, Int64(axis), index.handle, $0) }
+  }
+
+  /// Writes `values` at the positions `index` selects along `axis` (or adds them with `accumulate`,
+  /// summing repeated indices).
+  public func put(_ values: Tensor, at index: Tensor, axis: Int = 0, accumulate: Bool = false) {
+    check("put(_:at:)", ct_index_put_(handle, Int64(axis), index.handle, values.handle, accumulate ? 1 : 0))
+  }
+
+  /// The `k` largest (or smallest) entries along `axis` and their indices.
+  public func topK(_ k: Int, axis: Int = -1, largest: Bool = true, sorted: Bool = true) -> (
+    values: Tensor, indices: Tensor
+  ) {
+    Tensor.makePair("topK") { ct_topk(handle, Int64(k), Int64(axis), largest ? 1 : 0, sorted ? 1 : 0, $0, $1) }
+  }
+
+  /// Entries sorted along `axis` and the permutation that sorts them. `stable` keeps ties in order.
+  public func sorted(axis: Int = -1, descending: Bool = false, stable: Bool = false) -> (
+    values: Tensor, indices: Tensor
+  ) {
+    Tensor.makePair("sorted") { ct_sort(handle, Int64(axis), descending ? 1 : 0, stable ? 1 : 0, $0, $1) }
+  }
+
+  /// The permutation that sorts the entries along `axis`.
+  public func argsort(axis: Int = -1, descending: Bool = false, stable: Bool = false) -> Tensor {
+    sorted(axis: axis, descending: descending, stable: stable).indices
+  }
+
+  /// The distinct elements in ascending order, with how often each occurs.
+  public func unique() -> (values: Tensor, counts: Tensor) {
+    Tensor.makePair("unique") { values, counts in
+      ct_unique(handle, 1, 0, 1, values, nil, counts)
+    }
+  }
+
+  // MARK: Subscript machinery
+
+  private func indexed(_ indices: [TensorIndex]) -> Tensor {
+    var result = self
+    var axis = 0
+    let explicit = indices.filter {
+      if case .newAxis = $0 { return false }
+      if case .ellipsis = $0 { return false }
+      return true
+    }.count
+    for entry in indices {
+      switch entry {
+      case .index(let i):
+        result = result.selecting(index: i, axis: axis)
+      case .range(let start, let end, let step):
+        let size = result.size(axis)
+        result = result.sliced(axis: axis, Self.bounds(start, end, size), step: step)
+        axis += 1
+      case .all:
+        axis += 1
+      case .newAxis:
+        result = result.unsqueezed(axis: axis)
+        axis += 1
+      case .ellipsis:
+        axis = result.rank - (explicit - countConsumed(indices, before: axis))
+      case .tensor(let t):
+        result = result.indexed(by: t, axis: axis)
+        axis += t.dtype == .bool ? 1 : t.rank
+      }
+    }
+    return result
+  }
+
+  // Entries after an ellipsis that consume input dimensions, so the ellipsis can skip the rest.
+  private func countConsumed(_ indices: [TensorIndex], before axis: Int) -> Int {
+    var seen = 0
+    for entry in indices {
+      if case .ellipsis = entry { break }
+      switch entry {
+      case .newAxis: break
+      default: seen += 1
+      }
+    }
+    return seen
+  }
+
+  private func assign(_ value: Tensor, at indices: [TensorIndex]) {
+    if indices.count == 1, case .tensor(let index) = indices[0] {
+      put(value, at: index)
+      return
+    }
+    indexed(indices).copy(from: value)
+  }
+
+  static func bounds(_ start: Int?, _ end: Int?, _ size: Int) -> Range<Int> {
+    func clampIndex(_ v: Int) -> Int { Swift.min(Swift.max(v < 0 ? v + size : v, 0), size) }
+    let lo = clampIndex(start ?? 0)
+    let hi = clampIndex(end ?? size)
+    return lo..<Swift.max(lo, hi)
+  }
+}

@@ -1,0 +1,35 @@
+import CTorch
+
+/// Facts about and settings of the libtorch engine.
+public enum Torch {
+  /// The libtorch version SimpleDet is built and tested against.
+  public static let expectedVersion = "2.15.0"
+
+  /// The version of the libtorch that was loaded.
+  public static var version: String { String(cString: ct_version()) }
+
+  /// Threads libtorch uses inside one operation.
+  public static var threadCount: Int {
+    get { Int(ct_get_num_threads()) }
+    set {
+      precondition(newValue > 0, "Torch.threadCount must be positive, got \(newValue)")
+      ct_set_num_threads(Int32(newValue))
+    }
+  }
+
+  /// Whether this CPU computes bfloat16 natively (AVX-512 BF16), which makes bf16 autocast pay.
+  public static var cpuHasBFloat16: Bool { ct_has_bf16_cpu() != 0 }
+
+  /// Fails with a clear message when the loaded libtorch is not the one SimpleDet was built for:
+  /// a mismatched library can load and then misbehave in ways far from the cause.
+  public static func checkVersion() throws {
+    let loaded = version
+    guard loaded.hasPrefix(expectedVersion) else {
+      throw TorchError(
+        operation: "Torch.checkVersion",
+        message:
+          "SimpleDet needs libtorch \(expectedVersion) but \(loaded) was loaded; run scripts/bootstrap.sh or point LIBTORCH at a \(expectedVersion) build"
+      )
+    }
+  }
+}
