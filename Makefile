@@ -1,0 +1,26 @@
+# SimpleDet: two commands set everything up on a fresh machine.
+#   make demo   fetch pinned dependencies, build, run the main job on the built-in data
+#   make test   fetch pinned dependencies, build, run the whole test suite
+.PHONY: deps build demo test bench-foundation clean
+
+SWIFT ?= swift
+
+deps:
+	@scripts/bootstrap.sh
+
+build: deps
+	$(SWIFT) build -c release
+
+demo: deps
+	$(SWIFT) build -c release --product simpledet-demo
+	.build/release/simpledet-demo
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel --num-workers 2
+
+bench-foundation: deps
+	benchmarks/foundation.sh
+
+clean:
+	rm -rf .build
