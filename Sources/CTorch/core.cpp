@@ -273,6 +273,7 @@ int ct_contiguous(ct_tensor t, int32_t channels_last, ct_tensor *out) {
 int ct_clone(ct_tensor t, ct_tensor *out) { CT_TRY(*out = wrap(unwrap(t).clone())) }
 int ct_detach(ct_tensor t, ct_tensor *out) { CT_TRY(*out = wrap(unwrap(t).detach())) }
 int ct_alias(ct_tensor t, ct_tensor *out) { CT_TRY(*out = wrap(unwrap(t))) }
+int ct_set_data(ct_tensor t, ct_tensor src) { CT_TRY(t->tensor.set_data(unwrap(src))) }
 
 int ct_backward(ct_tensor t, ct_tensor grad, int32_t retain_graph) {
   CT_TRY({

@@ -28,6 +28,12 @@ extension Tensor {
   /// A copy with its own memory that stays in the autograd graph.
   public func clone() -> Tensor { Tensor.make("clone") { ct_clone(handle, $0) } }
 
+  /// Makes this tensor hold `source`'s data, dtype and device while staying the same object, so
+  /// optimizers and modules that hold it see the change (PyTorch's `param.data = ...`).
+  public func replaceData(with source: Tensor) {
+    check("replaceData", ct_set_data(handle, source.handle))
+  }
+
   /// The same data cut out of the autograd graph.
   public func detached() -> Tensor { Tensor.make("detached") { ct_detach(handle, $0) } }
 }

@@ -65,14 +65,14 @@ extension Tensor {
   public static prefix func - (operand: Tensor) -> Tensor { operand.negated() }
 
   // In-place compound assignment, as in PyTorch: the tensor object (and every view of it) changes.
-  public static func += (lhs: inout Tensor, rhs: Tensor) { lhs.inPlace(.add, rhs) }
-  public static func += (lhs: inout Tensor, rhs: some ScalarConvertible) { lhs.inPlace(.add, rhs.scalar) }
-  public static func -= (lhs: inout Tensor, rhs: Tensor) { lhs.inPlace(.sub, rhs) }
-  public static func -= (lhs: inout Tensor, rhs: some ScalarConvertible) { lhs.inPlace(.sub, rhs.scalar) }
-  public static func *= (lhs: inout Tensor, rhs: Tensor) { lhs.inPlace(.mul, rhs) }
-  public static func *= (lhs: inout Tensor, rhs: some ScalarConvertible) { lhs.inPlace(.mul, rhs.scalar) }
-  public static func /= (lhs: inout Tensor, rhs: Tensor) { lhs.inPlace(.div, rhs) }
-  public static func /= (lhs: inout Tensor, rhs: some ScalarConvertible) { lhs.inPlace(.div, rhs.scalar) }
+  public static func += (lhs: Tensor, rhs: Tensor) { lhs.inPlace(.add, rhs) }
+  public static func += (lhs: Tensor, rhs: some ScalarConvertible) { lhs.inPlace(.add, rhs.scalar) }
+  public static func -= (lhs: Tensor, rhs: Tensor) { lhs.inPlace(.sub, rhs) }
+  public static func -= (lhs: Tensor, rhs: some ScalarConvertible) { lhs.inPlace(.sub, rhs.scalar) }
+  public static func *= (lhs: Tensor, rhs: Tensor) { lhs.inPlace(.mul, rhs) }
+  public static func *= (lhs: Tensor, rhs: some ScalarConvertible) { lhs.inPlace(.mul, rhs.scalar) }
+  public static func /= (lhs: Tensor, rhs: Tensor) { lhs.inPlace(.div, rhs) }
+  public static func /= (lhs: Tensor, rhs: some ScalarConvertible) { lhs.inPlace(.div, rhs.scalar) }
 
   func inPlace(_ op: BinaryOp, _ other: Tensor) {
     check("\(op.name)_", ct_binary_(op.rawValue, handle, other.handle))

@@ -109,6 +109,8 @@ int ct_contiguous(ct_tensor t, int32_t channels_last, ct_tensor *out);
 int ct_clone(ct_tensor t, ct_tensor *out);
 int ct_detach(ct_tensor t, ct_tensor *out);
 int ct_alias(ct_tensor t, ct_tensor *out);
+/* Replaces t's data (storage, dtype, device) with src's, keeping t's identity and autograd leaf status. */
+int ct_set_data(ct_tensor t, ct_tensor src);
 
 /* ---- element-wise ----------------------------------------------------------------------- */
 typedef enum {

@@ -1,0 +1,116 @@
+import Torch
+
+/// Batch normalisation over NCHW input (`torch.nn.BatchNorm2d`): batch statistics in training
+/// (and running averages updated), running averages in evaluation.
+public final class BatchNorm2d: Module, UnaryLayer {
+  @Parameter public var weight: Tensor?
+  @Parameter public var bias: Tensor?
+  @Buffer public var runningMean: Tensor?
+  @Buffer public var runningVar: Tensor?
+  @Buffer public var numBatchesTracked: Tensor?
+  public let epsilon: Double
+  public let momentum: Double
+
+  public init(
+    features: Int, epsilon: Double = 1e-5, momentum: Double = 0.1, affine: Bool = true,
+    trackRunningStatistics: Bool = true
+  ) {
+    _weight = Parameter(affine ? Tensor.ones([features]) : nil)
+    _bias = Parameter(affine ? Tensor.zeros([features]) : nil)
+    _runningMean = Buffer(trackRunningStatistics ? Tensor.zeros([features]) : nil)
+    _runningVar = Buffer(trackRunningStatistics ? Tensor.ones([features]) : nil)
+    _numBatchesTracked = Buffer(trackRunningStatistics ? Tensor.zeros([], dtype: .int64) : nil)
+    self.epsilon = epsilon
+    self.momentum = momentum
+    super.init()
+  }
+
+  public convenience init(_ features: Int) { self.init(features: features) }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    let useBatchStatistics = isTraining || runningMean == nil
+    if isTraining, let counter = numBatchesTracked {
+      withNoGrad { counter += 1 }
+    }
+    return Functional.batchNorm(
+      x, runningMean: runningMean, runningVariance: runningVar, weight: weight, bias: bias,
+      training: useBatchStatistics, momentum: momentum, epsilon: epsilon)
+  }
+}
+
+/// Batch normalisation with fixed statistics and affine parameters, all stored as buffers
+/// (torchvision's `FrozenBatchNorm2d`): what detectors use when fine-tuning with small batches.
+/// The layer reduces to a per-channel scale and shift.
+public final class FrozenBatchNorm2d: Module, UnaryLayer {
+  @Buffer public var weight: Tensor
+  @Buffer public var bias: Tensor
+  @Buffer public var runningMean: Tensor
+  @Buffer public var runningVar: Tensor
+  public let epsilon: Double
+
+  public init(features: Int, epsilon: Double = 1e-5) {
+    _weight = Buffer(Tensor.ones([features]))
+    _bias = Buffer(Tensor.zeros([features]))
+    _runningMean = Buffer(Tensor.zeros([features]))
+    _runningVar = Buffer(Tensor.ones([features]))
+    self.epsilon = epsilon
+    super.init()
+  }
+
+  public convenience init(_ features: Int) { self.init(features: features) }
+
+  /// The per-channel `(scale, shift)` such that the layer computes `x * scale + shift`.
+  public func scaleAndShift() -> (scale: Tensor, shift: Tensor) {
+    let scale = weight * (runningVar + epsilon).rsqrt()
+    let shift = bias - runningMean * scale
+    return (scale, shift)
+  }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    let (scale, shift) = scaleAndShift()
+    let c = scale.shape[0]
+    return x * scale.reshaped([1, c, 1, 1]) + shift.reshaped([1, c, 1, 1])
+  }
+}
+
+/// Group normalisation (`torch.nn.GroupNorm`): statistics over channel groups of each sample, so
+/// it behaves the same for any batch size.
+public final class GroupNorm: Module, UnaryLayer {
+  @Parameter public var weight: Tensor?
+  @Parameter public var bias: Tensor?
+  public let groups: Int
+  public let epsilon: Double
+
+  public init(groups: Int, channels: Int, epsilon: Double = 1e-5, affine: Bool = true) {
+    precondition(channels % groups == 0, "GroupNorm: \(channels) channels are not divisible into \(groups) groups")
+    _weight = Parameter(affine ? Tensor.ones([channels]) : nil)
+    _bias = Parameter(affine ? Tensor.zeros([channels]) : nil)
+    self.groups = groups
+    self.epsilon = epsilon
+    super.init()
+  }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    Functional.groupNorm(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon)
+  }
+}
+
+/// Layer normalisation over the trailing `normalizedShape` dimensions (`torch.nn.LayerNorm`).
+public final class LayerNorm: Module, UnaryLayer {
+  @Parameter public var weight: Tensor?
+  @Parameter public var bias: Tensor?
+  public let normalizedShape: [Int]
+  public let epsilon: Double
+
+  public init(_ normalizedShape: [Int], epsilon: Double = 1e-5, affine: Bool = true) {
+    _weight = Parameter(affine ? Tensor.ones(normalizedShape) : nil)
+    _bias = Parameter(affine ? Tensor.zeros(normalizedShape) : nil)
+    self.normalizedShape = normalizedShape
+    self.epsilon = epsilon
+    super.init()
+  }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    Functional.layerNorm(x, normalizedShape: normalizedShape, weight: weight, bias: bias, epsilon: epsilon)
+  }
+}
