@@ -43,8 +43,10 @@ let package = Package(
     ),
     .target(name: "Torch", dependencies: ["CTorch"], swiftSettings: swiftSettings),
     .target(name: "NN", dependencies: ["Torch"], swiftSettings: swiftSettings),
+    .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
+    .executableTarget(name: "simpledet-demo", dependencies: ["ShapeClassifier", "Torch"], swiftSettings: swiftSettings),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], swiftSettings: swiftSettings),
-    .testTarget(name: "NNTests", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
+    .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
   ],
   cxxLanguageStandard: .cxx20
 )
