@@ -35,6 +35,9 @@ let package = Package(
     .library(name: "Torch", targets: ["Torch"]),
     .library(name: "NN", targets: ["NN"]),
   ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
   targets: [
     .target(
       name: "CTorch",
@@ -43,9 +46,26 @@ let package = Package(
     ),
     .target(name: "Torch", dependencies: ["CTorch"], swiftSettings: swiftSettings),
     .target(name: "NN", dependencies: ["Torch"], swiftSettings: swiftSettings),
+    .target(name: "Detection", dependencies: ["CTorch", "NN", "Torch"], swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(name: "simpledet-demo", dependencies: ["ShapeClassifier", "Torch"], swiftSettings: swiftSettings),
+    // Benchmarks: the same computations through the Swift API and directly in C++ with ATen.
+    .target(
+      name: "BenchmarkReference",
+      path: "benchmarks/reference",
+      cxxSettings: shimSettings,
+      linkerSettings: torchLinker
+    ),
+    .executableTarget(
+      name: "simpledet-bench-foundation",
+      dependencies: [
+        "Torch", "NN", "BenchmarkReference", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "benchmarks/foundation",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], swiftSettings: swiftSettings),
+    .testTarget(name: "DetectionTests", dependencies: ["Detection", "NN", "Torch"], swiftSettings: swiftSettings),
     .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
   ],
   cxxLanguageStandard: .cxx20

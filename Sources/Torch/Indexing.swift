@@ -1,13 +1,19 @@
 import CTorch
 
-/// One entry of a subscript: `t[0]`, `t[1..<3]`, `t[.all, 2]`, `t[mask]`, `t[.ellipsis, 0]`.
+/// One entry of a subscript: `t[0]`, `t[1..<3]`, `t[.all, 2]`, `t[mask]`, `t[.ellipsis, 0]`,
+/// `t[.stride(from: 0, by: 2)]`.
 public enum TensorIndex {
+  /// One position; the dimension is removed.
   case index(Int)
-  /// Elements `range` with `step`; negative bounds count from the end.
+  /// Positions `start..<end` stepping by `step`; negative bounds count from the end, nil means
+  /// the start or end of the dimension.
   case range(start: Int?, end: Int?, step: Int)
-  case all
-  case newAxis
-  case ellipsis
+  /// Every position of the dimension (Python's `:`).
+  case fullSlice
+  /// A new dimension of size 1 (Python's `None`).
+  case insertedAxis
+  /// As many full slices as needed to reach the entries that follow (Python's `...`).
+  case remainingAxes
   /// A bool tensor (keeps the true positions) or an integer tensor (gathers those positions).
   case tensor(Tensor)
 }
@@ -15,6 +21,20 @@ public enum TensorIndex {
 /// Values usable inside a tensor subscript.
 public protocol TensorIndexConvertible {
   var tensorIndex: TensorIndex { get }
+}
+
+// Short spellings inside subscripts: `t[.all, .newAxis]`, `t[.ellipsis, 0]`.
+extension TensorIndexConvertible where Self == TensorIndex {
+  /// Every position of a dimension (Python's `:`).
+  public static var all: TensorIndex { .fullSlice }
+  /// A new dimension of size 1 (Python's `None`).
+  public static var newAxis: TensorIndex { .insertedAxis }
+  /// The dimensions not named by the other entries (Python's `...`).
+  public static var ellipsis: TensorIndex { .remainingAxes }
+  /// Positions from `start` to `end` (exclusive) stepping by `step` (Python's `start:end:step`).
+  public static func stride(from start: Int? = nil, to end: Int? = nil, by step: Int) -> TensorIndex {
+    .range(start: start, end: end, step: step)
+  }
 }
 
 extension TensorIndex: TensorIndexConvertible { public var tensorIndex: TensorIndex { self } }
@@ -131,8 +151,8 @@ extension Tensor {
     var result = self
     var axis = 0
     let explicit = indices.filter {
-      if case .newAxis = $0 { return false }
-      if case .ellipsis = $0 { return false }
+      if case .insertedAxis = $0 { return false }
+      if case .remainingAxes = $0 { return false }
       return true
     }.count
     for entry in indices {
@@ -143,12 +163,12 @@ extension Tensor {
         let size = result.size(axis)
         result = result.sliced(axis: axis, Self.bounds(start, end, size), step: step)
         axis += 1
-      case .all:
+      case .fullSlice:
         axis += 1
-      case .newAxis:
+      case .insertedAxis:
         result = result.unsqueezed(axis: axis)
         axis += 1
-      case .ellipsis:
+      case .remainingAxes:
         axis = result.rank - (explicit - countConsumed(indices, before: axis))
       case .tensor(let t):
         result = result.indexed(by: t, axis: axis)
@@ -162,9 +182,9 @@ extension Tensor {
   private func countConsumed(_ indices: [TensorIndex], before axis: Int) -> Int {
     var seen = 0
     for entry in indices {
-      if case .ellipsis = entry { break }
+      if case .remainingAxes = entry { break }
       switch entry {
-      case .newAxis: break
+      case .insertedAxis: break
       default: seen += 1
       }
     }

@@ -249,6 +249,14 @@ int ct_set_grad(ct_tensor t, ct_tensor grad);
 int ct_autograd_grad(const ct_tensor *outputs, int64_t noutputs, const ct_tensor *inputs, int64_t ninputs,
                      int32_t retain_graph, int32_t create_graph, ct_tensor *outs);
 
+/* ---- detection kernels libtorch lacks ---------------------------------------------------- */
+/* RoIAlign over NCHW features; rois [K, 5] = (batch index, x1, y1, x2, y2) in image coordinates.
+   Differentiable with respect to the features. */
+int ct_roi_align(ct_tensor input, ct_tensor rois, int64_t pooled_h, int64_t pooled_w, double spatial_scale,
+                 int64_t sampling_ratio, int32_t aligned, ct_tensor *out);
+/* Indices (int64) of the boxes [N, 4] (x1, y1, x2, y2) kept by greedy NMS, by decreasing score. */
+int ct_nms(ct_tensor boxes, ct_tensor scores, double iou_threshold, ct_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif
