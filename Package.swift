@@ -48,6 +48,11 @@ let package = Package(
     .target(name: "NN", dependencies: ["Torch"], swiftSettings: swiftSettings),
     .target(name: "Detection", dependencies: ["CTorch", "NN", "Torch"], swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
+    .executableTarget(
+      name: "simpledet",
+      dependencies: ["Torch", "NN", "Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      swiftSettings: swiftSettings
+    ),
     .executableTarget(name: "simpledet-demo", dependencies: ["ShapeClassifier", "Torch"], swiftSettings: swiftSettings),
     // Benchmarks: the same computations through the Swift API and directly in C++ with ATen.
     .target(
