@@ -26,6 +26,20 @@ c10::List<std::optional<at::Tensor>> indices_at(const at::Tensor &t, int64_t dim
   return list;
 }
 
+// An index list from handles; NULL entries are full slices.
+c10::List<std::optional<at::Tensor>> indices_from(const ct_tensor *indices, int64_t n) {
+  c10::List<std::optional<at::Tensor>> list;
+  for (int64_t k = 0; k < n; ++k) {
+    if (indices[k] == nullptr) {
+      list.push_back(std::nullopt);
+    } else {
+      TORCH_CHECK(indices[k]->tensor.defined(), "index ", k, " is undefined (the result of a failed operation)");
+      list.push_back(indices[k]->tensor);
+    }
+  }
+  return list;
+}
+
 }  // namespace
 
 extern "C" {
@@ -85,6 +99,12 @@ int ct_index(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor *out) {
 }
 int ct_index_put_(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor values, int32_t accumulate) {
   CT_TRY(at::index_put_(t->tensor, indices_at(t->tensor, dim, unwrap(index)), unwrap(values), accumulate != 0))
+}
+int ct_index_tensors(ct_tensor t, const ct_tensor *indices, int64_t n, ct_tensor *out) {
+  CT_TRY(*out = wrap(at::index(unwrap(t), indices_from(indices, n))))
+}
+int ct_index_put_tensors_(ct_tensor t, const ct_tensor *indices, int64_t n, ct_tensor values, int32_t accumulate) {
+  CT_TRY(at::index_put_(t->tensor, indices_from(indices, n), unwrap(values), accumulate != 0))
 }
 int ct_gather(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor *out) {
   CT_TRY(*out = wrap(at::gather(unwrap(t), dim, unwrap(index))))

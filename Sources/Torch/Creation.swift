@@ -86,11 +86,16 @@ extension Tensor {
     return make("empty") { ct_empty(shape64, Int64(shape64.count), dtype.rawValue, type, index, $0) }
   }
 
-  /// Values from `start` up to but excluding `end` in steps of `step`.
+  /// Values from `start` up to but excluding `end` in steps of `step`. Without a `dtype` the result
+  /// is float32 when any bound or the step is a floating-point number and int64 otherwise, as in
+  /// `torch.arange` (an int64 default would turn `arange(0, 1, step: 0.25)` into zeros).
   public static func arange(
     _ start: some ScalarConvertible, _ end: some ScalarConvertible, step: some ScalarConvertible = 1,
-    dtype: DType = .int64, device: Device = .cpu
+    dtype: DType? = nil, device: Device = .cpu
   ) -> Tensor {
+    let bounds = [start.scalar, end.scalar, step.scalar]
+    let isFloat = bounds.contains { if case .float = $0 { true } else { false } }
+    let dtype = dtype ?? (isFloat ? .float32 : .int64)
     let (type, index) = device.code
     return make("arange") { ct_arange(start.scalar.c, end.scalar.c, step.scalar.c, dtype.rawValue, type, index, $0) }
   }

@@ -57,7 +57,9 @@ extension PartialRangeThrough<Int>: TensorIndexConvertible {
 extension Tensor: TensorIndexConvertible { public var tensorIndex: TensorIndex { .tensor(self) } }
 
 extension Tensor {
-  /// NumPy-style indexing. Integer and range entries give views; tensor entries give copies.
+  /// NumPy-style indexing. Integer and range entries give views; tensor entries give copies, and
+  /// several tensor entries pick elements jointly as in PyTorch: `scores[rows, labels]` is the
+  /// score of each row's label. Assigning through any subscript writes into `self`.
   public subscript(_ indices: any TensorIndexConvertible...) -> Tensor {
     get { indexed(indices.map(\.tensorIndex)) }
     set { assign(newValue, at: indices.map(\.tensorIndex)) }
@@ -147,21 +149,31 @@ extension Tensor {
 
   // MARK: Subscript machinery
 
-  private func indexed(_ indices: [TensorIndex]) -> Tensor {
+  // A subscript is applied as PyTorch applies one: integer, range, new-axis and ellipsis entries
+  // first, each giving a view; then all tensor entries together through one advanced index, so
+  // several index tensors broadcast and pick elements jointly (`t[rows, cols]` gives pairs, not
+  // the rows × cols block), and an assignment writes into `self` wherever its tensor entries are.
+
+  /// The view left by a subscript's basic entries, and its tensor entries with the view dimension
+  /// each one starts at.
+  private func basicIndexed(_ indices: [TensorIndex]) -> (view: Tensor, tensors: [(axis: Int, index: Tensor)]) {
+    // Input dimensions an entry consumes: a bool mask consumes as many as it has.
+    func consumed(_ entry: TensorIndex) -> Int {
+      switch entry {
+      case .insertedAxis, .remainingAxes: 0
+      case .tensor(let t): t.dtype == .bool ? t.rank : 1
+      default: 1
+      }
+    }
     var result = self
+    var tensors: [(axis: Int, index: Tensor)] = []
     var axis = 0
-    let explicit = indices.filter {
-      if case .insertedAxis = $0 { return false }
-      if case .remainingAxes = $0 { return false }
-      return true
-    }.count
-    for entry in indices {
+    for (position, entry) in indices.enumerated() {
       switch entry {
       case .index(let i):
         result = result.selecting(index: i, axis: axis)
       case .range(let start, let end, let step):
-        let size = result.size(axis)
-        result = result.sliced(axis: axis, Self.bounds(start, end, size), step: step)
+        result = result.sliced(axis: axis, Self.bounds(start, end, result.size(axis)), step: step)
         axis += 1
       case .fullSlice:
         axis += 1
@@ -169,34 +181,49 @@ extension Tensor {
         result = result.unsqueezed(axis: axis)
         axis += 1
       case .remainingAxes:
-        axis = result.rank - (explicit - countConsumed(indices, before: axis))
+        let after = indices[(position + 1)...].reduce(0) { $0 + consumed($1) }
+        axis = Swift.max(axis, result.rank - after)
       case .tensor(let t):
-        result = result.indexed(by: t, axis: axis)
-        axis += t.dtype == .bool ? 1 : t.rank
+        tensors.append((axis, t))
+        axis += consumed(entry)
       }
     }
-    return result
+    return (result, tensors)
   }
 
-  // Entries after an ellipsis that consume input dimensions, so the ellipsis can skip the rest.
-  private func countConsumed(_ indices: [TensorIndex], before axis: Int) -> Int {
-    var seen = 0
-    for entry in indices {
-      if case .remainingAxes = entry { break }
-      switch entry {
-      case .insertedAxis: break
-      default: seen += 1
-      }
+  /// The index list for libtorch: nil (a full slice) for each dimension before a tensor entry.
+  private static func advancedIndexList(_ tensors: [(axis: Int, index: Tensor)]) -> [OpaquePointer?] {
+    var list: [OpaquePointer?] = []
+    var dimension = 0
+    for (axis, index) in tensors {
+      list += [OpaquePointer?](repeating: nil, count: Swift.max(axis - dimension, 0))
+      list.append(index.handle)
+      dimension = axis + (index.dtype == .bool ? index.rank : 1)
     }
-    return seen
+    return list
+  }
+
+  private func indexed(_ indices: [TensorIndex]) -> Tensor {
+    let (view, tensors) = basicIndexed(indices)
+    if tensors.isEmpty { return view }
+    return withExtendedLifetime(tensors) {
+      let list = Self.advancedIndexList(tensors)
+      return Tensor.make("subscript") { ct_index_tensors(view.handle, list, Int64(list.count), $0) }
+    }
   }
 
   private func assign(_ value: Tensor, at indices: [TensorIndex]) {
-    if indices.count == 1, case .tensor(let index) = indices[0] {
-      put(value, at: index)
+    let (view, tensors) = basicIndexed(indices)
+    if tensors.isEmpty {
+      view.copy(from: value)
       return
     }
-    indexed(indices).copy(from: value)
+    // index_put wants the destination's dtype; copy(from:) converts, so this does too.
+    let values = value.dtype == view.dtype ? value : value.to(view.dtype)
+    withExtendedLifetime(tensors) {
+      let list = Self.advancedIndexList(tensors)
+      _ = check("subscript assignment", ct_index_put_tensors_(view.handle, list, Int64(list.count), values.handle, 0))
+    }
   }
 
   static func bounds(_ start: Int?, _ end: Int?, _ size: Int) -> Range<Int> {

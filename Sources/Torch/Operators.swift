@@ -136,6 +136,8 @@ extension Tensor {
     to other: Tensor, relativeTolerance rtol: Double = 1e-5, absoluteTolerance atol: Double = 1e-8,
     equalNaN: Bool = false
   ) -> Bool {
+    // libtorch's allclose broadcasts, so [1, 1, 1] would be "close" to [1]; the shapes must agree.
+    guard shape == other.shape else { return false }
     var out: Int32 = 0
     check("isClose", ct_allclose(handle, other.handle, rtol, atol, equalNaN ? 1 : 0, &out))
     return out != 0

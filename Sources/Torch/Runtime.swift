@@ -8,7 +8,9 @@ public enum Torch {
   /// The version of the libtorch that was loaded.
   public static var version: String { String(cString: ct_version()) }
 
-  /// Threads libtorch uses inside one operation.
+  /// Threads libtorch uses inside one operation. libtorch keeps this per thread: setting it applies
+  /// to the calling thread and to threads that first use libtorch afterwards, so set it before
+  /// starting the training thread (or on that thread).
   public static var threadCount: Int {
     get { Int(ct_get_num_threads()) }
     set {

@@ -78,7 +78,7 @@ extension Tensor {
   /// Pieces of `size` elements along `axis` (the last may be smaller).
   public func split(size: Int, axis: Int = 0) -> [Tensor] {
     precondition(size > 0, "split(size:) needs a positive size")
-    let total = shape[axis < 0 ? axis + rank : axis]
+    let total = self.size(axis)
     var sizes = [Int](repeating: size, count: total / size)
     if total % size != 0 { sizes.append(total % size) }
     return split(sizes: sizes, axis: axis)
@@ -91,8 +91,7 @@ extension Tensor {
 
   /// The tensors along `axis` (the inverse of `stacked`).
   public func unstacked(axis: Int = 0) -> [Tensor] {
-    let n = shape[axis < 0 ? axis + rank : axis]
-    return (0..<n).map { self.selecting(index: $0, axis: axis) }
+    (0..<size(axis)).map { self.selecting(index: $0, axis: axis) }
   }
 
   private func collect(

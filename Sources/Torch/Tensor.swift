@@ -125,10 +125,22 @@ public final class Tensor {
     return out != 0
   }
 
-  /// The size of dimension `axis` (negative counts from the end).
+  /// The size of dimension `axis` (negative counts from the end). An axis out of range is a
+  /// failure reported like libtorch's own (0 comes back inside `withTorchErrors`); the placeholder
+  /// of a failed operation reads as empty, whatever the axis.
   public func size(_ axis: Int) -> Int {
     let s = shape
-    return s[axis < 0 ? axis + s.count : axis]
+    let i = axis < 0 ? axis + s.count : axis
+    guard s.indices.contains(i) else {
+      // A placeholder's own failure is recorded already.
+      if isDefined {
+        reportFailure(
+          "size(\(axis))",
+          message: "Dimension out of range (expected to be in range of [\(-s.count), \(s.count - 1)], but got \(axis))")
+      }
+      return 0
+    }
+    return s[i]
   }
 }
 

@@ -64,7 +64,11 @@ final class ErrorCapture {
 
 /// Reports a failed libtorch call: recorded when a `withTorchErrors` scope is active, fatal otherwise.
 func reportFailure(_ operation: String) {
-  let message = String(cString: ct_last_error())
+  reportFailure(operation, message: String(cString: ct_last_error()))
+}
+
+/// Reports a failure found on the Swift side, by the same rules as libtorch's.
+func reportFailure(_ operation: String, message: String) {
   let error = TorchError(operation: operation, message: message)
   if let capture = ErrorCapture.current {
     if capture.first == nil { capture.first = error }

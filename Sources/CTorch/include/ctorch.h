@@ -189,6 +189,11 @@ int ct_index_select(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor *out);
 int ct_index(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor *out);
 /* t[index] = values, or += with accumulate. */
 int ct_index_put_(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor values, int32_t accumulate);
+/* t[i0, i1, ...] with PyTorch's advanced-indexing rules: several index tensors broadcast together
+   and pick elements jointly (t[rows, cols] gives pairs). A NULL entry is a full slice (`:`). */
+int ct_index_tensors(ct_tensor t, const ct_tensor *indices, int64_t n, ct_tensor *out);
+/* t[i0, i1, ...] = values (or += with accumulate), entries as in ct_index_tensors. */
+int ct_index_put_tensors_(ct_tensor t, const ct_tensor *indices, int64_t n, ct_tensor values, int32_t accumulate);
 int ct_gather(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor *out);
 /* reduce: 0 replace, 1 add */
 int ct_scatter(ct_tensor t, int64_t dim, ct_tensor index, ct_tensor src, int32_t reduce, ct_tensor *out);
