@@ -75,4 +75,31 @@ int ct_nms(ct_tensor boxes, ct_tensor scores, double iou_threshold, ct_tensor *o
   })
 }
 
+int ct_batched_nms(ct_tensor boxes, ct_tensor scores, ct_tensor groups, double iou_threshold, ct_tensor *out) {
+  CT_TRY({
+    at::Tensor b = unwrap(boxes).detach().to(at::kCPU);
+    at::Tensor s = unwrap(scores).detach().to(at::kCPU);
+    at::Tensor g = unwrap(groups).detach().to(at::kCPU).to(at::kLong).contiguous();
+    TORCH_CHECK(b.dim() == 2 && b.size(1) == 4, "batched nms expects boxes of shape [N, 4], got ", b.sizes());
+    TORCH_CHECK(s.dim() == 1 && s.size(0) == b.size(0) && g.dim() == 1 && g.size(0) == b.size(0),
+                "batched nms expects one score and one group per box");
+    if (b.scalar_type() == at::kBFloat16 || b.scalar_type() == at::kHalf) b = b.to(at::kFloat);
+    // Boxes of one group at a time, so coordinates are never shifted (shifting costs precision).
+    at::Tensor ids = std::get<0>(at::_unique2(g, /*sorted=*/true, false, false));
+    std::vector<at::Tensor> kept;
+    const int64_t *id = ids.data_ptr<int64_t>();
+    for (int64_t k = 0; k < ids.numel(); ++k) {
+      at::Tensor members = at::nonzero(g == id[k]).reshape({-1});
+      at::Tensor keep;
+      AT_DISPATCH_FLOATING_TYPES(b.scalar_type(), "batched_nms", [&] {
+        keep = nms_kernel<scalar_t>(b.index_select(0, members), s.index_select(0, members), iou_threshold);
+      });
+      kept.push_back(members.index_select(0, keep));
+    }
+    at::Tensor all = kept.empty() ? at::empty({0}, at::kLong) : at::cat(kept);
+    at::Tensor order = std::get<1>(s.index_select(0, all).sort(/*stable=*/true, 0, /*descending=*/true));
+    *out = wrap(all.index_select(0, order).to(unwrap(boxes).device()));
+  })
+}
+
 }  // extern "C"

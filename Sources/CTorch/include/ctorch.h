@@ -261,6 +261,8 @@ int ct_roi_align(ct_tensor input, ct_tensor rois, int64_t pooled_h, int64_t pool
                  int64_t sampling_ratio, int32_t aligned, ct_tensor *out);
 /* Indices (int64) of the boxes [N, 4] (x1, y1, x2, y2) kept by greedy NMS, by decreasing score. */
 int ct_nms(ct_tensor boxes, ct_tensor scores, double iou_threshold, ct_tensor *out);
+/* NMS run separately within each group id [N] (int), kept indices sorted by decreasing score. */
+int ct_batched_nms(ct_tensor boxes, ct_tensor scores, ct_tensor groups, double iou_threshold, ct_tensor *out);
 
 #ifdef __cplusplus
 }

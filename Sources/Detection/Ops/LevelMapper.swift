@@ -2,7 +2,7 @@ import Foundation
 import Torch
 
 /// Assigns each RoI to a feature-pyramid level by its scale (FPN paper, eq. 1):
-/// `level = floor(canonicalLevel + log2(sqrt(area) / canonicalScale))`, limited to the
+/// `level = floor(canonicalLevel + log2(sqrt(area) / canonicalScale) + ε)`, limited to the
 /// available levels. Returns level indices counted from `minLevel` (0 for the finest).
 public struct LevelMapper: Sendable {
   public var minLevel: Int
@@ -22,7 +22,7 @@ public struct LevelMapper: Sendable {
   /// Level indices `[N]` (int64) for boxes `[N, 4]`.
   public func levels(for boxes: Boxes) -> Tensor {
     let scale = boxes.areas.sqrt()
-    let level = (Double(canonicalLevel) + (scale / canonicalScale + epsilon).log2()).floor()
+    let level = (Double(canonicalLevel) + (scale / canonicalScale).log2() + epsilon).floor()
     return (level.clamped(min: Double(minLevel), max: Double(maxLevel)) - Double(minLevel)).to(.int64)
   }
 }

@@ -17,12 +17,26 @@ public func nonMaximumSuppression(boxes: Tensor, scores: Tensor, iouThreshold: D
 }
 
 /// NMS applied separately within each group (class, usually): boxes of different groups never
-/// suppress each other. Shifts each group's boxes to a disjoint region and runs NMS once, which
-/// gives the same result as per-group NMS.
+/// suppress each other. Returns kept indices by decreasing score.
+///
+/// Up to `offsetTrickLimit` boxes, each group's boxes are shifted to a disjoint region and NMS
+/// runs once; above it, NMS runs per group natively. torchvision makes the same choice at 4,000
+/// boxes, and since the shift rounds float32 coordinates slightly, matching it keeps our
+/// detections equal to torchvision's.
 public func batchedNonMaximumSuppression(
-  boxes: Tensor, scores: Tensor, groups: Tensor, iouThreshold: Double
+  boxes: Tensor, scores: Tensor, groups: Tensor, iouThreshold: Double, offsetTrickLimit: Int = 4000
 ) -> Tensor {
-  guard boxes.shape[0] > 0 else { return Tensor.zeros([0], dtype: .int64, device: boxes.device) }
+  let count = boxes.shape[0]
+  guard count > 0 else { return Tensor.zeros([0], dtype: .int64, device: boxes.device) }
+  if count > offsetTrickLimit {
+    return boxes.withHandle { b in
+      scores.withHandle { s in
+        groups.withHandle { g in
+          Tensor.wrapping(operation: "batchedNonMaximumSuppression") { ct_batched_nms(b, s, g, iouThreshold, $0) }
+        }
+      }
+    }
+  }
   let maxCoordinate = boxes.max()
   let offsets = groups.to(boxes.dtype) * (maxCoordinate + 1)
   let shifted = boxes + offsets.unsqueezed(axis: 1)

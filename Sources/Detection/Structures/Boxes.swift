@@ -38,6 +38,11 @@ public struct Boxes {
     (widths .> minSize) .&& (heights .> minSize)
   }
 
+  /// A bool mask of the boxes at least `minSize` wide and tall (torchvision's `remove_small_boxes`).
+  public func hasSize(atLeast minSize: Double) -> Tensor {
+    (widths .>= minSize) .&& (heights .>= minSize)
+  }
+
   /// Boxes scaled by `(x, y)` factors, as after resizing the image.
   public func scaled(x: Double, y: Double) -> Boxes {
     let factors = Tensor([x, y, x, y], device: tensor.device).to(tensor.dtype)

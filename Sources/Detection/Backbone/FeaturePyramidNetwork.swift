@@ -1,0 +1,105 @@
+import NN
+import Torch
+
+/// Extra pyramid levels computed after the top-down pathway.
+public enum ExtraLevels: String, Codable, Sendable {
+  case none
+  /// One more level by subsampling the coarsest output (Faster/Mask R-CNN's "pool" level).
+  case maxPool
+  /// P6 and P7 by strided 3×3 convolutions (RetinaNet, FCOS).
+  case p6p7
+}
+
+/// The feature pyramid of Lin et al. (2017): lateral 1×1 convolutions, a top-down pathway with
+/// nearest upsampling, and 3×3 output convolutions. Names follow torchvision's
+/// `FeaturePyramidNetwork` (`inner_blocks.i.0`, `layer_blocks.i.0`, `extra_blocks.p6`).
+public final class FeaturePyramidNetwork: Module {
+  let innerBlocks: [Sequential]
+  let layerBlocks: [Sequential]
+  let extraBlocks: LastLevelP6P7?
+  public let extra: ExtraLevels
+  public let outputChannels: Int
+
+  public init(
+    inputChannels: [Int], outputChannels: Int, extra: ExtraLevels, p6p7InputChannels: Int? = nil,
+    generator: Generator? = nil
+  ) {
+    func conv(_ i: Int, _ o: Int, _ k: Int) -> Conv2d {
+      let c = Conv2d(i, o, kernelSize: k, padding: k / 2, generator: generator)
+      Initializer.kaimingUniform(c.weight, nonlinearity: .leakyRelu(negativeSlope: 1), generator: generator)
+      Initializer.constant(c.bias!, 0)
+      return c
+    }
+    innerBlocks = inputChannels.map { Sequential(conv($0, outputChannels, 1)) }
+    layerBlocks = inputChannels.map { _ in Sequential(conv(outputChannels, outputChannels, 3)) }
+    self.extra = extra
+    self.outputChannels = outputChannels
+    extraBlocks =
+      extra == .p6p7
+      ? LastLevelP6P7(inputChannels: p6p7InputChannels ?? outputChannels, outputChannels: outputChannels, generator: generator)
+      : nil
+    super.init()
+  }
+
+  /// Pyramid outputs, finest first, from backbone features, finest first.
+  public func callAsFunction(_ features: [Tensor]) -> [Tensor] {
+    precondition(features.count == innerBlocks.count, "FPN built for \(innerBlocks.count) inputs, got \(features.count)")
+    var lastInner = innerBlocks[features.count - 1](features[features.count - 1])
+    var results = [layerBlocks[features.count - 1](lastInner)]
+    for index in stride(from: features.count - 2, through: 0, by: -1) {
+      let lateral = innerBlocks[index](features[index])
+      let size = (lateral.shape[2], lateral.shape[3])
+      lastInner = lateral + Functional.interpolate(lastInner, size: size, mode: .nearest)
+      results.insert(layerBlocks[index](lastInner), at: 0)
+    }
+    switch extra {
+    case .none:
+      break
+    case .maxPool:
+      results.append(Functional.maxPool2d(results[results.count - 1], kernelSize: (1, 1), stride: (2, 2)))
+    case .p6p7:
+      results += extraBlocks!(p5: results[results.count - 1], c5: features[features.count - 1])
+    }
+    return results
+  }
+}
+
+/// RetinaNet's extra levels: P6 = conv(input, stride 2), P7 = conv(relu(P6), stride 2). The input
+/// is P5 when the channel counts agree, C5 otherwise (torchvision's rule).
+public final class LastLevelP6P7: Module {
+  let p6: Conv2d
+  let p7: Conv2d
+  let usesP5: Bool
+
+  init(inputChannels: Int, outputChannels: Int, generator: Generator?) {
+    p6 = Conv2d(inputChannels, outputChannels, kernelSize: 3, stride: 2, padding: 1, generator: generator)
+    p7 = Conv2d(outputChannels, outputChannels, kernelSize: 3, stride: 2, padding: 1, generator: generator)
+    for conv in [p6, p7] {
+      Initializer.kaimingUniform(conv.weight, nonlinearity: .leakyRelu(negativeSlope: 1), generator: generator)
+      Initializer.constant(conv.bias!, 0)
+    }
+    usesP5 = inputChannels == outputChannels
+    super.init()
+  }
+
+  func callAsFunction(p5: Tensor, c5: Tensor) -> [Tensor] {
+    let six = p6(usesP5 ? p5 : c5)
+    return [six, p7(six.relu())]
+  }
+}
+
+/// A backbone body followed by an FPN, named `body` and `fpn` as torchvision's `BackboneWithFPN`.
+public final class BackboneWithFPN: Module {
+  public let body: ResNet
+  public let fpn: FeaturePyramidNetwork
+
+  public init(body: ResNet, fpn: FeaturePyramidNetwork) {
+    self.body = body
+    self.fpn = fpn
+    super.init()
+  }
+
+  public var outputChannels: Int { fpn.outputChannels }
+
+  public func callAsFunction(_ images: Tensor) -> [Tensor] { fpn(body(images)) }
+}

@@ -1,0 +1,197 @@
+import NN
+import Torch
+
+/// Which normalisation a backbone uses.
+public enum NormKind: String, Codable, Sendable {
+  /// Fixed statistics and affine terms (torchvision's fine-tuning default for detectors).
+  case frozenBatchNorm = "FrozenBN"
+  /// Ordinary batch normalisation, trained.
+  case batchNorm = "BN"
+  /// Group normalisation with 32 groups.
+  case groupNorm = "GN"
+
+  func make(_ channels: Int) -> any UnaryLayer {
+    switch self {
+    case .frozenBatchNorm: FrozenBatchNorm2d(channels)
+    case .batchNorm: BatchNorm2d(channels)
+    case .groupNorm: GroupNorm(groups: 32, channels: channels)
+    }
+  }
+}
+
+/// A residual block's shape, shared by the two block kinds.
+struct BlockSpec {
+  var inputChannels: Int
+  var width: Int
+  var stride: Int
+  var groups: Int
+  var norm: NormKind
+  var generator: Generator?
+}
+
+/// ResNet's two-layer block (ResNet-18/34).
+final class BasicBlock: Module, UnaryLayer {
+  static let expansion = 1
+  let conv1: Conv2d
+  let bn1: any UnaryLayer
+  let conv2: Conv2d
+  let bn2: any UnaryLayer
+  let downsample: Sequential?
+
+  init(_ spec: BlockSpec) {
+    conv1 = Conv2d(spec.inputChannels, spec.width, kernelSize: 3, stride: spec.stride, padding: 1, bias: false, generator: spec.generator)
+    bn1 = spec.norm.make(spec.width)
+    conv2 = Conv2d(spec.width, spec.width, kernelSize: 3, padding: 1, bias: false, generator: spec.generator)
+    bn2 = spec.norm.make(spec.width)
+    downsample = ResNet.downsample(spec, outputChannels: spec.width)
+    super.init()
+  }
+
+  func callAsFunction(_ x: Tensor) -> Tensor {
+    var y = bn1(conv1(x)).relu()
+    y = bn2(conv2(y))
+    return (y + (downsample?(x) ?? x)).relu()
+  }
+}
+
+/// ResNet's bottleneck block (ResNet-50 and deeper), with the stride on the 3×3 convolution as
+/// torchvision's ResNet v1.5.
+final class Bottleneck: Module, UnaryLayer {
+  static let expansion = 4
+  let conv1: Conv2d
+  let bn1: any UnaryLayer
+  let conv2: Conv2d
+  let bn2: any UnaryLayer
+  let conv3: Conv2d
+  let bn3: any UnaryLayer
+  let downsample: Sequential?
+
+  init(_ spec: BlockSpec, baseWidth: Int) {
+    let inner = spec.width * baseWidth / 64 * spec.groups
+    let output = spec.width * Self.expansion
+    conv1 = Conv2d(spec.inputChannels, inner, kernelSize: 1, bias: false, generator: spec.generator)
+    bn1 = spec.norm.make(inner)
+    conv2 = Conv2d(inner, inner, kernelSize: 3, stride: spec.stride, padding: 1, groups: spec.groups, bias: false, generator: spec.generator)
+    bn2 = spec.norm.make(inner)
+    conv3 = Conv2d(inner, output, kernelSize: 1, bias: false, generator: spec.generator)
+    bn3 = spec.norm.make(output)
+    downsample = ResNet.downsample(spec, outputChannels: output)
+    super.init()
+  }
+
+  func callAsFunction(_ x: Tensor) -> Tensor {
+    var y = bn1(conv1(x)).relu()
+    y = bn2(conv2(y)).relu()
+    y = bn3(conv3(y))
+    return (y + (downsample?(x) ?? x)).relu()
+  }
+}
+
+/// The ResNet (He et al. 2016) and ResNeXt (Xie et al. 2017) feature extractors, without the
+/// classifier, returning the outputs of the four stages (strides 4, 8, 16, 32).
+/// Parameter names match torchvision's `resnet*` models, so ImageNet weights load directly.
+public final class ResNet: Module {
+  public struct Configuration: Codable, Equatable, Sendable {
+    /// 18, 34, 50, 101 or 152.
+    public var depth: Int
+    /// ResNeXt cardinality (1 for ResNet).
+    public var groups: Int
+    /// ResNeXt width per group (64 for ResNet).
+    public var widthPerGroup: Int
+    public var norm: NormKind
+    /// Stages whose parameters are frozen, counted from the stem: 0 trains everything, 1 freezes
+    /// the stem, 2 the stem and `layer1` (torchvision's default of three trainable stages), 5 all.
+    public var frozenStages: Int
+
+    public init(depth: Int = 50, groups: Int = 1, widthPerGroup: Int = 64, norm: NormKind = .frozenBatchNorm, frozenStages: Int = 2) {
+      self.depth = depth
+      self.groups = groups
+      self.widthPerGroup = widthPerGroup
+      self.norm = norm
+      self.frozenStages = frozenStages
+    }
+
+    var blocksPerStage: [Int] {
+      switch depth {
+      case 18: [2, 2, 2, 2]
+      case 34, 50: [3, 4, 6, 3]
+      case 101: [3, 4, 23, 3]
+      case 152: [3, 8, 36, 3]
+      default: preconditionFailure("ResNet depth must be 18, 34, 50, 101 or 152, got \(depth)")
+      }
+    }
+
+    var usesBottleneck: Bool { depth >= 50 }
+  }
+
+  public let configuration: Configuration
+  let conv1: Conv2d
+  let bn1: any UnaryLayer
+  let layer1: Sequential
+  let layer2: Sequential
+  let layer3: Sequential
+  let layer4: Sequential
+
+  /// Channels of the four stage outputs.
+  public let stageChannels: [Int]
+
+  public init(_ configuration: Configuration, generator: Generator? = nil) {
+    self.configuration = configuration
+    conv1 = Conv2d(3, 64, kernelSize: 7, stride: 2, padding: 3, bias: false, generator: generator)
+    bn1 = configuration.norm.make(64)
+    let expansion = configuration.usesBottleneck ? Bottleneck.expansion : BasicBlock.expansion
+    var channels = 64
+    var stages: [Sequential] = []
+    for (index, blocks) in configuration.blocksPerStage.enumerated() {
+      let width = 64 << index
+      var layers: [any UnaryLayer] = []
+      for b in 0..<blocks {
+        let spec = BlockSpec(
+          inputChannels: channels, width: width, stride: b == 0 && index > 0 ? 2 : 1, groups: configuration.groups,
+          norm: configuration.norm, generator: generator)
+        layers.append(
+          configuration.usesBottleneck ? Bottleneck(spec, baseWidth: configuration.widthPerGroup) : BasicBlock(spec))
+        channels = width * expansion
+      }
+      stages.append(Sequential(layers))
+    }
+    (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3])
+    stageChannels = (0..<4).map { (64 << $0) * expansion }
+    super.init()
+    ResNet.initialize(self, generator: generator)
+    freeze(stages: configuration.frozenStages)
+  }
+
+  /// The four stage outputs, finest first.
+  public func callAsFunction(_ x: Tensor) -> [Tensor] {
+    var y = bn1(conv1(x)).relu()
+    y = Functional.maxPool2d(y, kernelSize: (3, 3), stride: (2, 2), padding: (1, 1))
+    let c2 = layer1(y)
+    let c3 = layer2(c2)
+    let c4 = layer3(c3)
+    let c5 = layer4(c4)
+    return [c2, c3, c4, c5]
+  }
+
+  private func freeze(stages count: Int) {
+    let parts: [Module] = [conv1, bn1, layer1, layer2, layer3, layer4]
+    let frozen = count <= 0 ? [] : count == 1 ? [conv1, bn1] : Array(parts.prefix(count + 1))
+    for part in frozen { part.setRequiresGrad(false) }
+  }
+
+  /// torchvision's ResNet initialisation: He-normal (fan-out) convolutions, unit norms.
+  private static func initialize(_ net: ResNet, generator: Generator?) {
+    for (_, module) in net.namedModules() {
+      if let conv = module as? Conv2d {
+        Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
+      }
+    }
+  }
+
+  static func downsample(_ spec: BlockSpec, outputChannels: Int) -> Sequential? {
+    guard spec.stride != 1 || spec.inputChannels != outputChannels else { return nil }
+    return Sequential(
+      Conv2d(spec.inputChannels, outputChannels, kernelSize: 1, stride: spec.stride, bias: false, generator: spec.generator),
+      spec.norm.make(outputChannels))
+  }
+}

@@ -1,0 +1,87 @@
+import NN
+import Torch
+
+/// Everything that defines a Faster R-CNN, decodable from a config file. The defaults are
+/// torchvision's `fasterrcnn_resnet50_fpn`.
+public struct FasterRCNNConfiguration: Codable, Equatable, Sendable {
+  /// Classes including background (torchvision's COCO models use 91).
+  public var classes: Int = 91
+  public var backbone = ResNet.Configuration()
+  public var fpnChannels = 256
+  public var transform = ImageTransform()
+  public var rpn = RPNConfiguration()
+  public var roiHeads = RoIHeadsConfiguration()
+  /// Seed of the parameter initialisation and of the samplers.
+  public var seed: UInt64 = 0
+
+  public init() {}
+
+  /// torchvision's `fasterrcnn_resnet50_fpn` with `classes` classes (including background).
+  public static func torchvisionResNet50FPN(classes: Int = 91) -> FasterRCNNConfiguration {
+    var c = FasterRCNNConfiguration()
+    c.classes = classes
+    return c
+  }
+}
+
+/// Faster R-CNN with a feature pyramid (Ren et al. 2015; Lin et al. 2017), composed of a ResNet
+/// body, an FPN, a region proposal network and RoI heads. Names follow torchvision's
+/// `FasterRCNN`, so its state dicts load with `strict: true`.
+public final class FasterRCNN: Module {
+  public let backbone: BackboneWithFPN
+  public let rpn: RegionProposalNetwork
+  public let roiHeads: RoIHeads
+  public let configuration: FasterRCNNConfiguration
+  let generator: Generator
+
+  public init(_ configuration: FasterRCNNConfiguration) {
+    self.configuration = configuration
+    let g = Generator(seed: configuration.seed)
+    generator = g
+    let body = ResNet(configuration.backbone, generator: g)
+    let fpn = FeaturePyramidNetwork(
+      inputChannels: body.stageChannels, outputChannels: configuration.fpnChannels, extra: .maxPool, generator: g)
+    backbone = BackboneWithFPN(body: body, fpn: fpn)
+    rpn = RegionProposalNetwork(configuration: configuration.rpn, channels: configuration.fpnChannels, generator: g)
+    roiHeads = RoIHeads(configuration: configuration.roiHeads, channels: configuration.fpnChannels, classes: configuration.classes, generator: g)
+    super.init()
+  }
+
+  /// Detections for `images` (each `[3, H, W]`, float in [0, 1]), in original image pixels.
+  /// Runs without recording gradients; call `eval()` first so batch norms use their statistics.
+  public func detect(_ images: [Tensor]) -> [Instances] {
+    withNoGrad {
+      let (batch, _) = configuration.transform(images)
+      let features = backbone(batch.tensor)
+      let proposals = rpn.propose(features: features, images: batch)
+      let detections = roiHeads.detect(features: Array(features.prefix(4)), proposals: proposals, images: batch)
+      return detections.enumerated().map { i, d in
+        var out = Instances(imageSize: batch.originalSizes[i])
+        for (name, value) in d.fields {
+          out[name] = name == "boxes" ? configuration.transform.boxesToOriginal(value, in: batch, index: i) : value
+        }
+        return out
+      }
+    }
+  }
+
+  /// The RPN proposals for `images`, in the resized images' pixels (for inspection and parity checks).
+  public func proposals(_ images: [Tensor]) -> (ImageBatch, [Proposals]) {
+    withNoGrad {
+      let (batch, _) = configuration.transform(images)
+      return (batch, rpn.propose(features: backbone(batch.tensor), images: batch))
+    }
+  }
+
+  /// The training losses for `images` and their `targets` (fields `boxes` in image pixels and
+  /// `labels` in `1..<classes`): `loss_objectness`, `loss_rpn_box_reg`, `loss_classifier`,
+  /// `loss_box_reg`.
+  public func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor] {
+    precondition(images.count == targets.count, "FasterRCNN.losses needs one target per image")
+    let (batch, resizedTargets) = configuration.transform(images, targets: targets, generator: generator)
+    let features = backbone(batch.tensor)
+    let (proposals, rpnLosses) = rpn.proposeAndLearn(features: features, images: batch, targets: resizedTargets!)
+    let headLosses = roiHeads.learn(features: Array(features.prefix(4)), proposals: proposals, images: batch, targets: resizedTargets!)
+    return rpnLosses.merging(headLosses) { a, _ in a }
+  }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Torch
+
+/// Images after the detector's input transform, padded into one batch tensor.
+public struct ImageBatch {
+  /// `[N, 3, H, W]`, zero-padded at the bottom and right to a multiple of the size divisor.
+  public var tensor: Tensor
+  /// Each image's size inside the batch after resizing, before padding.
+  public var imageSizes: [(height: Int, width: Int)]
+  /// Each image's size before resizing, to map detections back.
+  public var originalSizes: [(height: Int, width: Int)]
+}
+
+/// The detector's input transform, as torchvision's `GeneralizedRCNNTransform`: normalise with
+/// the backbone's mean and std, resize so the shorter side is `minSize` (one of several, drawn
+/// per image when training) and the longer at most `maxSize`, pad to a multiple of
+/// `sizeDivisible`; and afterwards map boxes back to the original image.
+public struct ImageTransform: Codable, Equatable, Sendable {
+  /// Candidate shorter-side sizes; training draws one per image, testing uses the last.
+  public var minSize: [Int]
+  public var maxSize: Int
+  public var mean: [Double]
+  public var std: [Double]
+  public var sizeDivisible: Int
+  /// Skip resizing (the benchmark's fixed-size input).
+  public var fixedSize: Bool
+
+  public init(
+    minSize: [Int] = [800], maxSize: Int = 1333, mean: [Double] = [0.485, 0.456, 0.406],
+    std: [Double] = [0.229, 0.224, 0.225], sizeDivisible: Int = 32, fixedSize: Bool = false
+  ) {
+    self.minSize = minSize
+    self.maxSize = maxSize
+    self.mean = mean
+    self.std = std
+    self.sizeDivisible = sizeDivisible
+    self.fixedSize = fixedSize
+  }
+
+  /// Transforms `images` (each `[3, H, W]`, float in [0, 1]) and their targets' boxes.
+  public func callAsFunction(_ images: [Tensor], targets: [Instances]? = nil, generator: Generator? = nil) -> (
+    ImageBatch, [Instances]?
+  ) {
+    precondition(!images.isEmpty, "ImageTransform needs at least one image")
+    var resized: [Tensor] = []
+    var newTargets: [Instances] = []
+    var sizes: [(height: Int, width: Int)] = []
+    var originals: [(height: Int, width: Int)] = []
+    for (i, image) in images.enumerated() {
+      precondition(image.rank == 3 && image.shape[0] == 3, "ImageTransform expects [3, H, W] images, got \(image.shape)")
+      let original = (height: image.shape[1], width: image.shape[2])
+      originals.append(original)
+      let normalized = normalize(image)
+      let target = targets?[i]
+      let shortSide = pickSize(generator: generator)
+      let (out, size) = fixedSize ? (normalized, original) : resize(normalized, shortSide: shortSide)
+      resized.append(out)
+      sizes.append(size)
+      if var target {
+        if let boxes = target.boxes {
+          target = Instances(
+            imageSize: size,
+            fields: target.fields.merging(
+              ["boxes": Self.rescale(boxes.tensor, from: original, to: size)], uniquingKeysWith: { $1 }))
+        }
+        newTargets.append(target)
+      }
+    }
+    return (ImageBatch(tensor: batch(resized), imageSizes: sizes, originalSizes: originals), targets == nil ? nil : newTargets)
+  }
+
+  /// Boxes `[N, 4]` from the resized image of `batch` image `index` back to its original pixels.
+  public func boxesToOriginal(_ boxes: Tensor, in batch: ImageBatch, index: Int) -> Tensor {
+    Self.rescale(boxes, from: batch.imageSizes[index], to: batch.originalSizes[index])
+  }
+
+  private func normalize(_ image: Tensor) -> Tensor {
+    let m = Tensor(mean, device: image.device).to(image.dtype).reshaped([3, 1, 1])
+    let s = Tensor(std, device: image.device).to(image.dtype).reshaped([3, 1, 1])
+    return (image - m) / s
+  }
+
+  private func pickSize(generator: Generator?) -> Int {
+    guard minSize.count > 1, let generator else { return minSize[minSize.count - 1] }
+    let index = Tensor.randint(0..<minSize.count, shape: [1], generator: generator).intValue()
+    return minSize[index]
+  }
+
+  /// Bilinear resize with torchvision's arithmetic: the scale is computed in float32 and the
+  /// output size is the floor of size × scale.
+  private func resize(_ image: Tensor, shortSide: Int) -> (Tensor, (height: Int, width: Int)) {
+    let h = image.shape[1], w = image.shape[2]
+    let scale = Swift.min(Float(shortSide) / Float(Swift.min(h, w)), Float(maxSize) / Float(Swift.max(h, w)))
+    let size = (height: Int((Double(h) * Double(scale)).rounded(.down)), width: Int((Double(w) * Double(scale)).rounded(.down)))
+    let out = Functional.interpolate(image.unsqueezed(axis: 0), size: (size.height, size.width), mode: .bilinear)
+    return (out.squeezed(axis: 0), size)
+  }
+
+  private func batch(_ images: [Tensor]) -> Tensor {
+    let divisor = Double(sizeDivisible)
+    let maxH = images.map { $0.shape[1] }.max()!
+    let maxW = images.map { $0.shape[2] }.max()!
+    let h = Int((Double(maxH) / divisor).rounded(.up) * divisor)
+    let w = Int((Double(maxW) / divisor).rounded(.up) * divisor)
+    if images.allSatisfy({ $0.shape[1] == h && $0.shape[2] == w }) { return Tensor.stack(images, axis: 0) }
+    let out = Tensor.zeros([images.count, 3, h, w], dtype: images[0].dtype, device: images[0].device)
+    withNoGrad {
+      for (i, image) in images.enumerated() {
+        out[i, .all, 0..<image.shape[1], 0..<image.shape[2]] = image
+      }
+    }
+    return out
+  }
+
+  /// Scales x by the width ratio and y by the height ratio, each computed in float32 as torchvision does.
+  static func rescale(_ boxes: Tensor, from: (height: Int, width: Int), to: (height: Int, width: Int)) -> Tensor {
+    let ry = Double(Float(to.height) / Float(from.height))
+    let rx = Double(Float(to.width) / Float(from.width))
+    let factors = Tensor([Float(rx), Float(ry), Float(rx), Float(ry)], device: boxes.device).to(boxes.dtype)
+    return boxes * factors
+  }
+}

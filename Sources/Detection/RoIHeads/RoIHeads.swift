@@ -1,0 +1,137 @@
+import NN
+import Torch
+
+/// Settings of the box branch, with torchvision's defaults.
+public struct RoIHeadsConfiguration: Codable, Equatable, Sendable {
+  public var foregroundIoU = 0.5
+  public var backgroundIoU = 0.5
+  public var batchSizePerImage = 512
+  public var positiveFraction = 0.25
+  public var boxRegressionWeights: [Double] = [10, 10, 5, 5]
+  public var scoreThreshold = 0.05
+  public var nmsThreshold = 0.5
+  public var detectionsPerImage = 100
+  public var representationSize = 1024
+  public var poolerResolution = 7
+  public var poolerSamplingRatio = 2
+  /// Boxes smaller than this (pixels) are dropped from the detections.
+  public var minSize = 1e-2
+
+  public init() {}
+}
+
+/// The second stage of Faster R-CNN: pools each proposal, classifies it and refines its box.
+/// Training samples proposals against the ground truth and returns the losses; testing returns
+/// per-image detections after class-wise NMS. Names follow torchvision's `RoIHeads`.
+public final class RoIHeads: Module {
+  public let boxHead: TwoMLPHead
+  public let boxPredictor: FastRCNNPredictor
+  public let configuration: RoIHeadsConfiguration
+  public let pooler: MultiScaleRoIAlign
+  public let classes: Int
+  let coder: BoxCoder
+  let matcher: Matcher
+  let sampler: BalancedSampler
+
+  public init(configuration: RoIHeadsConfiguration, channels: Int, classes: Int, generator: Generator) {
+    self.configuration = configuration
+    self.classes = classes
+    let r = configuration.poolerResolution
+    pooler = MultiScaleRoIAlign(outputSize: (r, r), samplingRatio: configuration.poolerSamplingRatio)
+    boxHead = TwoMLPHead(inputFeatures: channels * r * r, representationSize: configuration.representationSize, generator: generator)
+    boxPredictor = FastRCNNPredictor(inputFeatures: configuration.representationSize, classes: classes, generator: generator)
+    let w = configuration.boxRegressionWeights
+    coder = BoxCoder(weights: (w[0], w[1], w[2], w[3]))
+    matcher = Matcher(highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU, allowLowQualityMatches: false)
+    sampler = BalancedSampler(
+      batchSizePerImage: configuration.batchSizePerImage, positiveFraction: configuration.positiveFraction, generator: generator)
+    super.init()
+  }
+
+  /// Test path: detections per image, in the resized image's pixels.
+  public func detect(features: [Tensor], proposals: [Proposals], images: ImageBatch) -> [Instances] {
+    let boxes = proposals.map(\.boxes)
+    let (scores, offsets) = boxPredictor(boxHead(pooler(features, boxes: boxes, images: images)))
+    return postprocess(scores: scores, offsets: offsets, proposals: boxes, images: images)
+  }
+
+  /// Training path: classification and box-regression losses on sampled proposals.
+  public func learn(features: [Tensor], proposals: [Proposals], images: ImageBatch, targets: [Instances]) -> [String: Tensor] {
+    var sampledBoxes: [Tensor] = []
+    var sampledLabels: [Tensor] = []
+    var sampledTargets: [Tensor] = []
+    withNoGrad {
+      for (p, target) in zip(proposals, targets) {
+        let gtBoxes = target.boxes?.tensor ?? Tensor.zeros([0, 4], dtype: p.boxes.dtype, device: p.boxes.device)
+        let gtLabels = target["labels"] ?? Tensor.zeros([0], dtype: .int64, device: p.boxes.device)
+        // Ground-truth boxes join the proposals, so every object has a perfect sample.
+        let candidates = Tensor.concatenate([p.boxes, gtBoxes.to(p.boxes.dtype)], axis: 0)
+        let (labels, matched) = assign(candidates, gtBoxes: gtBoxes, gtLabels: gtLabels)
+        let (positive, negative) = sampler(labels)
+        let keep = (positive .|| negative).nonzeroIndices().reshaped([-1])
+        sampledBoxes.append(candidates.gathering(keep))
+        sampledLabels.append(labels.gathering(keep))
+        sampledTargets.append(coder.encode(matched.gathering(keep), references: candidates.gathering(keep)))
+      }
+    }
+    let (scores, offsets) = boxPredictor(boxHead(pooler(features, boxes: sampledBoxes, images: images)))
+    let labels = Tensor.concatenate(sampledLabels, axis: 0)
+    let regressionTargets = Tensor.concatenate(sampledTargets, axis: 0)
+    let classification = Functional.crossEntropy(scores, targets: labels)
+    let positive = (labels .> 0).nonzeroIndices().reshaped([-1])
+    let positiveLabels = labels.gathering(positive)
+    let perClass = offsets.reshaped([offsets.shape[0], -1, 4])
+    let predicted = perClass.gathering(positive).gather(
+      axis: 1, indices: positiveLabels.reshaped([-1, 1, 1]).expanded(to: [-1, 1, 4])
+    ).squeezed(axis: 1)
+    let boxLoss =
+      Functional.smoothL1Loss(predicted, targets: regressionTargets.gathering(positive), beta: 1.0 / 9, reduction: .sum)
+      / Double(max(labels.shape[0], 1))
+    return ["loss_classifier": classification, "loss_box_reg": boxLoss]
+  }
+
+  /// Class labels (0 background) and matched boxes for candidate boxes of one image.
+  private func assign(_ candidates: Tensor, gtBoxes: Tensor, gtLabels: Tensor) -> (Tensor, Tensor) {
+    guard gtBoxes.shape[0] > 0 else {
+      return (Tensor.zeros([candidates.shape[0]], dtype: .int64, device: candidates.device), candidates.zerosLike())
+    }
+    let matches = matcher(Boxes.iou(Boxes(gtBoxes.to(candidates.dtype)), Boxes(candidates)))
+    let clamped = matches.clamped(min: 0)
+    var labels = gtLabels.gathering(clamped).to(.int64)
+    labels = labels.filling(where: matches .== Matcher.belowLowThreshold, with: 0)
+    labels = labels.filling(where: matches .== Matcher.betweenThresholds, with: -1)
+    return (labels, gtBoxes.to(candidates.dtype).gathering(clamped))
+  }
+
+  private func postprocess(scores logits: Tensor, offsets: Tensor, proposals: [Tensor], images: ImageBatch) -> [Instances] {
+    let counts = proposals.map { $0.shape[0] }
+    let decoded = coder.decode(offsets, references: Tensor.concatenate(proposals, axis: 0))
+    let probabilities = logits.softmax(axis: -1)
+    let boxesPerImage = decoded.split(sizes: counts, axis: 0)
+    let scoresPerImage = probabilities.split(sizes: counts, axis: 0)
+    var results: [Instances] = []
+    for (i, (boxes, scores)) in zip(boxesPerImage, scoresPerImage).enumerated() {
+      let size = images.imageSizes[i]
+      let n = boxes.shape[0]
+      // Per-class candidates, background (class 0) removed.
+      let clipped = Boxes(boxes.reshaped([-1, 4])).clipped(height: size.height, width: size.width).tensor
+        .reshaped([n, classes, 4])[.all, 1...].reshaped([-1, 4])
+      let classScores = scores[.all, 1...].reshaped([-1])
+      let labels = Tensor.arange(1, classes, dtype: .int64, device: boxes.device).reshaped([1, -1])
+        .expanded(to: [n, classes - 1]).reshaped([-1])
+      let candidates = ((classScores .> configuration.scoreThreshold) .&& Boxes(clipped).hasSize(atLeast: configuration.minSize))
+        .nonzeroIndices().reshaped([-1])
+      let keptBoxes = clipped.gathering(candidates)
+      let keptScores = classScores.gathering(candidates)
+      let keptLabels = labels.gathering(candidates)
+      let keep = batchedNonMaximumSuppression(
+        boxes: keptBoxes, scores: keptScores, groups: keptLabels, iouThreshold: configuration.nmsThreshold)
+      let top = keep[..<min(configuration.detectionsPerImage, keep.shape[0])]
+      results.append(
+        Instances(
+          imageSize: size,
+          fields: ["boxes": keptBoxes.gathering(top), "scores": keptScores.gathering(top), "labels": keptLabels.gathering(top)]))
+    }
+    return results
+  }
+}
