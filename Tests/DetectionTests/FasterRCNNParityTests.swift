@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import Detection
+@testable import NN
+@testable import Torch
+
+/// The fixture written by tools/make_fasterrcnn_fixtures.py with torchvision.
+struct ParityFixture: Decodable {
+  struct Detections: Decodable {
+    var boxes: [[Double]]
+    var scores: [Double]
+    var labels: [Int]
+  }
+  var torchvision: String
+  var min_size: Int
+  var max_size: Int
+  var image_shapes: [[Int]]
+  var image_seeds: [Int]
+  var batch_shape: [Int]
+  var image_sizes: [[Int]]
+  var feature_sums: [String: Double]
+  var proposals: [[[Double]]]
+  var detections: [Detections]
+}
+
+struct ManifestEntry: Decodable, Equatable {
+  var key: String
+  var shape: [Int]
+}
+
+func fixtureURL(_ name: String) -> URL {
+  URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+}
+
+/// The same integer-hash values as the fixture script: exact int64 arithmetic, then one rounding.
+func hashedUniform(_ n: Int, _ k: Int) -> Tensor {
+  let i = Tensor.arange(n, dtype: .int64)
+  let h = (i * 2_654_435_761 + k * 40503 + 12345) % 4_294_967_296
+  return h.to(.float64) / 4_294_967_296.0 * 2.0 - 1.0
+}
+
+func hashedWeights(for model: Module) -> [String: Tensor] {
+  let state = model.stateDict()
+  var weights: [String: Tensor] = [:]
+  for (k, key) in state.keys.sorted().enumerated() {
+    let shape = state[key]!.shape
+    let u = hashedUniform(shape.reduce(1, *), k)
+    let v: Tensor
+    if key.hasSuffix("running_var") {
+      v = 0.75 + 0.25 * u
+    } else if key.hasSuffix("running_mean") {
+      v = 0.1 * u
+    } else if shape.count == 1 && key.hasSuffix("weight") {
+      v = 1.0 + 0.1 * u
+    } else if key.hasSuffix("bias") {
+      v = 0.05 * u
+    } else {
+      let fanIn = shape[1] * shape.dropFirst(2).reduce(1, *)
+      v = u * (6.0 / Double(fanIn)).squareRoot()
+    }
+    weights[key] = v.to(.float32).reshaped(shape)
+  }
+  return weights
+}
+
+func hashedImage(_ shape: [Int], seed: Int) -> Tensor {
+  ((hashedUniform(shape.reduce(1, *), seed) + 1.0) * 0.5).to(.float32).reshaped(shape)
+}
+
+func rows(_ t: Tensor) -> [[Double]] {
+  let flat = t.to(.float64).contiguous().toArray(Double.self)
+  let width = t.shape[1]
+  return (0..<t.shape[0]).map { Array(flat[($0 * width)..<(($0 + 1) * width)]) }
+}
+
+func close(_ a: [[Double]], _ b: [[Double]], relative: Double, absolute: Double) -> Bool {
+  a.count == b.count
+    && zip(a, b).allSatisfy { x, y in
+      zip(x, y).allSatisfy { Swift.abs($0 - $1) <= absolute + relative * Swift.abs($1) }
+    }
+}
+
+@Suite(.serialized) struct FasterRCNNParityTests {
+  static func makeModel() throws -> (FasterRCNN, ParityFixture) {
+    let fixture = try JSONDecoder().decode(
+      ParityFixture.self, from: Data(contentsOf: fixtureURL("fasterrcnn_resnet50_fpn_parity.json")))
+    var config = FasterRCNNConfiguration.torchvisionResNet50FPN()
+    config.transform.minSize = [fixture.min_size]
+    config.transform.maxSize = fixture.max_size
+    config.roiHeads.scoreThreshold = 0
+    let model = FasterRCNN(config)
+    try model.load(stateDict: hashedWeights(for: model))
+    model.eval()
+    return (model, fixture)
+  }
+
+  @Test func stateDictKeysAndShapesMatchTorchvision() throws {
+    let manifest = try JSONDecoder().decode(
+      [ManifestEntry].self, from: Data(contentsOf: fixtureURL("fasterrcnn_resnet50_fpn_state_dict.json")))
+    let model = FasterRCNN(.torchvisionResNet50FPN())
+    let ours = model.stateDict().map { ManifestEntry(key: $0.key, shape: $0.value.shape) }.sorted { $0.key < $1.key }
+    #expect(ours.count == manifest.count)
+    #expect(ours == manifest)
+  }
+
+  @Test func frozenStagesFollowTorchvisionsDefault() {
+    let model = FasterRCNN(.torchvisionResNet50FPN())
+    let trainable = model.namedParameters().filter { $0.1.requiresGrad }.map(\.0)
+    #expect(!trainable.contains { $0.hasPrefix("backbone.body.conv1") || $0.hasPrefix("backbone.body.layer1.") })
+    #expect(trainable.contains("backbone.body.layer2.0.conv1.weight"))
+    #expect(trainable.contains("roi_heads.box_predictor.cls_score.weight"))
+  }
+
+  @Test func proposalsAndDetectionsMatchTorchvision() throws {
+    let (model, fixture) = try Self.makeModel()
+    let images = zip(fixture.image_shapes, fixture.image_seeds).map { hashedImage($0, seed: $1) }
+
+    let (batch, proposals) = model.proposals(images)
+    #expect(batch.tensor.shape == fixture.batch_shape)
+    #expect(batch.imageSizes.map { [$0.height, $0.width] } == fixture.image_sizes)
+
+    let features = withNoGrad { model.backbone(batch.tensor) }
+    for (level, name) in ["0", "1", "2", "3", "pool"].enumerated() {
+      let sum = features[level].to(.float64).sum().doubleValue()
+      let expected = fixture.feature_sums[name]!
+      #expect(Swift.abs(sum - expected) <= 1e-4 * Swift.abs(expected), "level \(name): \(sum) vs \(expected)")
+    }
+    for (i, expected) in fixture.proposals.enumerated() {
+      let got = rows(proposals[i].boxes)
+      #expect(got.count == expected.count, "image \(i) proposal count")
+      #expect(close(got, expected, relative: 1e-4, absolute: 1e-3), "image \(i) proposals")
+    }
+    let detections = model.detect(images)
+    for (i, expected) in fixture.detections.enumerated() {
+      let d = detections[i]
+      #expect(d["labels"]!.toArray(Int.self) == expected.labels, "image \(i) labels")
+      #expect(close(rows(d.boxes!.tensor), expected.boxes, relative: 1e-4, absolute: 1e-3), "image \(i) boxes")
+      let scores = d["scores"]!.to(.float64).toArray(Double.self)
+      #expect(close([scores], [expected.scores], relative: 1e-4, absolute: 1e-6), "image \(i) scores")
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import Testing
+@testable import Detection
+@testable import NN
+@testable import Torch
+
+/// Images of a flat background with bright axis-aligned rectangles, and their boxes and labels
+/// (label 1 for red rectangles, 2 for green).
+func rectangleScenes(count: Int, size: Int, seed: UInt64) -> ([Tensor], [Instances]) {
+  let g = Generator(seed: seed)
+  var images: [Tensor] = []
+  var targets: [Instances] = []
+  for _ in 0..<count {
+    let image = Tensor.full([3, size, size], value: 0.3)
+    var boxes: [Float] = []
+    var labels: [Int] = []
+    for _ in 0..<2 {
+      let corner = Tensor.randint(0..<(size / 2), shape: [2], generator: g).toArray(Int.self)
+      let extent = Tensor.randint((size / 6)..<(size / 2), shape: [2], generator: g).toArray(Int.self)
+      let (x1, y1) = (corner[0], corner[1])
+      let (x2, y2) = (min(x1 + extent[0], size), min(y1 + extent[1], size))
+      let label = Tensor.randint(1..<3, shape: [1], generator: g).intValue()
+      image[label - 1, y1..<y2, x1..<x2] = Tensor(scalar: Float(0.9))
+      boxes += [Float(x1), Float(y1), Float(x2), Float(y2)]
+      labels.append(label)
+    }
+    images.append(image)
+    targets.append(
+      Instances(imageSize: (size, size), fields: ["boxes": Tensor(boxes, shape: [2, 4]), "labels": Tensor(labels)]))
+  }
+  return (images, targets)
+}
+
+func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
+  var config = FasterRCNNConfiguration()
+  config.classes = 3
+  config.backbone = ResNet.Configuration(depth: 18, norm: .frozenBatchNorm, frozenStages: 0)
+  config.fpnChannels = 64
+  config.transform = ImageTransform(minSize: [96], maxSize: 96)
+  config.rpn.anchorSizes = [[16], [32], [48], [64], [96]]
+  config.rpn.preNMSTopNTrain = 300
+  config.rpn.postNMSTopNTrain = 200
+  config.rpn.preNMSTopNTest = 200
+  config.rpn.postNMSTopNTest = 100
+  config.roiHeads.batchSizePerImage = 64
+  config.roiHeads.representationSize = 128
+  config.seed = 3
+  return config
+}
+
+@Suite(.serialized) struct FasterRCNNTrainingTests {
+  @Test func lossesFallOnSyntheticScenes() {
+    Torch.threadCount = 2
+    let model = FasterRCNN(smallFasterRCNNConfiguration())
+    let (images, targets) = rectangleScenes(count: 4, size: 96, seed: 1)
+    let optimizer = SGD(
+      groups: ParameterGroup.standard(for: model, learningRate: 0.02, weightDecay: 1e-4), momentum: 0.9)
+    model.train()
+    var totals: [Double] = []
+    for step in 0..<12 {
+      let batch = step % 2 == 0 ? (Array(images[0..<2]), Array(targets[0..<2])) : (Array(images[2..<4]), Array(targets[2..<4]))
+      let losses = model.losses(batch.0, targets: batch.1)
+      #expect(Set(losses.keys) == ["loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg"])
+      let total = losses.values.reduce(Tensor(scalar: Float(0))) { $0 + $1 }
+      optimizer.zeroGradients()
+      total.backward()
+      optimizer.step()
+      totals.append(total.doubleValue())
+    }
+    #expect(totals.allSatisfy { $0.isFinite })
+    let first = totals.prefix(2).reduce(0, +) / 2
+    let last = totals.suffix(2).reduce(0, +) / 2
+    #expect(last < first * 0.8, "losses: \(totals)")
+  }
+
+  @Test func evalModeDetectsWithoutGradients() {
+    let model = FasterRCNN(smallFasterRCNNConfiguration())
+    model.eval()
+    let (images, _) = rectangleScenes(count: 2, size: 96, seed: 2)
+    let detections = model.detect([images[0], images[1][.all, 0..<80, 0..<64]])
+    #expect(detections.count == 2)
+    #expect(detections[1].imageSize.height == 80 && detections[1].imageSize.width == 64)
+    for d in detections {
+      let boxes = d.boxes!.tensor
+      #expect(!boxes.requiresGrad)
+      if boxes.shape[0] > 0 {
+        #expect(boxes[.all, 2].max().doubleValue() <= Double(d.imageSize.width) + 1e-3)
+      }
+    }
+  }
+
+  @Test(arguments: [18, 34, 50, 101])
+  func backboneDepthsHaveTorchvisionStageChannels(depth: Int) {
+    let body = ResNet(ResNet.Configuration(depth: depth))
+    #expect(body.stageChannels == (depth < 50 ? [64, 128, 256, 512] : [256, 512, 1024, 2048]))
+    let outputs = withNoGrad { body(Tensor.zeros([1, 3, 64, 64])) }
+    #expect(outputs.map { $0.shape[2] } == [16, 8, 4, 2])
+  }
+
+  @Test func resnext101Grouping() {
+    let body = ResNet(ResNet.Configuration(depth: 101, groups: 32, widthPerGroup: 8))
+    let state = body.stateDict()
+    // torchvision resnext101_32x8d: layer1 conv2 is 256 channels in 32 groups of 8.
+    #expect(state["layer1.0.conv2.weight"]!.shape == [256, 8, 3, 3])
+    #expect(state["layer4.2.conv3.weight"]!.shape == [2048, 2048, 1, 1])
+  }
+}
