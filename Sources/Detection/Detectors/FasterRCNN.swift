@@ -51,10 +51,13 @@ public final class FasterRCNN: Module {
   /// Runs without recording gradients; call `eval()` first so batch norms use their statistics.
   public func detect(_ images: [Tensor]) -> [Instances] {
     withNoGrad {
-      let (batch, _) = configuration.transform(images)
-      let features = backbone(batch.tensor)
-      let proposals = rpn.propose(features: features, images: batch)
-      let detections = roiHeads.detect(features: Array(features.prefix(4)), proposals: proposals, images: batch)
+      let timer = OperationTimer.shared
+      let (batch, _) = timer.measure("transform") { configuration.transform(images) }
+      let features = timer.measure("backbone") { backbone(batch.tensor) }
+      let proposals = timer.measure("rpn") { rpn.propose(features: features, images: batch) }
+      let detections = timer.measure("roi_heads") {
+        roiHeads.detect(features: Array(features.prefix(4)), proposals: proposals, images: batch)
+      }
       return detections.enumerated().map { i, d in
         var out = Instances(imageSize: batch.originalSizes[i])
         for (name, value) in d.fields {

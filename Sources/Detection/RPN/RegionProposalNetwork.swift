@@ -169,7 +169,8 @@ public final class RegionProposalNetwork: Module {
       let count = anchors.shape[0]
       return (Tensor.zeros([count], dtype: anchors.dtype, device: anchors.device), anchors.zerosLike())
     }
-    let matches = matcher(Boxes.iou(Boxes(gt), Boxes(anchors)))
+    let quality = OperationTimer.shared.measure("matching") { Boxes.iou(Boxes(gt), Boxes(anchors)) }
+    let matches = matcher(quality)
     let matched = gt.gathering(matches.clamped(min: 0))
     var labels = (matches .>= 0).to(anchors.dtype)
     labels = labels.filling(where: matches .== Matcher.betweenThresholds, with: -1)
