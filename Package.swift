@@ -47,10 +47,13 @@ let package = Package(
     .target(name: "Torch", dependencies: ["CTorch"], swiftSettings: swiftSettings),
     .target(name: "NN", dependencies: ["Torch"], swiftSettings: swiftSettings),
     .target(name: "Detection", dependencies: ["CTorch", "NN", "Torch"], swiftSettings: swiftSettings),
+    // Pure Swift: COCO masks (RLE, polygons) and evaluation; neither needs libtorch.
+    .target(name: "Masks", swiftSettings: swiftSettings),
+    .target(name: "Evaluation", dependencies: ["Masks"], swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "simpledet",
-      dependencies: ["Torch", "NN", "Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: ["Torch", "NN", "Detection", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
       swiftSettings: swiftSettings
     ),
     .executableTarget(name: "simpledet-demo", dependencies: ["ShapeClassifier", "Torch"], swiftSettings: swiftSettings),
@@ -72,6 +75,8 @@ let package = Package(
     .testTarget(name: "TorchTests", dependencies: ["Torch"], swiftSettings: swiftSettings),
     .testTarget(name: "DetectionTests", dependencies: ["Detection", "NN", "Torch"], swiftSettings: swiftSettings),
     .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
+    .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],
   cxxLanguageStandard: .cxx20
 )
