@@ -50,6 +50,9 @@ let package = Package(
     // Pure Swift: COCO masks (RLE, polygons) and evaluation; neither needs libtorch.
     .target(name: "Masks", swiftSettings: swiftSettings),
     .target(name: "Evaluation", dependencies: ["Masks"], swiftSettings: swiftSettings),
+    // Image codecs: a C shim over the system's TurboJPEG and libpng (Debian packages).
+    .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]),
+    .target(name: "Data", dependencies: ["CImageCodecs", "Detection", "Masks", "Torch"], swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "simpledet",
@@ -74,6 +77,7 @@ let package = Package(
     ),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], swiftSettings: swiftSettings),
     .testTarget(name: "DetectionTests", dependencies: ["Detection", "NN", "Torch"], swiftSettings: swiftSettings),
+    .testTarget(name: "DataTests", dependencies: ["Data", "Detection", "Masks", "Torch"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
