@@ -47,6 +47,7 @@ struct SampleReader: Sendable {
       let sy = Float(image.height) / Float(record.height)
       let boxes = instances.map { Box(x1: $0.box.x1 * sx, y1: $0.box.y1 * sy, x2: $0.box.x2 * sx, y2: $0.box.y2 * sy) }
       sample = Sample(image: image, boxes: boxes, labels: instances.map(\.label), masks: masks, record: record)
+      if scaledDown { sample.nominalSize = (record.width, record.height) }
     }
     sample.removeDegenerateInstances()
     transforms.apply(to: &sample, random: &random)

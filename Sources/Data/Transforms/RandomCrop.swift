@@ -1,5 +1,6 @@
 /// Cuts a random window out of the image (detectron2's `RandomCrop` with a relative size range).
-/// Boxes are clipped to the window; an instance whose box keeps less than
+/// Boxes are clipped to the window (or, with masks, made tight around the cut masks); an
+/// instance whose box keeps less than
 /// `minimumBoxFraction` of its area, or ends up empty, is dropped with its mask.
 public struct RandomCrop: Transform, Codable, Equatable {
   /// The window's sides as fractions of the image's, drawn per image (height and width apart).
@@ -49,9 +50,30 @@ extension Sample {
         Image(width: oldWidth, height: mask.count / max(oldWidth, 1), channels: 1, pixels: mask)
           .cropped(x: x, y: y, width: width, height: height).pixels
       }
+      // A clipped box is loose around a cut non-rectangular shape: the mask knows better.
+      for (i, mask) in masks!.enumerated() where keep[i] {
+        if let tight = tightBox(of: mask, width: width, height: height) { boxes[i] = tight } else { keep[i] = false }
+      }
     }
     // Mark dropped instances degenerate so one function removes box, label and mask together.
     for (i, kept) in keep.enumerated() where !kept { boxes[i] = Box(x1: 0, y1: 0, x2: 0, y2: 0) }
     removeDegenerateInstances()
   }
+}
+
+/// The smallest box holding every non-zero pixel (in pixel edges), or nil for an empty mask.
+func tightBox(of mask: [UInt8], width: Int, height: Int) -> Box? {
+  var minX = Int.max, minY = Int.max, maxX = -1, maxY = -1
+  mask.withUnsafeBufferPointer { m in
+    for y in 0..<height {
+      let row = y * width
+      for x in 0..<width where m[row + x] != 0 {
+        if x < minX { minX = x }
+        if x > maxX { maxX = x }
+        if y < minY { minY = y }
+        maxY = y
+      }
+    }
+  }
+  return maxX < 0 ? nil : Box(x1: Float(minX), y1: Float(minY), x2: Float(maxX + 1), y2: Float(maxY + 1))
 }

@@ -39,8 +39,10 @@ public struct ResizeShortestEdge: Transform, Codable, Equatable {
     case .choice: shortSide = sizes.count == 1 ? sizes[0] : sizes[Int.random(in: 0..<sizes.count, using: &random)]
     case .range: shortSide = Int.random(in: min(sizes[0], sizes[1])...max(sizes[0], sizes[1]), using: &random)
     }
-    let size = Self.outputSize(width: sample.image.width, height: sample.image.height, shortSide: shortSide, maxSize: maxSize)
+    let input = sample.nominalSize ?? (sample.image.width, sample.image.height)
+    let size = Self.outputSize(width: input.width, height: input.height, shortSide: shortSide, maxSize: maxSize)
     sample.resize(width: size.width, height: size.height)
+    sample.nominalSize = nil
   }
 }
 
@@ -53,7 +55,8 @@ extension Sample {
     let oldWidth = image.width
     let oldHeight = image.height
     image = image.resized(width: width, height: height)
-    boxes = boxes.map { Box(x1: $0.x1 * sx, y1: $0.y1 * sy, x2: $0.x2 * sx, y2: $0.y2 * sy) }
+    // Clipped because float rounding can put an edge box a hair outside the new image.
+    boxes = boxes.map { Box(x1: $0.x1 * sx, y1: $0.y1 * sy, x2: $0.x2 * sx, y2: $0.y2 * sy).clipped(width: width, height: height) }
     if let current = masks {
       masks = current.map { resizeNearest($0, width: oldWidth, height: oldHeight, toWidth: width, toHeight: height) }
     }

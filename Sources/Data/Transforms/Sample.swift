@@ -13,6 +13,10 @@ public struct Sample: Sendable {
   public let record: DatasetRecord
   /// Whether a horizontal flip was applied (for flip-aware test-time code).
   public var isFlipped = false
+  /// Set when the pixels were decoded smaller than the record's size (JPEG DCT scaling): the
+  /// size the first resize computes its output from, so that the output does not depend on
+  /// whether the fast path was taken.
+  public var nominalSize: (width: Int, height: Int)?
 
   public init(image: Image, boxes: [Box], labels: [Int], masks: [[UInt8]]? = nil, record: DatasetRecord) {
     precondition(boxes.count == labels.count, "Sample: \(boxes.count) boxes but \(labels.count) labels")
