@@ -56,7 +56,9 @@ let package = Package(
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "simpledet",
-      dependencies: ["Torch", "NN", "Detection", "Evaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: [
+        "Torch", "NN", "Detection", "Evaluation", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       swiftSettings: swiftSettings
     ),
     .executableTarget(name: "simpledet-demo", dependencies: ["ShapeClassifier", "Torch"], swiftSettings: swiftSettings),

@@ -10,7 +10,8 @@ struct SimpleDet: ParsableCommand {
     abstract: "Object detection and instance segmentation in Swift, on libtorch.",
     version: "0.1.0 (libtorch \(Torch.expectedVersion))",
     subcommands: [
-      Info.self
+      Info.self,
+      DatasetCommand.self,
     ]
   )
 }
