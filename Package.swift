@@ -77,6 +77,12 @@ let package = Package(
       path: "benchmarks/foundation",
       swiftSettings: swiftSettings
     ),
+    .executableTarget(
+      name: "simpledet-bench-data",
+      dependencies: ["Data", "Torch", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      path: "benchmarks/data",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], swiftSettings: swiftSettings),
     .testTarget(name: "DetectionTests", dependencies: ["Detection", "NN", "Torch"], swiftSettings: swiftSettings),
     .testTarget(name: "DataTests", dependencies: ["Data", "Detection", "Masks", "Torch"], exclude: ["Fixtures"], swiftSettings: swiftSettings),

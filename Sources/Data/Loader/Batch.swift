@@ -28,7 +28,9 @@ public struct Batch {
 
   init(_ prepared: PreparedBatch) {
     let shape = [prepared.count, 3, prepared.height, prepared.width]
-    images = prepared.pixels.withUnsafeBytes { Tensor(bytes: $0, shape: shape, dtype: .float32) }
+    images = prepared.pixels.withUnsafeBytes {
+      Tensor(bytes: UnsafeRawBufferPointer(rebasing: $0.prefix(prepared.pixelCount * MemoryLayout<Float>.size)), shape: shape, dtype: .float32)
+    }
     imageSizes = prepared.imageSizes
     var targets: [Instances] = []
     for i in 0..<prepared.count {

@@ -8,17 +8,20 @@ public final class BatchStream: Sequence, IteratorProtocol {
   private let reader: SampleReader
   private let options: LoaderOptions
   private var threads: [Thread] = []
+  private let pool: BufferPool
 
   init(reader: SampleReader, jobs: WorkQueue.Jobs, options: LoaderOptions, skipped: SkipCounter) {
     self.reader = reader
     self.options = options
     queue = WorkQueue(jobs: jobs, capacity: options.prefetchBatches + options.workerCount, skipped: skipped)
+    pool = BufferPool(limit: options.prefetchBatches + options.workerCount + 1)
     let tables = options.normalization.lookupTables()
+    let pool = pool
     for n in 0..<options.workerCount {
       let queue = queue
       let thread = Thread { [reader, options] in
         while let job = queue.claim() {
-          queue.deliver(BatchStream.prepare(job, reader: reader, options: options, tables: tables), for: job)
+          queue.deliver(BatchStream.prepare(job, reader: reader, options: options, tables: tables, pool: pool), for: job)
         }
       }
       thread.name = "simpledet.data.worker.\(n)"
@@ -37,18 +40,21 @@ public final class BatchStream: Sequence, IteratorProtocol {
       let prepared: PreparedBatch?
       if options.workerCount == 0 {
         guard let job = queue.claim() else { return nil }
-        queue.deliver(BatchStream.prepare(job, reader: reader, options: options, tables: options.normalization.lookupTables()), for: job)
+        queue.deliver(BatchStream.prepare(job, reader: reader, options: options, tables: options.normalization.lookupTables(), pool: pool), for: job)
         prepared = queue.take()
       } else {
         prepared = queue.take()
       }
       guard let prepared else { return nil }
       // A batch whose every image failed to load is skipped (already counted).
-      if prepared.count > 0 { return Batch(prepared) }
+      guard prepared.count > 0 else { continue }
+      let batch = Batch(prepared)
+      pool.recycle(prepared.pixels)
+      return batch
     }
   }
 
-  static func prepare(_ job: Job, reader: SampleReader, options: LoaderOptions, tables: [[Float]]) -> PreparedBatch {
+  static func prepare(_ job: Job, reader: SampleReader, options: LoaderOptions, tables: [[Float]], pool: BufferPool) -> PreparedBatch {
     var samples: [Sample] = []
     var skipped: [DataIssue] = []
     for index in job.indices {
@@ -60,8 +66,7 @@ public final class BatchStream: Sequence, IteratorProtocol {
       }
     }
     return PreparedBatch(
-      epoch: job.epoch, index: job.index, samples: samples, skipped: skipped, normalization: options.normalization, tables: tables,
-      padStride: options.padStride)
+      epoch: job.epoch, index: job.index, samples: samples, skipped: skipped, tables: tables, padStride: options.padStride, pool: pool)
   }
 }
 

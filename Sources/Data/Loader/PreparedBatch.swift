@@ -6,8 +6,10 @@ struct PreparedBatch: Sendable {
   var index: Int
   var height = 0
   var width = 0
-  /// `[count, 3, height, width]` floats, normalised, zero beyond each image's size.
+  /// `[count, 3, height, width]` floats, normalised, zero beyond each image's size; the buffer
+  /// comes from a pool and may be longer than that (`pixelCount`).
   var pixels: [Float] = []
+  var pixelCount = 0
   var imageSizes: [(height: Int, width: Int)] = []
   var boxes: [[Box]] = []
   var labels: [[Int]] = []
@@ -25,7 +27,7 @@ struct PreparedBatch: Sendable {
   }
 
   /// Pads the samples into one normalised CHW buffer.
-  init(epoch: Int, index: Int, samples: [Sample], skipped: [DataIssue], normalization: Normalization, tables: [[Float]], padStride: Int) {
+  init(epoch: Int, index: Int, samples: [Sample], skipped: [DataIssue], tables: [[Float]], padStride: Int, pool: BufferPool) {
     self.init(epoch: epoch, index: index)
     self.skipped = skipped
     guard !samples.isEmpty else { return }
@@ -33,26 +35,31 @@ struct PreparedBatch: Sendable {
     height = (samples.map(\.image.height).max()! + stride - 1) / stride * stride
     width = (samples.map(\.image.width).max()! + stride - 1) / stride * stride
     let plane = height * width
-    // Padding is 0 after normalisation, as detectron2 and torchvision pad.
-    pixels = [Float](repeating: 0, count: samples.count * 3 * plane)
+    // Padding is 0 after normalisation, as detectron2 and torchvision pad. Only the padding is
+    // zeroed: clearing the whole buffer first would write every byte twice.
     let w = width
-    pixels.withUnsafeMutableBufferPointer { out in
+    let h = height
+    pixelCount = samples.count * 3 * plane
+    pixels = pool.take(count: pixelCount)
+    pixels.withUnsafeMutableBufferPointer { buffer in
+      let out = buffer.baseAddress!
       for (n, sample) in samples.enumerated() {
         let image = sample.image
         let c = image.channels
-        sample.image.pixels.withUnsafeBufferPointer { input in
+        image.pixels.withUnsafeBufferPointer { inputBuffer in
+          let input = inputBuffer.baseAddress!
           for k in 0..<3 {
-            tables[k].withUnsafeBufferPointer { table in
+            tables[k].withUnsafeBufferPointer { tableBuffer in
+              let table = tableBuffer.baseAddress!
               let channel = c >= 3 ? k : 0
-              let base = (n * 3 + k) * plane
+              let base = out + (n * 3 + k) * plane
               for y in 0..<image.height {
                 let row = base + y * w
-                var s = y * image.width * c + channel
-                for x in 0..<image.width {
-                  out[row + x] = table[Int(input[s])]
-                  s += c
-                }
+                let source = input + y * image.width * c + channel
+                for x in 0..<image.width { row[x] = table[Int(source[x &* c])] }
+                if image.width < w { (row + image.width).update(repeating: 0, count: w - image.width) }
               }
+              if image.height < h { (base + image.height * w).update(repeating: 0, count: (h - image.height) * w) }
             }
           }
         }

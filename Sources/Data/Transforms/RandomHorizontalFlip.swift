@@ -27,20 +27,32 @@ extension Sample {
 
 extension Image {
   public func flippedHorizontally() -> Image {
-    var output = pixels
     let c = channels
     let w = width
-    pixels.withUnsafeBufferPointer { input in
-      output.withUnsafeMutableBufferPointer { out in
-        for y in 0..<height {
-          let row = y * w * c
-          for x in 0..<w {
-            let s = row + x * c
-            let d = row + (w - 1 - x) * c
-            for k in 0..<c { out[d + k] = input[s + k] }
+    let h = height
+    let output = [UInt8](unsafeUninitializedCapacity: pixels.count) { buffer, initialized in
+      let out = buffer.baseAddress!
+      pixels.withUnsafeBufferPointer { inputBuffer in
+        let input = inputBuffer.baseAddress!
+        for y in 0..<h {
+          let source = input + y * w * c
+          let target = out + y * w * c
+          if c == 3 {
+            for x in 0..<w {
+              let s = source + x &* 3
+              let d = target + (w &- 1 &- x) &* 3
+              d[0] = s[0]
+              d[1] = s[1]
+              d[2] = s[2]
+            }
+          } else if c == 1 {
+            for x in 0..<w { target[w &- 1 &- x] = source[x] }
+          } else {
+            for x in 0..<w { for k in 0..<c { target[(w &- 1 &- x) &* c &+ k] = source[x &* c &+ k] } }
           }
         }
       }
+      initialized = pixels.count
     }
     return Image(width: width, height: height, channels: channels, pixels: output)
   }
