@@ -47,10 +47,18 @@ let package = Package(
     .target(name: "Torch", dependencies: ["CTorch"], swiftSettings: swiftSettings),
     .target(name: "NN", dependencies: ["Torch"], swiftSettings: swiftSettings),
     .target(name: "Detection", dependencies: ["CTorch", "NN", "Torch"], swiftSettings: swiftSettings),
+    // Pure Swift: COCO masks (RLE, polygons) and evaluation; neither needs libtorch.
+    .target(name: "Masks", swiftSettings: swiftSettings),
+    .target(name: "Evaluation", dependencies: ["Masks"], swiftSettings: swiftSettings),
+    // Image codecs: a C shim over the system's TurboJPEG and libpng (Debian packages).
+    .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]),
+    .target(name: "Data", dependencies: ["CImageCodecs", "Detection", "Masks", "Torch"], swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "simpledet",
-      dependencies: ["Torch", "NN", "Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: [
+        "Torch", "NN", "Detection", "Evaluation", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       swiftSettings: swiftSettings
     ),
     .executableTarget(name: "simpledet-demo", dependencies: ["ShapeClassifier", "Torch"], swiftSettings: swiftSettings),
@@ -69,9 +77,18 @@ let package = Package(
       path: "benchmarks/foundation",
       swiftSettings: swiftSettings
     ),
+    .executableTarget(
+      name: "simpledet-bench-data",
+      dependencies: ["Data", "Torch", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      path: "benchmarks/data",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], swiftSettings: swiftSettings),
     .testTarget(name: "DetectionTests", dependencies: ["Detection", "NN", "Torch"], swiftSettings: swiftSettings),
+    .testTarget(name: "DataTests", dependencies: ["Data", "Detection", "Masks", "Torch"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
+    .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],
   cxxLanguageStandard: .cxx20
 )

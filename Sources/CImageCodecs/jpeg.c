@@ -14,6 +14,14 @@ static void set_message(char *message, const char *text) {
   if (message) snprintf(message, CI_MESSAGE_CAPACITY, "%s", text);
 }
 
+// After a failure a handle may be left mid-decode (libjpeg's longjmp recovery does not always
+// reset it), and the next stream then fails with a stale marker error: start afresh instead.
+static int discard_decompressor(int status) {
+  if (decompressor) tjDestroy(decompressor);
+  decompressor = NULL;
+  return status;
+}
+
 static tjhandle get_decompressor(char *message) {
   if (!decompressor) decompressor = tjInitDecompress();
   if (!decompressor) set_message(message, tjGetErrorStr2(NULL));
@@ -30,7 +38,7 @@ int ci_jpeg_info(const uint8_t *data, size_t size, int *width, int *height, int 
   }
   if (tjDecompressHeader3(handle, data, (unsigned long)size, width, height, &subsampling, &colorspace) != 0) {
     set_message(message, tjGetErrorStr2(handle));
-    return CI_ERROR_CORRUPT;
+    return discard_decompressor(CI_ERROR_CORRUPT);
   }
   *channels = colorspace == TJCS_GRAY ? 1 : 3;
   return CI_OK;
@@ -65,7 +73,7 @@ int ci_jpeg_decode(const uint8_t *data, size_t size, uint8_t *pixels, int scaled
   int flags = TJFLAG_STOPONWARNING;
   if (tjDecompress2(handle, data, (unsigned long)size, pixels, scaledWidth, 0, scaledHeight, format, flags) != 0) {
     set_message(message, tjGetErrorStr2(handle));
-    return CI_ERROR_CORRUPT;
+    return discard_decompressor(CI_ERROR_CORRUPT);
   }
   return CI_OK;
 }
@@ -93,6 +101,8 @@ int ci_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, i
                   TJFLAG_ACCURATEDCT) != 0) {
     set_message(message, tjGetErrorStr2(compressor));
     tjFree(buffer);
+    tjDestroy(compressor);
+    compressor = NULL;
     return CI_ERROR_CORRUPT;
   }
   // Hand back a malloc'd copy so that callers free every codec buffer the same way.

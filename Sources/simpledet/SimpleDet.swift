@@ -12,6 +12,7 @@ struct SimpleDet: ParsableCommand {
     subcommands: [
       Info.self,
       Benchmark.self,
+      DatasetCommand.self,
     ]
   )
 }

@@ -35,7 +35,7 @@ public struct Image: Sendable, Equatable {
   }
 
   /// The value of one channel of the pixel at column `x`, row `y`.
-  public subscript(x: Int, y: Int, channel: Int) -> UInt8 {
+  public subscript(x x: Int, y y: Int, channel channel: Int) -> UInt8 {
     get { pixels[(y * width + x) * channels + channel] }
     set { pixels[(y * width + x) * channels + channel] = newValue }
   }

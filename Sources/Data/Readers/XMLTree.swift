@@ -23,7 +23,12 @@ final class XMLElement {
     let parser = XMLParser(data: data)
     let builder = TreeBuilder()
     parser.delegate = builder
-    if !parser.parse() || builder.root == nil {
+    let parsed = parser.parse()
+    if parsed, let open = builder.stack.last {
+      // Foundation's parser on Linux accepts a document that ends inside an element.
+      throw DatasetFormatError(file: file, location: "end of file", message: "malformed XML: <\(open.name)> is not closed")
+    }
+    if !parsed || builder.root == nil {
       let detail = parser.parserError.map { ($0 as NSError).localizedDescription } ?? "no root element"
       throw DatasetFormatError(
         file: file, location: "line \(parser.lineNumber), column \(parser.columnNumber)", message: "malformed XML: \(detail)")

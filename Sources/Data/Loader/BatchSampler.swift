@@ -1,0 +1,74 @@
+/// Decides which images go together in which batch, for a seed and an epoch, before any pixel is
+/// read: the same `(seed, epoch)` always gives the same batches, so a resumed run can skip to
+/// where it stopped and see exactly the data it would have seen.
+public struct BatchSampler: Sendable, Equatable {
+  public var batchSize: Int
+  public var shuffle: Bool
+  public var seed: UInt64
+  /// Put landscape images with landscape ones and portrait with portrait (detectron2's aspect
+  /// ratio grouping), so padding to the batch's largest image wastes little.
+  public var groupByAspectRatio: Bool
+  /// Leave out the last, incomplete batch of an epoch (training); keep it for evaluation.
+  public var dropLast: Bool
+  /// Distributed sharding: this process's rank among `worldSize`. Every rank sees the same
+  /// permutation and takes every `worldSize`-th image of it, padded by wrapping around so all
+  /// ranks get equally many (as PyTorch's `DistributedSampler`).
+  public var rank: Int
+  public var worldSize: Int
+
+  public init(
+    batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0, groupByAspectRatio: Bool = true, dropLast: Bool = true,
+    rank: Int = 0, worldSize: Int = 1
+  ) {
+    precondition(batchSize > 0, "BatchSampler: batch size must be positive")
+    precondition(worldSize > 0 && (0..<worldSize).contains(rank), "BatchSampler: rank \(rank) outside world size \(worldSize)")
+    self.batchSize = batchSize
+    self.shuffle = shuffle
+    self.seed = seed
+    self.groupByAspectRatio = groupByAspectRatio
+    self.dropLast = dropLast
+    self.rank = rank
+    self.worldSize = worldSize
+  }
+
+  /// This rank's share of the dataset for `epoch`, in order.
+  public func indices(count: Int, epoch: Int) -> [Int] {
+    var order = Array(0..<count)
+    if shuffle {
+      var random = SeededRandom(seed: seed, 0x5A4D, epoch)
+      order.shuffle(using: &random)
+    }
+    guard worldSize > 1, count > 0 else { return order }
+    let perRank = (count + worldSize - 1) / worldSize
+    let padded = (0..<(perRank * worldSize)).map { order[$0 % count] }
+    return stride(from: rank, to: padded.count, by: worldSize).map { padded[$0] }
+  }
+
+  /// The batches of `epoch` as lists of dataset indices; `isLandscape[i]` is record i's shape.
+  public func batches(isLandscape: [Bool], epoch: Int) -> [[Int]] {
+    let order = indices(count: isLandscape.count, epoch: epoch)
+    var batches: [[Int]] = []
+    if groupByAspectRatio {
+      var buckets: [[Int]] = [[], []]
+      for index in order {
+        let bucket = isLandscape[index] ? 0 : 1
+        buckets[bucket].append(index)
+        if buckets[bucket].count == batchSize {
+          batches.append(buckets[bucket])
+          buckets[bucket].removeAll(keepingCapacity: true)
+        }
+      }
+      if !dropLast {
+        for bucket in buckets where !bucket.isEmpty { batches.append(bucket) }
+      }
+    } else {
+      var start = 0
+      while start < order.count {
+        let end = min(start + batchSize, order.count)
+        if end - start == batchSize || !dropLast { batches.append(Array(order[start..<end])) }
+        start = end
+      }
+    }
+    return batches
+  }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Data
+import Foundation
+
+/// `simpledet dataset`: make the synthetic dataset, check a dataset for problems, count what is in it.
+struct DatasetCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "dataset",
+    abstract: "Create, check and describe datasets.",
+    subcommands: [Synth.self, Check.self, Stats.self]
+  )
+}
+
+/// The options naming a dataset on disk, shared by `check` and `stats`.
+struct DatasetLocation: ParsableArguments {
+  @Option(help: ArgumentHelp("The annotation file (COCO or light JSON), or a VOC folder.", valueName: "path"))
+  var annotations: String
+
+  @Option(help: ArgumentHelp("The folder image file names are relative to (default: beside the annotations; VOC: JPEGImages).", valueName: "dir"))
+  var images: String?
+
+  @Option(help: "coco, voc or light-json (default: guessed from the file).")
+  var format: DatasetFormat?
+
+  @Option(help: ArgumentHelp("VOC: the class list, comma-separated (default: the 20 Pascal classes).", valueName: "names"))
+  var classes: String?
+
+  @Option(name: .customLong("image-set"), help: "VOC: the image-set list under ImageSets/Main (default: trainval; 'all' for every XML file).")
+  var imageSet: String = "trainval"
+
+  func read() throws -> Dataset {
+    let url = URL(fileURLWithPath: annotations)
+    guard let format = format ?? DatasetFormat.detect(annotations: url) else {
+      throw DatasetFormatError(file: annotations, message: "no such file or folder")
+    }
+    let classList = classes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    return try format.read(
+      annotations: url, images: images.map { URL(fileURLWithPath: $0) }, classes: classList,
+      imageSet: imageSet == "all" ? nil : imageSet, policy: .skip)
+  }
+}
+
+extension DatasetFormat: ExpressibleByArgument {}
+extension BadDataPolicy: ExpressibleByArgument {}
+extension ImageFormat: ExpressibleByArgument {}
+
+/// Prints one line and exits with status 1: a bad input never shows a stack trace or usage text.
+func fail(_ error: any Error) -> ExitCode {
+  FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+  return ExitCode(1)
+}
+
+extension DatasetCommand {
+  struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write the synthetic shapes dataset as a COCO folder (images/ and annotations.json).")
+
+    @Option(help: ArgumentHelp("The folder to write.", valueName: "dir"))
+    var out: String
+
+    @Option(help: "How many images.")
+    var images: Int = 200
+
+    @Option(help: "The seed: the same seed gives the same images.")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("image-format"), help: "png or jpeg.")
+    var imageFormat: ImageFormat = .png
+
+    func validate() throws {
+      guard images > 0 else { throw ValidationError("--images must be positive") }
+    }
+
+    func run() throws {
+      do {
+        let shapes = ShapesDataset(imageCount: images, seed: seed)
+        let annotations = try shapes.exportCOCO(to: URL(fileURLWithPath: out), imageFormat: imageFormat)
+        let stats = DatasetStatistics(shapes.dataset)
+        print("wrote \(images) images with \(stats.instanceCount) shapes to \(out) (annotations: \(annotations.path))")
+      } catch {
+        throw fail(error)
+      }
+    }
+  }
+
+  struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Report every problem in a dataset, by file and record.",
+      discussion: """
+        Finds malformed JSON/XML, boxes with non-positive width or height or outside the image, \
+        unknown category ids, duplicate ids, and missing, unreadable, corrupt or wrong-size images. \
+        With --policy fail (the default) any problem gives exit status 1; with --policy skip \
+        they are warnings and the command says what training would drop.
+        """)
+
+    @OptionGroup var location: DatasetLocation
+
+    @Option(help: "fail: problems are errors; skip: warnings, the bad records are dropped.")
+    var policy: BadDataPolicy = .fail
+
+    @Flag(help: "Read only image headers (fast; misses truncated image data).")
+    var quick = false
+
+    @Option(help: "Threads reading images.")
+    var threads: Int = 2
+
+    func run() throws {
+      let dataset: Dataset
+      do {
+        dataset = try location.read()
+      } catch {
+        throw fail(error)
+      }
+      let checker = DatasetChecker(depth: quick ? .headers : .full, threadCount: threads)
+      let issues = checker.issues(in: dataset)
+      let label = policy == .fail ? "error" : "warning"
+      for issue in issues { print("\(label): \(issue)") }
+      let instances = dataset.records.reduce(0) { $0 + $1.instances.count }
+      print("checked \(dataset.records.count) images, \(instances) instances: ", terminator: "")
+      guard !issues.isEmpty else {
+        print("no problems")
+        return
+      }
+      let order = DataIssue.Kind.allCases
+      let byKind = Dictionary(grouping: issues, by: \.kind).sorted {
+        ($0.value.count, order.firstIndex(of: $1.key)!) > ($1.value.count, order.firstIndex(of: $0.key)!)
+      }
+      print("\(issues.count) problem\(issues.count == 1 ? "" : "s") (" + byKind.map { "\($0.value.count) \($0.key.rawValue)" }.joined(separator: ", ") + ")")
+      if policy == .fail { throw ExitCode(1) }
+      let dropped = Set(issues.filter(\.dropsImage).map(\.record)).count
+      print("with policy skip, training drops \(dropped) image\(dropped == 1 ? "" : "s") and the bad annotations")
+    }
+  }
+
+  struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Count images, instances per class, sizes and mask coverage.")
+
+    @OptionGroup var location: DatasetLocation
+
+    func run() throws {
+      let dataset: Dataset
+      do {
+        dataset = try location.read()
+      } catch {
+        throw fail(error)
+      }
+      let s = DatasetStatistics(dataset)
+      print("images \(s.imageCount) (\(s.landscapeCount) landscape, \(s.imageCount - s.landscapeCount) portrait, \(s.imagesWithoutInstances) without instances)")
+      if let widths = s.widths, let heights = s.heights {
+        print("widths \(widths.lowerBound)...\(widths.upperBound), heights \(heights.lowerBound)...\(heights.upperBound)")
+      }
+      print("instances \(s.instanceCount) (\(s.crowdCount) crowd, \(s.difficultCount) difficult, \(s.maskedCount) with masks)")
+      print("box sizes: \(s.smallCount) small (< 32²), \(s.mediumCount) medium, \(s.largeCount) large (> 96²)")
+      print("classes \(dataset.metadata.classCount):")
+      let width = dataset.metadata.classNames.map(\.count).max() ?? 0
+      for (label, category) in dataset.metadata.categories.enumerated() {
+        let name = category.name.padding(toLength: max(width, 4), withPad: " ", startingAt: 0)
+        print("  \(label)  \(name)  id \(category.id)  \(s.instancesPerClass[label])")
+      }
+      if !dataset.issues.isEmpty {
+        print("\(dataset.issues.count) annotation problem\(dataset.issues.count == 1 ? "" : "s") were left out: run 'simpledet dataset check'")
+      }
+    }
+  }
+}
