@@ -75,7 +75,7 @@ public struct COCOEvaluation: Sendable {
         for k in ks {
           for a in areas {
             for m in caps {
-              let value = usePrecision ? precision.values[precision.offset([t, r, k, a, m])] : recall.values[recall.offset([t, k, a, m])]
+              let value = usePrecision ? precision.values[precision.offset(t, r, k, a, m)] : recall.values[recall.offset(t, k, a, m)]
               if value > -1 {
                 sum += value
                 count += 1
