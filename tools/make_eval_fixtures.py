@@ -359,11 +359,15 @@ def with_boxes(results, segmentation=True):
     return out
 
 
-def run_cocoeval(gt_path, results_path, iou_type):
+def run_cocoeval(gt_path, results_path, iou_type, params=None):
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(gt_path)
         dt = gt.loadRes(results_path)
         ev = COCOeval(gt, dt, iou_type)
+        if params:
+            ev.params.imgIds = params["imageIds"]
+            ev.params.catIds = params["categoryIds"]
+            ev.params.maxDets = params["maxDets"]
         ev.evaluate()
         ev.accumulate()
     buffer = io.StringIO()
@@ -372,8 +376,8 @@ def run_cocoeval(gt_path, results_path, iou_type):
     return ev, buffer.getvalue()
 
 
-def expected_case(name, gt_file, results_file, iou_type, rng):
-    ev, summary = run_cocoeval(os.path.join(EVAL_DIR, gt_file), os.path.join(EVAL_DIR, results_file), iou_type)
+def expected_case(name, gt_file, results_file, iou_type, rng, params=None):
+    ev, summary = run_cocoeval(os.path.join(EVAL_DIR, gt_file), os.path.join(EVAL_DIR, results_file), iou_type, params)
     precision = ev.eval["precision"]
     recall = ev.eval["recall"]
     T, R, K, A, M = precision.shape
@@ -394,6 +398,7 @@ def expected_case(name, gt_file, results_file, iou_type, rng):
         "precisionSamples": samples,
         "precisionSum": float(precision.sum()),
         "perCategoryAP": per_category,
+        "parameters": params,
     }
 
 
@@ -431,6 +436,12 @@ def make_eval_fixtures(rng):
     cases.append(expected_case("segm_basic_boxonly", "segm_basic.gt.json", "segm_basic.boxonly.results.json", "segm", rng))
     cases.append(expected_case("segm_basic_as_bbox", "segm_basic.gt.json", "segm_basic.results.json", "bbox", rng))
     cases.append(expected_case("segm_basic_boxed_as_bbox", "segm_basic.gt.json", "segm_basic.boxed.results.json", "bbox", rng))
+
+    # Non-default parameters: a subset of images and categories, other detection caps.
+    gt = json.load(open(os.path.join(EVAL_DIR, "bbox_basic.gt.json")))
+    image_ids = sorted(img["id"] for img in gt["images"])[::2]
+    params = {"imageIds": image_ids, "categoryIds": [3, 12, 40, 90], "maxDets": [1, 3, 20]}
+    cases.append(expected_case("bbox_basic_subset", "bbox_basic.gt.json", "bbox_basic.results.json", "bbox", rng, params))
 
     write_json("cases.json", cases)
 

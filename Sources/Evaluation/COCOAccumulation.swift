@@ -65,7 +65,7 @@ struct Accumulator {
             recallCurve.append(truePositives / total)
             precisionCurve.append(truePositives / (falsePositives + truePositives + epsilon))
           }
-          recall.values[recall.offset([t, k, a, m])] = detectionCount > 0 ? recallCurve[detectionCount - 1] : 0
+          recall.values[recall.offset(t, k, a, m)] = detectionCount > 0 ? recallCurve[detectionCount - 1] : 0
 
           // The precision envelope: best precision at this recall or any higher one.
           if detectionCount > 1 {
@@ -77,7 +77,7 @@ struct Accumulator {
           // keep precision 0.
           var i = 0
           for r in 0..<recallCount {
-            let offset = precision.offset([t, r, k, a, m])
+            let offset = precision.offset(t, r, k, a, m)
             while i < detectionCount && recallCurve[i] < recallThresholds[r] { i += 1 }
             if i < detectionCount {
               precision.values[offset] = precisionCurve[i]

@@ -42,20 +42,12 @@ public struct COCOEvaluation: Sendable {
   }
 
   private func summarize(categories: [Int]?) -> COCOStats {
-    let caps = parameters.maxDetections
-    let large = caps[min(2, caps.count - 1)]
-    func ap(_ iou: Double?, _ area: String, _ cap: Int) -> Double {
-      mean(precision: true, iouThreshold: iou, area: area, maxDetections: cap, categories: categories)
-    }
-    func ar(_ area: String, _ cap: Int) -> Double {
-      mean(precision: false, iouThreshold: nil, area: area, maxDetections: cap, categories: categories)
-    }
-    return COCOStats(values: [
-      ap(nil, "all", large), ap(0.5, "all", large), ap(0.75, "all", large),
-      ap(nil, "small", large), ap(nil, "medium", large), ap(nil, "large", large),
-      ar("all", caps[0]), ar("all", caps[min(1, caps.count - 1)]), ar("all", large),
-      ar("small", large), ar("medium", large), ar("large", large),
-    ])
+    COCOStats(
+      values: COCOStats.rows(parameters).map { row in
+        mean(
+          precision: row.isPrecision, iouThreshold: row.iouThreshold, area: row.area, maxDetections: row.maxDetections,
+          categories: categories)
+      })
   }
 
   /// pycocotools' `_summarize`: the mean over the selected entries that are not -1, or -1 when
@@ -75,7 +67,7 @@ public struct COCOEvaluation: Sendable {
         for k in ks {
           for a in areas {
             for m in caps {
-              let value = usePrecision ? precision.values[precision.offset([t, r, k, a, m])] : recall.values[recall.offset([t, k, a, m])]
+              let value = usePrecision ? precision.values[precision.offset(t, r, k, a, m)] : recall.values[recall.offset(t, k, a, m)]
               if value > -1 {
                 sum += value
                 count += 1
@@ -125,20 +117,43 @@ public struct COCOStats: Hashable, Sendable {
     return "{" + fields.joined(separator: ", ") + "}"
   }
 
+  /// What each of the twelve numbers averages, as pycocotools' `_summarizeDets` asks for it.
+  struct Row {
+    var isPrecision: Bool
+    var iouThreshold: Double?
+    var area: String
+    var maxDetections: Int
+  }
+
+  /// The first row keeps `_summarize`'s default of 100 detections even when `maxDets` differs (it
+  /// is then -1, as in pycocotools); the others take `maxDets[0]`, `[1]` and `[2]`.
+  static func rows(_ parameters: COCOParameters) -> [Row] {
+    let caps = parameters.maxDetections
+    let cap = { (index: Int) in caps[min(index, caps.count - 1)] }
+    return [
+      Row(isPrecision: true, iouThreshold: nil, area: "all", maxDetections: 100),
+      Row(isPrecision: true, iouThreshold: 0.5, area: "all", maxDetections: cap(2)),
+      Row(isPrecision: true, iouThreshold: 0.75, area: "all", maxDetections: cap(2)),
+      Row(isPrecision: true, iouThreshold: nil, area: "small", maxDetections: cap(2)),
+      Row(isPrecision: true, iouThreshold: nil, area: "medium", maxDetections: cap(2)),
+      Row(isPrecision: true, iouThreshold: nil, area: "large", maxDetections: cap(2)),
+      Row(isPrecision: false, iouThreshold: nil, area: "all", maxDetections: cap(0)),
+      Row(isPrecision: false, iouThreshold: nil, area: "all", maxDetections: cap(1)),
+      Row(isPrecision: false, iouThreshold: nil, area: "all", maxDetections: cap(2)),
+      Row(isPrecision: false, iouThreshold: nil, area: "small", maxDetections: cap(2)),
+      Row(isPrecision: false, iouThreshold: nil, area: "medium", maxDetections: cap(2)),
+      Row(isPrecision: false, iouThreshold: nil, area: "large", maxDetections: cap(2)),
+    ]
+  }
+
   /// pycocotools' summary lines (`' {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}'`).
   public func table(parameters: COCOParameters = .standard) -> String {
-    let caps = parameters.maxDetections
-    let large = caps[min(2, caps.count - 1)]
     let first = parameters.iouThresholds.first!, last = parameters.iouThresholds.last!
     let allIoUs = String(format: "%0.2f:%0.2f", first, last)
-    let rows: [(Bool, String, String, Int)] = [
-      (true, allIoUs, "all", large), (true, "0.50", "all", large), (true, "0.75", "all", large),
-      (true, allIoUs, "small", large), (true, allIoUs, "medium", large), (true, allIoUs, "large", large),
-      (false, allIoUs, "all", caps[0]), (false, allIoUs, "all", caps[min(1, caps.count - 1)]), (false, allIoUs, "all", large),
-      (false, allIoUs, "small", large), (false, allIoUs, "medium", large), (false, allIoUs, "large", large),
-    ]
     var lines: [String] = []
-    for ((isPrecision, iou, area, cap), value) in zip(rows, values) {
+    for (row, value) in zip(Self.rows(parameters), values) {
+      let (isPrecision, area, cap) = (row.isPrecision, row.area, row.maxDetections)
+      let iou = row.iouThreshold.map { String(format: "%0.2f", $0) } ?? allIoUs
       let title = (isPrecision ? "Average Precision" : "Average Recall").padding(toLength: 18, withPad: " ", startingAt: 0)
       let kind = isPrecision ? "(AP)" : "(AR)"
       let iouField = iou.padding(toLength: max(9, iou.count), withPad: " ", startingAt: 0)

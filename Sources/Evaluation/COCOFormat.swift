@@ -89,10 +89,10 @@ struct GroundTruthRecord: Decodable {
   var categories: [CategoryRecord]
 }
 
-struct DetectionRecord: Decodable {
+struct DetectionRecord {
   var image_id: Int
   var category_id: Int
   var bbox: [Double]?
   var score: Double
-  var segmentation: SegmentationRecord?
+  var segmentation: COCOSegmentation?
 }

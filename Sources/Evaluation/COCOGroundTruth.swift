@@ -125,7 +125,12 @@ public struct COCOGroundTruth: Sendable {
     let name = url.path
     let data: Data
     do {
+      guard FileManager.default.fileExists(atPath: url.path) else {
+        throw EvaluationError(file: name, "no such file")
+      }
       data = try Data(contentsOf: url)
+    } catch let error as EvaluationError {
+      throw error
     } catch {
       throw EvaluationError(file: name, "cannot read the file (\(error.localizedDescription))")
     }

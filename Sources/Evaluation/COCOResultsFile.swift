@@ -16,7 +16,12 @@ public enum COCOResultsFile {
     let name = url.path
     let data: Data
     do {
+      guard FileManager.default.fileExists(atPath: url.path) else {
+        throw EvaluationError(file: name, "no such file")
+      }
       data = try Data(contentsOf: url)
+    } catch let error as EvaluationError {
+      throw error
     } catch {
       throw EvaluationError(file: name, "cannot read the file (\(error.localizedDescription))")
     }
@@ -26,12 +31,15 @@ public enum COCOResultsFile {
   public static func decode(json data: Data, groundTruth: COCOGroundTruth, sourceName: String? = nil) throws(EvaluationError)
     -> [COCODetection]
   {
-    let records: [DetectionRecord]
-    do {
-      records = try JSONDecoder().decode([DetectionRecord].self, from: data)
-    } catch {
-      throw EvaluationError.decoding(error, file: sourceName)
+    let parsed: Result<[DetectionRecord], EvaluationError> = data.withUnsafeBytes { raw in
+      var scanner = ResultsScanner(raw.bindMemory(to: UInt8.self))
+      do throws(ResultsScanner.Failure) {
+        return .success(try scanner.records())
+      } catch {
+        return .failure(EvaluationError(file: sourceName, "line \(scanner.line(of: error.offset)): \(error.message)"))
+      }
     }
+    let records = try parsed.get()
     func fail(_ index: Int, _ message: String) -> EvaluationError {
       EvaluationError(file: sourceName, "[\(index)]: \(message)")
     }
@@ -53,7 +61,7 @@ public enum COCOResultsFile {
         if let problem = boxProblem(candidate) { throw fail(index, "bbox \(problem)") }
         box = candidate
       }
-      let segmentation = record.segmentation?.value
+      let segmentation = record.segmentation
       if let segmentation {
         if let problem = segmentationProblem(segmentation, image: image) {
           throw fail(index, "segmentation \(problem)")

@@ -19,6 +19,17 @@ public struct MetricArray: Hashable, Sendable {
     return offset
   }
 
+  /// Offsets for the two layouts evaluation fills, without building an index array per element.
+  @inline(__always)
+  func offset(_ i0: Int, _ i1: Int, _ i2: Int, _ i3: Int) -> Int {
+    ((i0 * shape[1] + i1) * shape[2] + i2) * shape[3] + i3
+  }
+
+  @inline(__always)
+  func offset(_ i0: Int, _ i1: Int, _ i2: Int, _ i3: Int, _ i4: Int) -> Int {
+    (((i0 * shape[1] + i1) * shape[2] + i2) * shape[3] + i3) * shape[4] + i4
+  }
+
   public subscript(_ indices: Int...) -> Double {
     values[offset(indices)]
   }

@@ -12,6 +12,7 @@ struct SimpleDet: ParsableCommand {
     subcommands: [
       Info.self,
       Benchmark.self,
+      Eval.self,
       DatasetCommand.self,
     ]
   )

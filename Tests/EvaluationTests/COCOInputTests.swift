@@ -94,13 +94,13 @@ private func message(_ body: () throws -> Void) -> String? {
     if let expected {
       #expect(unwrapped == expected)
     } else {
-      #expect(unwrapped.hasPrefix("results.json: [0].bbox: "))
+      #expect(unwrapped == "results.json: line 1: [0].bbox: expected an array of numbers")
     }
   }
 
   @Test func missingScoreNamesTheRecord() throws {
     let text = message { _ = try readResults(#"[{"image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4]}]"#) }
-    #expect(text == "results.json: [0].score: missing")
+    #expect(text == "results.json: line 1: [0].score: missing")
   }
 
   @Test func maskOfTheWrongSizeIsAnError() throws {
@@ -114,6 +114,18 @@ private func message(_ body: () throws -> Void) -> String? {
     let json = #"{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 5, "image_id": 2, "category_id": 1, "bbox": [0,0,1,1], "area": 1}]}"#
     let text = message { _ = try COCOGroundTruth(json: Data(json.utf8), sourceName: "gt.json") }
     #expect(text == "gt.json: annotations[0] (id 5): image_id 2 is not among the images")
+  }
+
+  @Test func truncatedResultsNameTheLine() throws {
+    let text = message { _ = try readResults("[\n{\"image_id\": 1, \"category_id\": 3,\n\"bbox\": [1, 2") }
+    #expect(text == "results.json: line 3: the file ends too early")
+  }
+
+  @Test func unknownKeysAndEscapesAreRead() throws {
+    let detections = try readResults(
+      #"[{"image_id": 1, "extra": {"a": [true, null, "x\"y"]}, "category_id": 3, "bbox": [1e0, 2.5, 3, 4], "score": 5E-1}]"#)
+    #expect(detections.first?.box == BoundingBox(x: 1, y: 2.5, width: 3, height: 4))
+    #expect(detections.first?.score == 0.5)
   }
 
   @Test func malformedJSONIsAnError() throws {
