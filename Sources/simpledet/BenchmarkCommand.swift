@@ -80,8 +80,8 @@ struct Benchmark: ParsableCommand {
         let losses = model.losses(images, targets: targets)
         let total = losses.values.dropFirst().reduce(losses.values.first!) { $0 + $1 }
         optimizer.zeroGradients()
-        total.backward()
-        optimizer.step()
+        OperationTimer.shared.measure("backward") { total.backward() }
+        OperationTimer.shared.measure("optimizer") { optimizer.step() }
       }
     }
 

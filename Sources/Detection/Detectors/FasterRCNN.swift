@@ -97,10 +97,17 @@ public final class FasterRCNN: Module {
   /// `loss_box_reg`.
   public func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor] {
     precondition(images.count == targets.count, "FasterRCNN.losses needs one target per image")
-    let (batch, resizedTargets) = configuration.transform(images, targets: targets, generator: generator)
-    let features = backbone(batch.tensor)
-    let (proposals, rpnLosses) = rpn.proposeAndLearn(features: features, images: batch, targets: resizedTargets!)
-    let headLosses = roiHeads.learn(features: Array(features.prefix(4)), proposals: proposals, images: batch, targets: resizedTargets!)
+    let timer = OperationTimer.shared
+    let (batch, resizedTargets) = timer.measure("transform") {
+      configuration.transform(images, targets: targets, generator: generator)
+    }
+    let features = timer.measure("backbone") { backbone(batch.tensor) }
+    let (proposals, rpnLosses) = timer.measure("rpn") {
+      rpn.proposeAndLearn(features: features, images: batch, targets: resizedTargets!)
+    }
+    let headLosses = timer.measure("roi_heads") {
+      roiHeads.learn(features: Array(features.prefix(4)), proposals: proposals, images: batch, targets: resizedTargets!)
+    }
     return rpnLosses.merging(headLosses) { a, _ in a }
   }
 }
