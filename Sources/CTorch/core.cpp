@@ -105,7 +105,7 @@ extern "C" {
 
 const char *ct_last_error(void) { return last_error.c_str(); }
 const char *ct_version(void) { return TORCH_VERSION; }
-void ct_set_num_threads(int32_t n) { at::set_num_threads(n); }
+int ct_set_num_threads(int32_t n) { CT_TRY(at::set_num_threads(n)) }
 int32_t ct_get_num_threads(void) { return at::get_num_threads(); }
 void ct_manual_seed(uint64_t seed) { at::manual_seed(seed); }
 int32_t ct_cuda_device_count(void) {

@@ -15,7 +15,7 @@ public enum Torch {
     get { Int(ct_get_num_threads()) }
     set {
       precondition(newValue > 0, "Torch.threadCount must be positive, got \(newValue)")
-      ct_set_num_threads(Int32(newValue))
+      check("Torch.threadCount", ct_set_num_threads(Int32(newValue)))
     }
   }
 

@@ -104,3 +104,21 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
     #expect(state["layer4.2.conv3.weight"]!.shape == [2048, 2048, 1, 1])
   }
 }
+
+@Suite struct PyramidTests {
+  @Test func p6p7LevelsFollowRetinaNetsNaming() {
+    let fpn = FeaturePyramidNetwork(inputChannels: [8, 16, 32], outputChannels: 8, extra: .p6p7, p6p7InputChannels: 32)
+    let keys = fpn.stateDict().keys.sorted()
+    #expect(keys.contains("extra_blocks.p6.weight") && keys.contains("extra_blocks.p7.bias"))
+    let features = [Tensor.zeros([1, 8, 32, 32]), Tensor.zeros([1, 16, 16, 16]), Tensor.zeros([1, 32, 8, 8])]
+    let outputs = withNoGrad { fpn(features) }
+    #expect(outputs.map { $0.shape[2] } == [32, 16, 8, 4, 2])
+    #expect(outputs.allSatisfy { $0.shape[1] == 8 })
+  }
+
+  @Test func maxPoolLevelHalvesTheCoarsestOutput() {
+    let fpn = FeaturePyramidNetwork(inputChannels: [4, 8], outputChannels: 4, extra: .maxPool)
+    let outputs = withNoGrad { fpn([Tensor.ones([1, 4, 8, 8]), Tensor.ones([1, 8, 4, 4])]) }
+    #expect(outputs.map { $0.shape[2] } == [8, 4, 2])
+  }
+}

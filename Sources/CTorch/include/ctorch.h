@@ -48,7 +48,7 @@ typedef struct {
 /* ---- library ---------------------------------------------------------------------------- */
 const char *ct_last_error(void);
 const char *ct_version(void);
-void ct_set_num_threads(int32_t n);
+int ct_set_num_threads(int32_t n);
 int32_t ct_get_num_threads(void);
 void ct_manual_seed(uint64_t seed);
 int32_t ct_cuda_device_count(void);
