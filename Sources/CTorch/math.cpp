@@ -263,8 +263,12 @@ int ct_reduce_dim(int32_t op, ct_tensor a, int64_t dim, int32_t keepdim, ct_tens
 
 int ct_norm(ct_tensor a, double p, const int64_t *dims, int64_t ndims, int32_t keepdim, ct_tensor *out) {
   CT_TRY({
-    at::OptionalIntArrayRef d = ndims < 0 ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(ints(dims, ndims));
-    *out = wrap(at::linalg_vector_norm(unwrap(a), p, d, keepdim != 0));
+    if (ndims < 0) {
+      *out = wrap(at::linalg_vector_norm(unwrap(a), p, std::nullopt, keepdim != 0));
+    } else {
+      const at::IntArrayRef axes = ints(dims, ndims);
+      *out = wrap(at::linalg_vector_norm(unwrap(a), p, axes, keepdim != 0));
+    }
   })
 }
 
