@@ -83,8 +83,10 @@ let package = Package(
       path: "benchmarks/data",
       swiftSettings: swiftSettings
     ),
-    .testTarget(name: "TorchTests", dependencies: ["Torch"], swiftSettings: swiftSettings),
-    .testTarget(name: "DetectionTests", dependencies: ["Detection", "NN", "Torch"], swiftSettings: swiftSettings),
+    .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "DetectionTests", dependencies: ["Data", "Detection", "NN", "Torch"], exclude: ["Fixtures"],
+      swiftSettings: swiftSettings),
     .testTarget(name: "DataTests", dependencies: ["Data", "Detection", "Masks", "Torch"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),

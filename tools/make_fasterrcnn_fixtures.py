@@ -15,7 +15,7 @@ import sys
 
 import torch
 import torchvision
-from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection import FasterRCNN, fasterrcnn_resnet50_fpn_v2
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 
 
@@ -27,6 +27,8 @@ def hashed_uniform(n, k):
 
 
 def fill_value(key, shape, k):
+    if key.endswith("num_batches_tracked"):
+        return torch.zeros((), dtype=torch.int64)
     n = math.prod(shape)
     u = hashed_uniform(n, k)
     if key.endswith("running_var"):
@@ -47,14 +49,27 @@ def hashed_image(channels, height, width, k):
     return ((hashed_uniform(channels * height * width, k) + 1.0) * 0.5).to(torch.float32).reshape(channels, height, width)
 
 
-def main(out_dir):
-    torch.set_num_threads(2)
+def v1_model():
     # fasterrcnn_resnet50_fpn(weights_backbone=None) silently switches to BatchNorm2d with all
     # stages trainable; build its fine-tuning configuration (FrozenBatchNorm2d, three trainable
     # stages) by hand, as the pretrained model has it.
     body = torchvision.models.resnet50(weights=None, norm_layer=torchvision.ops.misc.FrozenBatchNorm2d)
     backbone = _resnet_fpn_extractor(body, 3)
-    model = FasterRCNN(backbone, num_classes=91, min_size=160, max_size=256, box_score_thresh=0.0)
+    return FasterRCNN(backbone, num_classes=91, min_size=160, max_size=256, box_score_thresh=0.0)
+
+
+def v2_model():
+    return fasterrcnn_resnet50_fpn_v2(
+        weights=None, weights_backbone=None, num_classes=91, min_size=160, max_size=256, box_score_thresh=0.0)
+
+
+def main(out_dir):
+    torch.set_num_threads(2)
+    write_fixtures(v1_model(), out_dir, "fasterrcnn_resnet50_fpn")
+    write_fixtures(v2_model(), out_dir, "fasterrcnn_resnet50_fpn_v2")
+
+
+def write_fixtures(model, out_dir, name):
     state = model.state_dict()
     keys = sorted(state.keys())
     manifest = [{"key": key, "shape": list(state[key].shape)} for key in keys]
@@ -85,9 +100,9 @@ def main(out_dir):
             for d in detections
         ],
     }
-    with open(f"{out_dir}/fasterrcnn_resnet50_fpn_parity.json", "w") as f:
+    with open(f"{out_dir}/{name}_parity.json", "w") as f:
         json.dump(fixture, f)
-    with open(f"{out_dir}/fasterrcnn_resnet50_fpn_state_dict.json", "w") as f:
+    with open(f"{out_dir}/{name}_state_dict.json", "w") as f:
         json.dump(manifest, f, indent=0)
 
 

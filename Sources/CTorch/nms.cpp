@@ -1,10 +1,13 @@
 // Non-maximum suppression, which libtorch lacks. Greedy: keep the highest-scoring box, drop
 // every box overlapping it by more than the threshold, repeat.
 //
-// The pairwise overlaps are computed in parallel as one bit per (i, j > i) in 64-bit words,
-// then a sequential scan in score order applies them; the scan only ORs words, so the costly
-// part (n²/2 IoUs) uses every thread.
+// Boxes already dropped are skipped, so the cost follows the number of kept boxes rather than
+// the square of all boxes. Threads work on independent groups in batched NMS, and on the inner
+// loop when one group is large.
 #include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <map>
 
 #include "internal.h"
 
@@ -12,43 +15,70 @@ using namespace ctorch;
 
 namespace {
 
+// Greedy NMS over boxes already sorted by decreasing score (n × 4, x1 y1 x2 y2); returns the
+// positions kept, in order.
 template <typename T>
-at::Tensor nms_kernel(const at::Tensor &boxes, const at::Tensor &scores, double threshold) {
-  const int64_t n = boxes.size(0);
-  if (n == 0) return at::empty({0}, boxes.options().dtype(at::kLong));
-  at::Tensor order = std::get<1>(scores.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true));
-  at::Tensor sorted = boxes.index_select(0, order).contiguous();
-  const T *b = sorted.data_ptr<T>();
-  const int64_t words = (n + 63) / 64;
-  std::vector<uint64_t> mask(static_cast<size_t>(n * words), 0);
+std::vector<int64_t> greedy_nms(const T *b, int64_t n, double threshold) {
   std::vector<T> areas(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) areas[i] = (b[4 * i + 2] - b[4 * i]) * (b[4 * i + 3] - b[4 * i + 1]);
-
-  at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const T x1 = b[4 * i], y1 = b[4 * i + 1], x2 = b[4 * i + 2], y2 = b[4 * i + 3];
-      uint64_t *row = mask.data() + i * words;
-      for (int64_t j = i + 1; j < n; ++j) {
-        const T w = std::max(T(0), std::min(x2, b[4 * j + 2]) - std::max(x1, b[4 * j]));
-        const T h = std::max(T(0), std::min(y2, b[4 * j + 3]) - std::max(y1, b[4 * j + 1]));
-        const T inter = w * h;
-        const T iou = inter / (areas[i] + areas[j] - inter);
-        if (iou > T(threshold)) row[j >> 6] |= uint64_t(1) << (j & 63);
-      }
-    }
-  });
-
-  std::vector<uint64_t> removed(static_cast<size_t>(words), 0);
+  std::vector<uint8_t> removed(static_cast<size_t>(n), 0);
   std::vector<int64_t> keep;
-  keep.reserve(static_cast<size_t>(n));
+  const T thr = T(threshold);
+  auto suppress = [&](int64_t i, int64_t begin, int64_t end) {
+    const T x1 = b[4 * i], y1 = b[4 * i + 1], x2 = b[4 * i + 2], y2 = b[4 * i + 3], area = areas[i];
+    for (int64_t j = begin; j < end; ++j) {
+      if (removed[j]) continue;
+      const T w = std::max(T(0), std::min(x2, b[4 * j + 2]) - std::max(x1, b[4 * j]));
+      const T h = std::max(T(0), std::min(y2, b[4 * j + 3]) - std::max(y1, b[4 * j + 1]));
+      const T inter = w * h;
+      if (inter / (area + areas[j] - inter) > thr) removed[j] = 1;
+    }
+  };
   for (int64_t i = 0; i < n; ++i) {
-    if (removed[i >> 6] & (uint64_t(1) << (i & 63))) continue;
+    if (removed[i]) continue;
     keep.push_back(i);
-    const uint64_t *row = mask.data() + i * words;
-    for (int64_t w = i >> 6; w < words; ++w) removed[w] |= row[w];
+    if (n - i > 8192) {
+      at::parallel_for(i + 1, n, 4096, [&](int64_t begin, int64_t end) { suppress(i, begin, end); });
+    } else {
+      suppress(i, i + 1, n);
+    }
   }
-  at::Tensor kept = at::from_blob(keep.data(), {static_cast<int64_t>(keep.size())}, at::kLong).clone();
-  return order.index_select(0, kept);
+  return keep;
+}
+
+// Indices into `boxes` kept by NMS, by decreasing score (ties keep their input order).
+template <typename T>
+std::vector<int64_t> nms_indices(const T *boxes, const double *scores, const std::vector<int64_t> &members,
+                                 double threshold) {
+  std::vector<int64_t> order(members);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return scores[a] > scores[c]; });
+  std::vector<T> sorted(order.size() * 4);
+  for (size_t k = 0; k < order.size(); ++k) {
+    for (int d = 0; d < 4; ++d) sorted[4 * k + d] = boxes[4 * order[k] + d];
+  }
+  std::vector<int64_t> kept = greedy_nms(sorted.data(), static_cast<int64_t>(order.size()), threshold);
+  for (auto &k : kept) k = order[k];
+  return kept;
+}
+
+struct Prepared {
+  at::Tensor boxes;
+  at::Tensor scores;
+};
+
+Prepared prepare(ct_tensor boxes, ct_tensor scores, const char *name) {
+  const at::Tensor &b = unwrap(boxes);
+  const at::Tensor &s = unwrap(scores);
+  TORCH_CHECK(b.dim() == 2 && b.size(1) == 4, name, " expects boxes of shape [N, 4], got ", b.sizes());
+  TORCH_CHECK(s.dim() == 1 && s.size(0) == b.size(0), name, " expects one score per box, got ", s.sizes(), " for ",
+              b.size(0), " boxes");
+  at::Tensor cb = b.detach().to(at::kCPU);
+  if (cb.scalar_type() != at::kDouble) cb = cb.to(at::kFloat);
+  return {cb.contiguous(), s.detach().to(at::kCPU).to(at::kDouble).contiguous()};
+}
+
+at::Tensor to_tensor(const std::vector<int64_t> &v, const at::Device &device) {
+  return at::from_blob(const_cast<int64_t *>(v.data()), {static_cast<int64_t>(v.size())}, at::kLong).clone().to(device);
 }
 
 }  // namespace
@@ -57,48 +87,40 @@ extern "C" {
 
 int ct_nms(ct_tensor boxes, ct_tensor scores, double iou_threshold, ct_tensor *out) {
   CT_TRY({
-    const at::Tensor &b = unwrap(boxes);
-    const at::Tensor &s = unwrap(scores);
-    TORCH_CHECK(b.dim() == 2 && b.size(1) == 4, "nms expects boxes of shape [N, 4], got ", b.sizes());
-    TORCH_CHECK(s.dim() == 1 && s.size(0) == b.size(0), "nms expects one score per box, got ", s.sizes(), " for ",
-                b.size(0), " boxes");
-    at::Tensor cpu_boxes = b.detach().to(at::kCPU);
-    at::Tensor cpu_scores = s.detach().to(at::kCPU);
-    if (!at::isFloatingType(cpu_boxes.scalar_type()) || cpu_boxes.scalar_type() == at::kBFloat16 ||
-        cpu_boxes.scalar_type() == at::kHalf) {
-      cpu_boxes = cpu_boxes.to(at::kFloat);
-    }
-    at::Tensor keep;
-    AT_DISPATCH_FLOATING_TYPES(cpu_boxes.scalar_type(), "nms",
-                               [&] { keep = nms_kernel<scalar_t>(cpu_boxes, cpu_scores, iou_threshold); });
-    *out = wrap(keep.to(b.device()));
+    Prepared p = prepare(boxes, scores, "nms");
+    std::vector<int64_t> all(static_cast<size_t>(p.boxes.size(0)));
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+    std::vector<int64_t> keep;
+    AT_DISPATCH_FLOATING_TYPES(p.boxes.scalar_type(), "nms", [&] {
+      keep = nms_indices(p.boxes.data_ptr<scalar_t>(), p.scores.data_ptr<double>(), all, iou_threshold);
+    });
+    *out = wrap(to_tensor(keep, unwrap(boxes).device()));
   })
 }
 
 int ct_batched_nms(ct_tensor boxes, ct_tensor scores, ct_tensor groups, double iou_threshold, ct_tensor *out) {
   CT_TRY({
-    at::Tensor b = unwrap(boxes).detach().to(at::kCPU);
-    at::Tensor s = unwrap(scores).detach().to(at::kCPU);
+    Prepared p = prepare(boxes, scores, "batched nms");
     at::Tensor g = unwrap(groups).detach().to(at::kCPU).to(at::kLong).contiguous();
-    TORCH_CHECK(b.dim() == 2 && b.size(1) == 4, "batched nms expects boxes of shape [N, 4], got ", b.sizes());
-    TORCH_CHECK(s.dim() == 1 && s.size(0) == b.size(0) && g.dim() == 1 && g.size(0) == b.size(0),
-                "batched nms expects one score and one group per box");
-    if (b.scalar_type() == at::kBFloat16 || b.scalar_type() == at::kHalf) b = b.to(at::kFloat);
+    TORCH_CHECK(g.dim() == 1 && g.size(0) == p.boxes.size(0), "batched nms expects one group id per box");
     // Boxes of one group at a time, so coordinates are never shifted (shifting costs precision).
-    at::Tensor ids = std::get<0>(at::_unique2(g, /*sorted=*/true, false, false));
-    std::vector<at::Tensor> kept;
-    const int64_t *id = ids.data_ptr<int64_t>();
-    for (int64_t k = 0; k < ids.numel(); ++k) {
-      at::Tensor members = at::nonzero(g == id[k]).reshape({-1});
-      at::Tensor keep;
-      AT_DISPATCH_FLOATING_TYPES(b.scalar_type(), "batched_nms", [&] {
-        keep = nms_kernel<scalar_t>(b.index_select(0, members), s.index_select(0, members), iou_threshold);
+    std::map<int64_t, std::vector<int64_t>> members;
+    const int64_t *id = g.data_ptr<int64_t>();
+    for (int64_t i = 0; i < g.size(0); ++i) members[id[i]].push_back(i);
+    std::vector<const std::vector<int64_t> *> lists;
+    for (auto &entry : members) lists.push_back(&entry.second);
+    std::vector<std::vector<int64_t>> kept(lists.size());
+    const double *s = p.scores.data_ptr<double>();
+    AT_DISPATCH_FLOATING_TYPES(p.boxes.scalar_type(), "batched_nms", [&] {
+      const scalar_t *b = p.boxes.data_ptr<scalar_t>();
+      at::parallel_for(0, static_cast<int64_t>(lists.size()), 1, [&](int64_t begin, int64_t end) {
+        for (int64_t k = begin; k < end; ++k) kept[k] = nms_indices(b, s, *lists[k], iou_threshold);
       });
-      kept.push_back(members.index_select(0, keep));
-    }
-    at::Tensor all = kept.empty() ? at::empty({0}, at::kLong) : at::cat(kept);
-    at::Tensor order = std::get<1>(s.index_select(0, all).sort(/*stable=*/true, 0, /*descending=*/true));
-    *out = wrap(all.index_select(0, order).to(unwrap(boxes).device()));
+    });
+    std::vector<int64_t> all;
+    for (auto &k : kept) all.insert(all.end(), k.begin(), k.end());
+    std::stable_sort(all.begin(), all.end(), [&](int64_t a, int64_t c) { return s[a] > s[c]; });
+    *out = wrap(to_tensor(all, unwrap(boxes).device()));
   })
 }
 

@@ -44,6 +44,10 @@ func hashedWeights(for model: Module) -> [String: Tensor] {
   var weights: [String: Tensor] = [:]
   for (k, key) in state.keys.sorted().enumerated() {
     let shape = state[key]!.shape
+    if key.hasSuffix("num_batches_tracked") {
+      weights[key] = Tensor.zeros([], dtype: .int64)
+      continue
+    }
     let u = hashedUniform(shape.reduce(1, *), k)
     let v: Tensor
     if key.hasSuffix("running_var") {
@@ -80,11 +84,24 @@ func close(_ a: [[Double]], _ b: [[Double]], relative: Double, absolute: Double)
     }
 }
 
+/// The torchvision models the parity tests cover, by fixture name.
+enum TorchvisionVariant: String, CaseIterable, Sendable {
+  case v1 = "fasterrcnn_resnet50_fpn"
+  case v2 = "fasterrcnn_resnet50_fpn_v2"
+
+  var configuration: FasterRCNNConfiguration {
+    switch self {
+    case .v1: .torchvisionResNet50FPN()
+    case .v2: .torchvisionResNet50FPNv2()
+    }
+  }
+}
+
 @Suite(.serialized) struct FasterRCNNParityTests {
-  static func makeModel() throws -> (FasterRCNN, ParityFixture) {
+  static func makeModel(_ variant: TorchvisionVariant) throws -> (FasterRCNN, ParityFixture) {
     let fixture = try JSONDecoder().decode(
-      ParityFixture.self, from: Data(contentsOf: fixtureURL("fasterrcnn_resnet50_fpn_parity.json")))
-    var config = FasterRCNNConfiguration.torchvisionResNet50FPN()
+      ParityFixture.self, from: Data(contentsOf: fixtureURL("\(variant.rawValue)_parity.json")))
+    var config = variant.configuration
     config.transform.minSize = [fixture.min_size]
     config.transform.maxSize = fixture.max_size
     config.roiHeads.scoreThreshold = 0
@@ -94,13 +111,15 @@ func close(_ a: [[Double]], _ b: [[Double]], relative: Double, absolute: Double)
     return (model, fixture)
   }
 
-  @Test func stateDictKeysAndShapesMatchTorchvision() throws {
+  @Test(arguments: TorchvisionVariant.allCases)
+  func stateDictKeysAndShapesMatchTorchvision(variant: TorchvisionVariant) throws {
     let manifest = try JSONDecoder().decode(
-      [ManifestEntry].self, from: Data(contentsOf: fixtureURL("fasterrcnn_resnet50_fpn_state_dict.json")))
-    let model = FasterRCNN(.torchvisionResNet50FPN())
+      [ManifestEntry].self, from: Data(contentsOf: fixtureURL("\(variant.rawValue)_state_dict.json")))
+    let model = FasterRCNN(variant.configuration)
     let ours = model.stateDict().map { ManifestEntry(key: $0.key, shape: $0.value.shape) }.sorted { $0.key < $1.key }
     #expect(ours.count == manifest.count)
-    #expect(ours == manifest)
+    let differences = zip(ours, manifest).filter { $0 != $1 }.prefix(5).map { "\($0.key) \($0.shape) vs \($1.key) \($1.shape)" }
+    #expect(differences.isEmpty, "\(differences)")
   }
 
   @Test func frozenStagesFollowTorchvisionsDefault() {
@@ -111,8 +130,9 @@ func close(_ a: [[Double]], _ b: [[Double]], relative: Double, absolute: Double)
     #expect(trainable.contains("roi_heads.box_predictor.cls_score.weight"))
   }
 
-  @Test func proposalsAndDetectionsMatchTorchvision() throws {
-    let (model, fixture) = try Self.makeModel()
+  @Test(arguments: TorchvisionVariant.allCases)
+  func proposalsAndDetectionsMatchTorchvision(variant: TorchvisionVariant) throws {
+    let (model, fixture) = try Self.makeModel(variant)
     let images = zip(fixture.image_shapes, fixture.image_seeds).map { hashedImage($0, seed: $1) }
 
     let (batch, proposals) = model.proposals(images)
@@ -128,15 +148,22 @@ func close(_ a: [[Double]], _ b: [[Double]], relative: Double, absolute: Double)
     for (i, expected) in fixture.proposals.enumerated() {
       let got = rows(proposals[i].boxes)
       #expect(got.count == expected.count, "image \(i) proposal count")
-      #expect(close(got, expected, relative: 1e-4, absolute: 1e-3), "image \(i) proposals")
+      // Proposals with equal objectness (sigmoid saturates at 1 in float32) come in an order
+      // torchvision leaves unspecified, so the proposals are compared as sets.
+      let lexicographic: ([Double], [Double]) -> Bool = { $0.lexicographicallyPrecedes($1) }
+      let (a, b) = (got.sorted(by: lexicographic), expected.sorted(by: lexicographic))
+      let firstDifference = a.indices.first { $0 >= b.count || !close([a[$0]], [b[$0]], relative: 1e-4, absolute: 1e-3) }
+      #expect(firstDifference == nil, "image \(i): proposal \(firstDifference ?? -1) (in sorted order) differs")
     }
     let detections = model.detect(images)
     for (i, expected) in fixture.detections.enumerated() {
       let d = detections[i]
       #expect(d["labels"]!.toArray(Int.self) == expected.labels, "image \(i) labels")
-      #expect(close(rows(d.boxes!.tensor), expected.boxes, relative: 1e-4, absolute: 1e-3), "image \(i) boxes")
+      let boxesMatch = close(rows(d.boxes!.tensor), expected.boxes, relative: 1e-4, absolute: 1e-3)
+      #expect(boxesMatch, "image \(i) boxes")
       let scores = d["scores"]!.to(.float64).toArray(Double.self)
-      #expect(close([scores], [expected.scores], relative: 1e-4, absolute: 1e-6), "image \(i) scores")
+      let scoresMatch = close([scores], [expected.scores], relative: 1e-4, absolute: 1e-6)
+      #expect(scoresMatch, "image \(i) scores")
     }
   }
 }

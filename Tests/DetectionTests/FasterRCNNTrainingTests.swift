@@ -42,7 +42,7 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
   config.rpn.preNMSTopNTest = 200
   config.rpn.postNMSTopNTest = 100
   config.roiHeads.batchSizePerImage = 64
-  config.roiHeads.representationSize = 128
+  config.roiHeads.boxHead = .twoMLP(representationSize: 128)
   config.seed = 3
   return config
 }

@@ -20,18 +20,20 @@ public final class FeaturePyramidNetwork: Module {
   public let extra: ExtraLevels
   public let outputChannels: Int
 
+  /// - Parameter norm: a normalisation after each convolution (whose bias is then dropped), as
+  ///   torchvision's `fasterrcnn_resnet50_fpn_v2` uses; nil for the original FPN.
   public init(
-    inputChannels: [Int], outputChannels: Int, extra: ExtraLevels, p6p7InputChannels: Int? = nil,
-    generator: Generator? = nil
+    inputChannels: [Int], outputChannels: Int, extra: ExtraLevels, norm: NormKind? = nil,
+    p6p7InputChannels: Int? = nil, generator: Generator? = nil
   ) {
-    func conv(_ i: Int, _ o: Int, _ k: Int) -> Conv2d {
-      let c = Conv2d(i, o, kernelSize: k, padding: k / 2, generator: generator)
+    func block(_ i: Int, _ o: Int, _ k: Int) -> Sequential {
+      let c = Conv2d(i, o, kernelSize: k, padding: k / 2, bias: norm == nil, generator: generator)
       Initializer.kaimingUniform(c.weight, nonlinearity: .leakyRelu(negativeSlope: 1), generator: generator)
-      Initializer.constant(c.bias!, 0)
-      return c
+      if let bias = c.bias { Initializer.constant(bias, 0) }
+      return norm.map { Sequential(c, $0.make(o)) } ?? Sequential(c)
     }
-    innerBlocks = inputChannels.map { Sequential(conv($0, outputChannels, 1)) }
-    layerBlocks = inputChannels.map { _ in Sequential(conv(outputChannels, outputChannels, 3)) }
+    innerBlocks = inputChannels.map { block($0, outputChannels, 1) }
+    layerBlocks = inputChannels.map { _ in block(outputChannels, outputChannels, 3) }
     self.extra = extra
     self.outputChannels = outputChannels
     extraBlocks =

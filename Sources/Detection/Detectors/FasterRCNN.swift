@@ -8,6 +8,8 @@ public struct FasterRCNNConfiguration: Codable, Equatable, Sendable {
   public var classes: Int = 91
   public var backbone = ResNet.Configuration()
   public var fpnChannels = 256
+  /// Normalisation inside the FPN (nil: plain convolutions with bias).
+  public var fpnNorm: NormKind? = nil
   public var transform = ImageTransform()
   public var rpn = RPNConfiguration()
   public var roiHeads = RoIHeadsConfiguration()
@@ -20,6 +22,19 @@ public struct FasterRCNNConfiguration: Codable, Equatable, Sendable {
   public static func torchvisionResNet50FPN(classes: Int = 91) -> FasterRCNNConfiguration {
     var c = FasterRCNNConfiguration()
     c.classes = classes
+    return c
+  }
+
+  /// torchvision's `fasterrcnn_resnet50_fpn_v2` (Li et al. 2021's improved recipe): batch
+  /// norm in the backbone and the FPN, two convolutions in the RPN head, and a four-convolution,
+  /// one-linear box head.
+  public static func torchvisionResNet50FPNv2(classes: Int = 91) -> FasterRCNNConfiguration {
+    var c = FasterRCNNConfiguration()
+    c.classes = classes
+    c.backbone.norm = .batchNorm
+    c.fpnNorm = .batchNorm
+    c.rpn.convDepth = 2
+    c.roiHeads.boxHead = .convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm)
     return c
   }
 }
@@ -40,7 +55,8 @@ public final class FasterRCNN: Module {
     generator = g
     let body = ResNet(configuration.backbone, generator: g)
     let fpn = FeaturePyramidNetwork(
-      inputChannels: body.stageChannels, outputChannels: configuration.fpnChannels, extra: .maxPool, generator: g)
+      inputChannels: body.stageChannels, outputChannels: configuration.fpnChannels, extra: .maxPool,
+      norm: configuration.fpnNorm, generator: g)
     backbone = BackboneWithFPN(body: body, fpn: fpn)
     rpn = RegionProposalNetwork(configuration: configuration.rpn, channels: configuration.fpnChannels, generator: g)
     roiHeads = RoIHeads(configuration: configuration.roiHeads, channels: configuration.fpnChannels, classes: configuration.classes, generator: g)
@@ -51,10 +67,13 @@ public final class FasterRCNN: Module {
   /// Runs without recording gradients; call `eval()` first so batch norms use their statistics.
   public func detect(_ images: [Tensor]) -> [Instances] {
     withNoGrad {
-      let (batch, _) = configuration.transform(images)
-      let features = backbone(batch.tensor)
-      let proposals = rpn.propose(features: features, images: batch)
-      let detections = roiHeads.detect(features: Array(features.prefix(4)), proposals: proposals, images: batch)
+      let timer = OperationTimer.shared
+      let (batch, _) = timer.measure("transform") { configuration.transform(images) }
+      let features = timer.measure("backbone") { backbone(batch.tensor) }
+      let proposals = timer.measure("rpn") { rpn.propose(features: features, images: batch) }
+      let detections = timer.measure("roi_heads") {
+        roiHeads.detect(features: Array(features.prefix(4)), proposals: proposals, images: batch)
+      }
       return detections.enumerated().map { i, d in
         var out = Instances(imageSize: batch.originalSizes[i])
         for (name, value) in d.fields {

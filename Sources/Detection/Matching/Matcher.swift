@@ -24,6 +24,10 @@ public struct Matcher: Sendable {
   /// For a quality matrix `[groundTruths, predictions]`, the matched ground-truth index of each
   /// prediction (`[predictions]`, int64), or `belowLowThreshold` / `betweenThresholds`.
   public func callAsFunction(_ quality: Tensor) -> Tensor {
+    OperationTimer.shared.measure("matching") { match(quality) }
+  }
+
+  private func match(_ quality: Tensor) -> Tensor {
     precondition(quality.shape[0] > 0, "Matcher needs at least one ground-truth box; handle empty images before matching")
     let (values, matches) = quality.max(axis: 0)
     let original = allowLowQualityMatches ? matches.clone() : matches

@@ -9,9 +9,11 @@ import Torch
 ///   - scores: `[N]`.
 ///   - iouThreshold: boxes overlapping a kept box by more than this are dropped.
 public func nonMaximumSuppression(boxes: Tensor, scores: Tensor, iouThreshold: Double) -> Tensor {
-  boxes.withHandle { b in
-    scores.withHandle { s in
-      Tensor.wrapping(operation: "nonMaximumSuppression") { ct_nms(b, s, iouThreshold, $0) }
+  OperationTimer.shared.measure("nms") {
+    boxes.withHandle { b in
+      scores.withHandle { s in
+        Tensor.wrapping(operation: "nonMaximumSuppression") { ct_nms(b, s, iouThreshold, $0) }
+      }
     }
   }
 }
@@ -29,10 +31,12 @@ public func batchedNonMaximumSuppression(
   let count = boxes.shape[0]
   guard count > 0 else { return Tensor.zeros([0], dtype: .int64, device: boxes.device) }
   if count > offsetTrickLimit {
-    return boxes.withHandle { b in
-      scores.withHandle { s in
-        groups.withHandle { g in
-          Tensor.wrapping(operation: "batchedNonMaximumSuppression") { ct_batched_nms(b, s, g, iouThreshold, $0) }
+    return OperationTimer.shared.measure("nms") {
+      boxes.withHandle { b in
+        scores.withHandle { s in
+          groups.withHandle { g in
+            Tensor.wrapping(operation: "batchedNonMaximumSuppression") { ct_batched_nms(b, s, g, iouThreshold, $0) }
+          }
         }
       }
     }
@@ -56,11 +60,13 @@ public func roiAlign(
   _ features: Tensor, rois: Tensor, outputSize: (Int, Int), spatialScale: Double, samplingRatio: Int,
   aligned: Bool
 ) -> Tensor {
-  features.withHandle { f in
-    rois.withHandle { r in
-      Tensor.wrapping(operation: "roiAlign") {
-        ct_roi_align(
-          f, r, Int64(outputSize.0), Int64(outputSize.1), spatialScale, Int64(samplingRatio), aligned ? 1 : 0, $0)
+  OperationTimer.shared.measure("roi_align") {
+    features.withHandle { f in
+      rois.withHandle { r in
+        Tensor.wrapping(operation: "roiAlign") {
+          ct_roi_align(
+            f, r, Int64(outputSize.0), Int64(outputSize.1), spatialScale, Int64(samplingRatio), aligned ? 1 : 0, $0)
+        }
       }
     }
   }

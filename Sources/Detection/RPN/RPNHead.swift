@@ -8,12 +8,14 @@ public final class RPNHead: Module {
   let clsLogits: Conv2d
   let bboxPred: Conv2d
 
-  public init(channels: Int, anchorsPerLocation: Int, generator: Generator? = nil) {
-    let c = Conv2d(channels, channels, kernelSize: 3, padding: 1, generator: generator)
-    conv = Sequential(Sequential(c, Activation.relu()))
+  /// - Parameter convDepth: 3×3 convolutions before the predictors (1 in the original, 2 in
+  ///   torchvision's v2 models).
+  public init(channels: Int, anchorsPerLocation: Int, convDepth: Int = 1, generator: Generator? = nil) {
+    let convs = (0..<convDepth).map { _ in Conv2d(channels, channels, kernelSize: 3, padding: 1, generator: generator) }
+    conv = Sequential(convs.map { Sequential($0, Activation.relu()) })
     clsLogits = Conv2d(channels, anchorsPerLocation, kernelSize: 1, generator: generator)
     bboxPred = Conv2d(channels, anchorsPerLocation * 4, kernelSize: 1, generator: generator)
-    for layer in [c, clsLogits, bboxPred] {
+    for layer in convs + [clsLogits, bboxPred] {
       Initializer.normal(layer.weight, std: 0.01, generator: generator)
       Initializer.constant(layer.bias!, 0)
     }

@@ -17,6 +17,8 @@ public struct RPNConfiguration: Codable, Equatable, Sendable {
   public var scoreThreshold = 0.0
   /// Boxes smaller than this (pixels) are dropped from the proposals.
   public var minSize = 1e-3
+  /// 3×3 convolutions in the head (2 in torchvision's v2 models).
+  public var convDepth = 1
 
   public init() {}
 }
@@ -43,7 +45,8 @@ public final class RegionProposalNetwork: Module {
     anchorGenerator = AnchorGenerator(sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios)
     let perLocation = Set(anchorGenerator.anchorsPerLocation)
     precondition(perLocation.count == 1, "RPNHead needs the same number of anchors per location at every level")
-    head = RPNHead(channels: channels, anchorsPerLocation: perLocation.first!, generator: generator)
+    head = RPNHead(
+      channels: channels, anchorsPerLocation: perLocation.first!, convDepth: configuration.convDepth, generator: generator)
     matcher = Matcher(
       highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU, allowLowQualityMatches: true)
     sampler = BalancedSampler(
@@ -169,7 +172,8 @@ public final class RegionProposalNetwork: Module {
       let count = anchors.shape[0]
       return (Tensor.zeros([count], dtype: anchors.dtype, device: anchors.device), anchors.zerosLike())
     }
-    let matches = matcher(Boxes.iou(Boxes(gt), Boxes(anchors)))
+    let quality = OperationTimer.shared.measure("matching") { Boxes.iou(Boxes(gt), Boxes(anchors)) }
+    let matches = matcher(quality)
     let matched = gt.gathering(matches.clamped(min: 0))
     var labels = (matches .>= 0).to(anchors.dtype)
     labels = labels.filling(where: matches .== Matcher.betweenThresholds, with: -1)

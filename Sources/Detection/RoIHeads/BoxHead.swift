@@ -1,9 +1,40 @@
 import NN
 import Torch
 
+/// What turns pooled RoI features into one feature vector per RoI.
+public protocol BoxHead: Module {
+  func callAsFunction(_ x: Tensor) -> Tensor
+}
+
+/// The box head's architecture, for configs.
+public enum BoxHeadKind: Codable, Equatable, Sendable {
+  /// Two fully connected layers (Faster R-CNN's original head).
+  case twoMLP(representationSize: Int)
+  /// Convolutions with normalisation, then fully connected layers (torchvision's v2 models).
+  case convFC(convolutions: [Int], fullyConnected: [Int], norm: NormKind)
+
+  /// The length of the feature vector the head produces.
+  var outputFeatures: Int {
+    switch self {
+    case .twoMLP(let size): size
+    case .convFC(_, let fcs, _): fcs.last!
+    }
+  }
+
+  func make(channels: Int, resolution: Int, generator: Generator?) -> any BoxHead {
+    switch self {
+    case .twoMLP(let size):
+      TwoMLPHead(inputFeatures: channels * resolution * resolution, representationSize: size, generator: generator)
+    case .convFC(let convs, let fcs, let norm):
+      ConvFCHead(
+        channels: channels, resolution: resolution, convolutions: convs, fullyConnected: fcs, norm: norm, generator: generator)
+    }
+  }
+}
+
 /// Two fully connected layers with ReLU over flattened pooled features (torchvision's
 /// `TwoMLPHead`: `fc6`, `fc7`).
-public final class TwoMLPHead: Module {
+public final class TwoMLPHead: Module, BoxHead {
   let fc6: Linear
   let fc7: Linear
 
@@ -16,6 +47,40 @@ public final class TwoMLPHead: Module {
   public func callAsFunction(_ x: Tensor) -> Tensor {
     fc7(fc6(x.flattened(from: 1)).relu()).relu()
   }
+}
+
+/// 3×3 convolution–norm–ReLU blocks, then fully connected layers with ReLU (torchvision's
+/// `FastRCNNConvFCHead`, numbered like its `Sequential`: `0.0.weight`, `0.1.running_mean`, ...,
+/// `5.weight` for the first linear layer after four blocks and a flatten).
+public final class ConvFCHead: Module, BoxHead {
+  let layers: Sequential
+
+  public init(
+    channels: Int, resolution: Int, convolutions: [Int], fullyConnected: [Int], norm: NormKind,
+    generator: Generator? = nil
+  ) {
+    var blocks: [any UnaryLayer] = []
+    var previous = channels
+    for width in convolutions {
+      let conv = Conv2d(previous, width, kernelSize: 3, padding: 1, bias: false, generator: generator)
+      Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
+      blocks.append(Sequential(conv, norm.make(width), Activation.relu()))
+      previous = width
+    }
+    blocks.append(Flatten())
+    previous *= resolution * resolution
+    for width in fullyConnected {
+      blocks.append(Linear(previous, width, generator: generator))
+      blocks.append(Activation.relu())
+      previous = width
+    }
+    layers = Sequential(blocks)
+    super.init()
+  }
+
+  public override var namedChildren: [(String, Module)] { layers.namedChildren }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor { layers(x) }
 }
 
 /// Class scores and per-class box offsets (torchvision's `FastRCNNPredictor`: `cls_score`,

@@ -11,7 +11,7 @@ public struct RoIHeadsConfiguration: Codable, Equatable, Sendable {
   public var scoreThreshold = 0.05
   public var nmsThreshold = 0.5
   public var detectionsPerImage = 100
-  public var representationSize = 1024
+  public var boxHead = BoxHeadKind.twoMLP(representationSize: 1024)
   public var poolerResolution = 7
   public var poolerSamplingRatio = 2
   /// Boxes smaller than this (pixels) are dropped from the detections.
@@ -24,7 +24,7 @@ public struct RoIHeadsConfiguration: Codable, Equatable, Sendable {
 /// Training samples proposals against the ground truth and returns the losses; testing returns
 /// per-image detections after class-wise NMS. Names follow torchvision's `RoIHeads`.
 public final class RoIHeads: Module {
-  public let boxHead: TwoMLPHead
+  public let boxHead: any BoxHead
   public let boxPredictor: FastRCNNPredictor
   public let configuration: RoIHeadsConfiguration
   public let pooler: MultiScaleRoIAlign
@@ -38,8 +38,8 @@ public final class RoIHeads: Module {
     self.classes = classes
     let r = configuration.poolerResolution
     pooler = MultiScaleRoIAlign(outputSize: (r, r), samplingRatio: configuration.poolerSamplingRatio)
-    boxHead = TwoMLPHead(inputFeatures: channels * r * r, representationSize: configuration.representationSize, generator: generator)
-    boxPredictor = FastRCNNPredictor(inputFeatures: configuration.representationSize, classes: classes, generator: generator)
+    boxHead = configuration.boxHead.make(channels: channels, resolution: r, generator: generator)
+    boxPredictor = FastRCNNPredictor(inputFeatures: configuration.boxHead.outputFeatures, classes: classes, generator: generator)
     let w = configuration.boxRegressionWeights
     coder = BoxCoder(weights: (w[0], w[1], w[2], w[3]))
     matcher = Matcher(highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU, allowLowQualityMatches: false)

@@ -1,0 +1,175 @@
+import ArgumentParser
+import Detection
+import Foundation
+import NN
+import Torch
+
+/// Times training steps or inference of a detector on synthetic input of a fixed size.
+struct Benchmark: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Time training steps or inference of a detector on synthetic N×N input.",
+    discussion: """
+      The input is resized to nothing: the network sees exactly N×N. Training mode uses a few \
+      random valid boxes per image and an SGD step. Reports images/s, seconds per iteration, \
+      peak resident memory, and the share of time in NMS, RoIAlign and anchor matching.
+      """)
+
+  enum Mode: String, ExpressibleByArgument, CaseIterable { case train, infer }
+
+  @Option(help: "The detector: \(DetectorPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var preset: DetectorPreset = .fasterrcnnResnet50Fpn
+
+  @Option(help: "A weight file (.safetensors or .pth) to load; random seeded weights otherwise.")
+  var weights: String?
+
+  @Option(help: "train or infer.")
+  var mode: Mode = .infer
+
+  @Option(help: "Input height and width in pixels.")
+  var size = 512
+
+  @Option(help: "Images per iteration.")
+  var batch = 2
+
+  @Option(help: "Timed iterations.")
+  var iters = 5
+
+  @Option(help: "Untimed iterations first (Mask R-CNN-like heads need ~10 for the RoI count to settle).")
+  var warmup = 2
+
+  @Option(help: "libtorch intra-op threads.")
+  var threads = 2
+
+  @Option(help: "Score threshold of the box head (0 makes post-processing handle the full detections).")
+  var scoreThreshold = 0.0
+
+  @Flag(help: "Print one JSON object instead of a table.")
+  var json = false
+
+  func validate() throws {
+    guard size >= 32, batch >= 1, iters >= 1, warmup >= 0, threads >= 1 else {
+      throw ValidationError("size must be at least 32, batch, iters and threads at least 1, warmup at least 0")
+    }
+  }
+
+  func run() throws {
+    try Torch.checkVersion()
+    Torch.threadCount = threads
+    var config = preset.configuration
+    config.transform.fixedSize = true
+    config.roiHeads.scoreThreshold = scoreThreshold
+    let model = FasterRCNN(config)
+    if let weights {
+      do {
+        try model.loadWeights(contentsOf: URL(fileURLWithPath: weights))
+      } catch {
+        throw ValidationError("\(error)")
+      }
+    }
+    let g = Generator(seed: 42)
+    let images = (0..<batch).map { _ in Tensor.rand([3, size, size], generator: g) }
+    let targets = (0..<batch).map { _ in randomTargets(imageSize: size, classes: config.classes, generator: g) }
+    let optimizer = SGD(
+      groups: ParameterGroup.standard(for: model, learningRate: 0.001, weightDecay: 1e-4), momentum: 0.9)
+
+    func iteration() {
+      switch mode {
+      case .infer:
+        _ = model.detect(images)
+      case .train:
+        let losses = model.losses(images, targets: targets)
+        let total = losses.values.dropFirst().reduce(losses.values.first!) { $0 + $1 }
+        optimizer.zeroGradients()
+        total.backward()
+        optimizer.step()
+      }
+    }
+
+    mode == .train ? model.train() : model.eval()
+    for _ in 0..<warmup { iteration() }
+    OperationTimer.shared.start()
+    let clock = ContinuousClock()
+    var seconds: [Double] = []
+    for _ in 0..<iters {
+      let start = clock.now
+      iteration()
+      let elapsed = clock.now - start
+      seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+    }
+    let operations = OperationTimer.shared.stop()
+    let total = seconds.reduce(0, +)
+    let perIteration = seconds.sorted()[seconds.count / 2]
+    let report = BenchmarkReport(
+      preset: preset.rawValue, mode: mode.rawValue, size: size, batch: batch, threads: threads,
+      images_per_sec: Double(batch) / perIteration, sec_per_iter: perIteration, peak_rss_mb: peakResidentMegabytes(),
+      share_nms: (operations["nms"] ?? 0) / total, share_roi_align: (operations["roi_align"] ?? 0) / total,
+      share_matching: (operations["matching"] ?? 0) / total)
+    if ProcessInfo.processInfo.environment["SIMPLEDET_PROFILE"] != nil {
+      for (name, value) in operations.sorted(by: { $0.key < $1.key }) {
+        let padded = name.padding(toLength: 12, withPad: " ", startingAt: 0)
+        FileHandle.standardError.write(Data("\(padded) \(String(format: "%.3f", value / Double(iters))) s/iter\n".utf8))
+      }
+    }
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    } else {
+      print(report.table)
+    }
+  }
+
+  private func randomTargets(imageSize: Int, classes: Int, generator: Generator) -> Instances {
+    let count = 4
+    let corner = Tensor.rand([count, 2], generator: generator) * Double(imageSize) * 0.6
+    let extent = Tensor.rand([count, 2], generator: generator) * Double(imageSize) * 0.3 + 16
+    let boxes = Tensor.concatenate([corner, (corner + extent).clamped(max: Double(imageSize))], axis: 1)
+    let labels = Tensor.randint(1..<classes, shape: [count], generator: generator)
+    return Instances(imageSize: (imageSize, imageSize), fields: ["boxes": boxes, "labels": labels])
+  }
+}
+
+/// The figures `simpledet benchmark` reports; the snake_case keys are a contract for scripts.
+struct BenchmarkReport: Encodable {
+  var preset: String
+  var mode: String
+  var size: Int
+  var batch: Int
+  var threads: Int
+  var images_per_sec: Double
+  var sec_per_iter: Double
+  var peak_rss_mb: Double
+  var share_nms: Double
+  var share_roi_align: Double
+  var share_matching: Double
+
+  var table: String {
+    """
+    \(preset) \(mode) \(size)x\(size) batch \(batch), \(threads) threads
+      images/s        \(String(format: "%.3f", images_per_sec))
+      s/iteration     \(String(format: "%.3f", sec_per_iter)) (median)
+      peak RSS        \(String(format: "%.0f", peak_rss_mb)) MB
+      NMS             \(String(format: "%.1f", share_nms * 100))% of the time
+      RoIAlign        \(String(format: "%.1f", share_roi_align * 100))%
+      anchor matching \(String(format: "%.1f", share_matching * 100))%
+    """
+  }
+}
+
+/// The largest resident set of this process so far, in MB.
+func peakResidentMegabytes() -> Double {
+  var usage = rusage()
+  getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+  return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+}
+
+/// Detector architectures the command line can build without a config file.
+enum DetectorPreset: String, ExpressibleByArgument, CaseIterable {
+  case fasterrcnnResnet50Fpn = "fasterrcnn_resnet50_fpn"
+
+  var configuration: FasterRCNNConfiguration {
+    switch self {
+    case .fasterrcnnResnet50Fpn: .torchvisionResNet50FPN()
+    }
+  }
+}
