@@ -60,6 +60,13 @@ struct FoundationBenchmark: ParsableCommand {
   @Option(help: "Run only the convolutions whose name contains this text.")
   var filter: String?
 
+  @Flag(
+    help: """
+      A/A control: put a second C++ reference instance in the Swift slot, so the 'overhead' shows \
+      the noise floor (machine, memory placement, order) rather than Swift's cost.
+      """)
+  var control = false
+
   @Flag(help: "Tiny sizes and few rounds: a smoke check that finishes in seconds.")
   var quick = false
 
@@ -89,12 +96,13 @@ struct FoundationBenchmark: ParsableCommand {
     let convRounds = quick ? 3 : 2 * rounds + 1
 
     var report = Report(
-      libtorch: Torch.version, threads: threads, batch: batch, quick: quick, malloc: malloc,
+      libtorch: Torch.version, threads: threads, batch: batch, quick: quick, malloc: malloc, control: control,
       loadAverageAtStart: loadAverage(), loadAverageAtEnd: [], conv: [], resnet50: nil)
     let log: (String) -> Void = { line in
       if !json { print(line) }
     }
     log("SimpleDet foundation benchmark: Swift (Torch/NN) vs direct libtorch C++, same process, fp32")
+    if control { log("A/A CONTROL: the 'swift' columns time a second C++ reference instance") }
     log(
       "libtorch \(report.libtorch), \(threads) threads, batch \(batch), malloc \(malloc.rawValue); load average at start "
         + report.loadAverageAtStart.map { String(format: "%.2f", $0) }.joined(separator: " "))
@@ -105,7 +113,7 @@ struct FoundationBenchmark: ParsableCommand {
       let cases = quick ? ConvCase.quick(batch: batch) : ConvCase.resnet50(batch: batch)
       for (index, c) in cases.enumerated() where filter.map({ c.name.contains($0) }) ?? true {
         let seed = UInt64(100 + index)
-        let swiftSide = SwiftConv(c, seed: seed)
+        let swiftSide: any Subject = control ? try ReferenceConv(c, seed: seed) : SwiftConv(c, seed: seed)
         let cppSide = try ReferenceConv(c, seed: seed)
         var result = try compare(
           name: "conv " + c.name, swift: swiftSide, cpp: cppSide, warmup: 3, rounds: convRounds,
@@ -120,6 +128,7 @@ struct FoundationBenchmark: ParsableCommand {
     if suite != .conv {
       log("")
       let swiftSide = SwiftResNet(batch: batch, size: resnetSize, seed: 7)
+      let controlSide = control ? try ReferenceResNet(batch: batch, size: resnetSize, seed: 7) : nil
       let cppSide = try ReferenceResNet(batch: batch, size: resnetSize, seed: 7)
       let swiftParameters = swiftSide.parameters
       let swiftCount = swiftParameters.reduce(0) { $0 + $1.count }
@@ -134,9 +143,9 @@ struct FoundationBenchmark: ParsableCommand {
           + "\(swiftParameters.count) parameter tensors, \(swiftCount) parameters on each side")
       log(Comparison.header(unit: "s/step"))
       var result = try compare(
-        name: "resnet50 fwd+bwd", swift: swiftSide, cpp: cppSide, warmup: 2, rounds: resnetRounds,
+        name: "resnet50 fwd+bwd", swift: controlSide ?? swiftSide, cpp: cppSide, warmup: 2, rounds: resnetRounds,
         iterations: resnetIters, targetRoundSeconds: 0)
-      result.lossSwift = swiftSide.lastLoss?.doubleValue()
+      result.lossSwift = controlSide?.lastLoss ?? swiftSide.lastLoss?.doubleValue()
       result.lossCpp = cppSide.lastLoss
       log(result.row(scale: 1))
       let lossSwift = result.lossSwift ?? .nan
@@ -171,7 +180,7 @@ struct FoundationBenchmark: ParsableCommand {
   /// Warms both sides up, picks the steps per round when not given, then times `rounds` rounds
   /// of each side, alternating which goes first.
   func compare(
-    name: String, swift: some Subject, cpp: some Subject, warmup: Int, rounds: Int, iterations: Int?,
+    name: String, swift: any Subject, cpp: any Subject, warmup: Int, rounds: Int, iterations: Int?,
     targetRoundSeconds: Double
   ) throws -> Comparison {
     let runSwift = side != .cpp
@@ -272,6 +281,7 @@ struct Report: Codable {
   let batch: Int
   let quick: Bool
   let malloc: FoundationBenchmark.Malloc
+  let control: Bool
   let loadAverageAtStart: [Double]
   var loadAverageAtEnd: [Double]
   var conv: [Comparison]

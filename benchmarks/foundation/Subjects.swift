@@ -125,7 +125,9 @@ final class SwiftConv: Subject {
   func step() {
     input.zeroGradient()
     conv.weight.zeroGradient()
-    conv(input).sum().backward()
+    // The conv output is a temporary, released before backward (the C++ side does the same).
+    let total = conv(input).sum()
+    total.backward()
   }
 
   func run(iterations: Int) throws -> Double {
@@ -175,8 +177,8 @@ final class SwiftResNet: Subject {
 
   func step() {
     for p in parameters { p.zeroGradient() }
-    let logits = model(input)
-    let loss = Functional.crossEntropy(logits, targets: targets)
+    // The logits are a temporary, released before backward (the C++ side does the same).
+    let loss = Functional.crossEntropy(model(input), targets: targets)
     loss.backward()
     lastLoss = loss
   }
