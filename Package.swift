@@ -37,6 +37,7 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
   ],
   targets: [
     .target(
@@ -53,11 +54,15 @@ let package = Package(
     // Image codecs: a C shim over the system's TurboJPEG and libpng (Debian packages).
     .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]),
     .target(name: "Data", dependencies: ["CImageCodecs", "Detection", "Masks", "Torch"], swiftSettings: swiftSettings),
+    // YAML configs decoded into the Codable descriptions of Detection, Data and NN.
+    .target(
+      name: "Config", dependencies: ["Data", "Detection", "NN", .product(name: "Yams", package: "Yams")],
+      swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "simpledet",
       dependencies: [
-        "Torch", "NN", "Detection", "Evaluation", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Torch", "NN", "Config", "Detection", "Evaluation", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -89,6 +94,7 @@ let package = Package(
       swiftSettings: swiftSettings),
     .testTarget(name: "DataTests", dependencies: ["Data", "Detection", "Masks", "Torch"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
+    .testTarget(name: "ConfigTests", dependencies: ["Config", "Data", "Detection", "NN"], swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],

@@ -39,6 +39,22 @@ public struct FasterRCNNConfiguration: Codable, Equatable, Sendable {
   }
 }
 
+extension FasterRCNNConfiguration {
+  // Written out so that an absent FPN norm is encoded as an explicit null: config files compare
+  // their keys against the encoded defaults, and the synthesised encoder would drop the key.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(classes, forKey: .classes)
+    try container.encode(backbone, forKey: .backbone)
+    try container.encode(fpnChannels, forKey: .fpnChannels)
+    try container.encode(fpnNorm, forKey: .fpnNorm)
+    try container.encode(transform, forKey: .transform)
+    try container.encode(rpn, forKey: .rpn)
+    try container.encode(roiHeads, forKey: .roiHeads)
+    try container.encode(seed, forKey: .seed)
+  }
+}
+
 /// Faster R-CNN with a feature pyramid (Ren et al. 2015; Lin et al. 2017), composed of a ResNet
 /// body, an FPN, a region proposal network and RoI heads. Names follow torchvision's
 /// `FasterRCNN`, so its state dicts load with `strict: true`.

@@ -32,6 +32,50 @@ public enum BoxHeadKind: Codable, Equatable, Sendable {
   }
 }
 
+// Configs spell the head as a mapping with a `kind` and that kind's settings
+// (`{kind: two_mlp, representation_size: 1024}`), readable in YAML where the synthesised form of
+// an enum with associated values (`{twoMLP: {representationSize: 1024}}`) is not.
+extension BoxHeadKind {
+  private enum CodingKeys: String, CodingKey {
+    case kind
+    case representationSize = "representation_size"
+    case convolutions
+    case fullyConnected = "fully_connected"
+    case norm
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let kind = try container.decode(String.self, forKey: .kind)
+    switch kind {
+    case "two_mlp":
+      self = .twoMLP(representationSize: try container.decode(Int.self, forKey: .representationSize))
+    case "conv_fc":
+      self = .convFC(
+        convolutions: try container.decode([Int].self, forKey: .convolutions),
+        fullyConnected: try container.decode([Int].self, forKey: .fullyConnected),
+        norm: try container.decode(NormKind.self, forKey: .norm))
+    default:
+      throw DecodingError.dataCorruptedError(
+        forKey: .kind, in: container, debugDescription: "unknown box head kind '\(kind)' (known: two_mlp, conv_fc)")
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    switch self {
+    case .twoMLP(let size):
+      try container.encode("two_mlp", forKey: .kind)
+      try container.encode(size, forKey: .representationSize)
+    case .convFC(let convolutions, let fullyConnected, let norm):
+      try container.encode("conv_fc", forKey: .kind)
+      try container.encode(convolutions, forKey: .convolutions)
+      try container.encode(fullyConnected, forKey: .fullyConnected)
+      try container.encode(norm, forKey: .norm)
+    }
+  }
+}
+
 /// Two fully connected layers with ReLU over flattened pooled features (torchvision's
 /// `TwoMLPHead`: `fc6`, `fc7`).
 public final class TwoMLPHead: Module, BoxHead {

@@ -1,0 +1,148 @@
+import Foundation
+import Yams
+
+/// A config as plain data, between YAML text and the Codable structs: merging, overriding and
+/// checking keys happen on this form, where every key is visible.
+public indirect enum ConfigTree: Equatable, Sendable {
+  case null
+  case bool(Bool)
+  case int(Int)
+  case double(Double)
+  case string(String)
+  case sequence([ConfigTree])
+  case mapping([String: ConfigTree])
+
+  var mapping: [String: ConfigTree]? {
+    if case .mapping(let m) = self { return m }
+    return nil
+  }
+}
+
+extension ConfigTree: Codable {
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if c.decodeNil() {
+      self = .null
+    } else if let b = try? c.decode(Bool.self) {
+      self = .bool(b)
+    } else if let i = try? c.decode(Int.self) {
+      self = .int(i)
+    } else if let d = try? c.decode(Double.self) {
+      self = .double(d)
+    } else if let s = try? c.decode(String.self) {
+      self = .string(s)
+    } else if let a = try? c.decode([ConfigTree].self) {
+      self = .sequence(a)
+    } else {
+      self = .mapping(try c.decode([String: ConfigTree].self))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.singleValueContainer()
+    switch self {
+    case .null: try c.encodeNil()
+    case .bool(let b): try c.encode(b)
+    case .int(let i): try c.encode(i)
+    case .double(let d): try c.encode(d)
+    case .string(let s): try c.encode(s)
+    case .sequence(let a): try c.encode(a)
+    case .mapping(let m): try c.encode(m)
+    }
+  }
+}
+
+// MARK: - YAML
+
+extension ConfigTree {
+  /// Parses YAML text; an empty document is an empty mapping.
+  static func parse(yaml: String) throws -> ConfigTree {
+    guard let node = try Yams.compose(yaml: yaml) else { return .mapping([:]) }
+    return try ConfigTree(node)
+  }
+
+  init(_ node: Node) throws {
+    switch node {
+    case .scalar(let scalar):
+      self = ConfigTree(scalar: scalar)
+    case .sequence(let sequence):
+      self = .sequence(try sequence.map(ConfigTree.init))
+    case .mapping(let mapping):
+      var result: [String: ConfigTree] = [:]
+      for (key, value) in mapping {
+        guard case .scalar(let k) = key else { throw ConfigError.invalidYAML("a mapping key is not a plain value") }
+        result[k.string] = try ConfigTree(value)
+      }
+      self = .mapping(result)
+    }
+  }
+
+  init(scalar: Node.Scalar) {
+    let s = scalar.string
+    let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
+    if quoted {
+      self = .string(s)
+      return
+    }
+    switch Resolver.default.resolveTag(of: Node.scalar(Node.Scalar(s))) {
+    case .null: self = .null
+    case .bool: self = Bool.construct(from: scalar).map(ConfigTree.bool) ?? .string(s)
+    case .int: self = Int.construct(from: scalar).map(ConfigTree.int) ?? .string(s)
+    case .float: self = Double.construct(from: scalar).map(ConfigTree.double) ?? .string(s)
+    default:
+      // YAML 1.1 reads `1e-3` (no dot) as a string; a number is what anyone writing it means.
+      if let d = Double(s), s.contains(where: { $0 == "e" || $0 == "E" }) {
+        self = .double(d)
+      } else {
+        self = .string(s)
+      }
+    }
+  }
+
+  var node: Node {
+    switch self {
+    case .null: return Node("null", Tag(.null), .plain)
+    case .bool(let b): return Node(b ? "true" : "false", Tag(.bool), .plain)
+    case .int(let i): return Node(String(i), Tag(.int), .plain)
+    case .double(let d):
+      var text = String(d)
+      // Keep a dot so every YAML reader takes it for a float (`1e-05` would read as a string).
+      if !text.contains(".") && !text.contains("n") {
+        if let e = text.firstIndex(where: { $0 == "e" }) {
+          text.insert(contentsOf: ".0", at: e)
+        } else {
+          text += ".0"
+        }
+      }
+      return Node(text, Tag(.float), .plain)
+    case .string(let s):
+      let plain = ConfigTree(scalar: Node.Scalar(s))
+      return Node(s, Tag(.str), plain == .string(s) && !s.isEmpty ? .plain : .doubleQuoted)
+    case .sequence(let a):
+      let flow = a.allSatisfy { if case .mapping = $0 { false } else { true } }
+      return Node(a.map(\.node), Tag(.seq), flow ? .flow : .block)
+    case .mapping(let m):
+      let pairs = m.keys.sorted().map { (Node($0), m[$0]!.node) }
+      return .mapping(Node.Mapping(pairs, Tag(.map), .block))
+    }
+  }
+
+  /// The tree as YAML text with sorted keys.
+  public func yaml() throws -> String {
+    try Yams.serialize(node: node)
+  }
+}
+
+// MARK: - Codable bridge
+
+extension ConfigTree {
+  /// The encoded form of `value` (keys as its `CodingKeys` spell them).
+  static func encoding<T: Encodable>(_ value: T) throws -> ConfigTree {
+    let data = try JSONEncoder().encode(value)
+    return try JSONDecoder().decode(ConfigTree.self, from: data)
+  }
+
+  func decoded<T: Decodable>(as type: T.Type) throws -> T {
+    try JSONDecoder().decode(type, from: JSONEncoder().encode(self))
+  }
+}

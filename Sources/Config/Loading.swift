@@ -1,0 +1,102 @@
+import Detection
+import Foundation
+
+extension SimpleDetConfig {
+  /// Reads `file` with its `_base_` files over the defaults, then applies `overrides`
+  /// (`key.path=value`, YAML values) in order. Every key must exist in the defaults; errors
+  /// name the key path and the file or override it came from.
+  public static func load(file: String? = nil, overrides: [String] = []) throws -> SimpleDetConfig {
+    let defaults = try ConfigTree.encoding(SimpleDetConfig())
+    let loader = ConfigLoader(variants: try variants())
+    var layer = Layer(tree: defaults.snakeCased, sources: ["": "defaults"])
+    if let file {
+      layer = try loader.overlay(layer, with: try loader.load(file: file), strict: true)
+    }
+    for text in overrides {
+      layer = try loader.overlay(layer, with: try loader.override(text), strict: true)
+    }
+    let config: SimpleDetConfig
+    do {
+      config = try layer.tree.camelCased(like: defaults).decoded(as: SimpleDetConfig.self)
+    } catch let error as DecodingError {
+      let (path, reason) = describe(error)
+      throw ConfigError.invalidValue(path: path, source: layer.source(of: path), reason: reason)
+    }
+    if let (path, reason) = config.firstProblem() {
+      throw ConfigError.invalidValue(path: path, source: layer.source(of: path), reason: reason)
+    }
+    return config
+  }
+
+  /// The config as YAML, with every key (what a run writes as `config.yaml`).
+  public func yaml() throws -> String {
+    try ConfigTree.encoding(self).snakeCased.yaml()
+  }
+
+  /// Writes `yaml()` to `url`.
+  public func write(to url: URL) throws {
+    try Data(yaml().utf8).write(to: url)
+  }
+
+  private static func variants() throws -> [String: [String: ConfigTree]] {
+    [
+      "model.roi_heads.box_head": [
+        "two_mlp": try ConfigTree.encoding(BoxHeadKind.twoMLP(representationSize: 1024)),
+        "conv_fc": try ConfigTree.encoding(
+          BoxHeadKind.convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm)),
+      ]
+    ]
+  }
+
+  private static func describe(_ error: DecodingError) -> (path: String, reason: String) {
+    func dotted(_ keys: [any CodingKey]) -> String {
+      keys.map { $0.intValue.map(String.init) ?? Config.snakeCased($0.stringValue) }.joined(separator: ".")
+    }
+    switch error {
+    case .typeMismatch(let type, let context):
+      return (dotted(context.codingPath), "expected \(typeName(type)): \(context.debugDescription)")
+    case .valueNotFound(let type, let context):
+      return (dotted(context.codingPath), "expected \(typeName(type)), found null")
+    case .keyNotFound(let key, let context):
+      return (dotted(context.codingPath + [key]), "missing")
+    case .dataCorrupted(let context):
+      return (dotted(context.codingPath), context.debugDescription)
+    @unknown default:
+      return ("", "\(error)")
+    }
+  }
+
+  private static func typeName(_ type: Any.Type) -> String {
+    switch type {
+    case is Int.Type, is UInt64.Type: "an integer"
+    case is Double.Type: "a number"
+    case is String.Type: "a string"
+    case is Bool.Type: "true or false"
+    default: "\(type)"
+    }
+  }
+
+  /// Values of the right type that still make no sense, as (key path, reason).
+  func firstProblem() -> (String, String)? {
+    if model.fasterRCNN.classes < 2 { return ("model.classes", "needs at least 2 (background and one class)") }
+    if ![18, 34, 50, 101, 152].contains(model.fasterRCNN.backbone.depth) {
+      return ("model.backbone.depth", "must be 18, 34, 50, 101 or 152")
+    }
+    let rpn = model.fasterRCNN.rpn
+    if rpn.anchorSizes.count != rpn.aspectRatios.count {
+      return ("model.rpn.anchor_sizes", "needs one list per feature level, as many as aspect_ratios (\(rpn.aspectRatios.count))")
+    }
+    if model.fasterRCNN.roiHeads.boxRegressionWeights.count != 4 {
+      return ("model.roi_heads.box_regression_weights", "needs 4 values")
+    }
+    if solver.baseLearningRate <= 0 { return ("solver.base_lr", "must be positive") }
+    if solver.maxIterations < 1 { return ("solver.max_iter", "must be at least 1") }
+    if solver.batchSize < 1 { return ("solver.batch_size", "must be at least 1") }
+    if let norm = solver.clipGradientNorm, norm <= 0 { return ("solver.clip_grad_norm", "must be positive or null") }
+    if runtime.threads < 1 { return ("runtime.threads", "must be at least 1") }
+    if data.kind != .shapes && data.annotations == nil {
+      return ("data.annotations", "is required for \(data.kind.rawValue) data")
+    }
+    return nil
+  }
+}

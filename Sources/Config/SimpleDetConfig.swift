@@ -1,0 +1,270 @@
+import Data
+import Detection
+import Foundation
+import NN
+
+/// Everything a run needs, as `configs/*.yaml` spells it. The defaults are torchvision's
+/// `fasterrcnn_resnet50_fpn` with detectron2's 1× COCO schedule, on the synthetic shapes data (no files needed).
+public struct SimpleDetConfig: Codable, Equatable, Sendable {
+  public var model = ModelSection()
+  public var data = DataSection()
+  public var solver = SolverSection()
+  public var test = TestSection()
+  public var runtime = RuntimeSection()
+
+  public init() {}
+}
+
+/// The detector: its kind, then that detector's own settings at the same level.
+public struct ModelSection: Codable, Equatable, Sendable {
+  public enum Kind: String, Codable, Sendable, CaseIterable {
+    case fasterRCNN = "faster_rcnn"
+  }
+
+  public var kind = Kind.fasterRCNN
+  public var fasterRCNN = FasterRCNNConfiguration()
+
+  public init(kind: Kind = .fasterRCNN, fasterRCNN: FasterRCNNConfiguration = FasterRCNNConfiguration()) {
+    self.kind = kind
+    self.fasterRCNN = fasterRCNN
+  }
+
+  private enum CodingKeys: String, CodingKey { case kind }
+
+  // Flattened (`model: {kind: faster_rcnn, backbone: ...}`) so configs need no extra level.
+  public init(from decoder: any Decoder) throws {
+    kind = try decoder.container(keyedBy: CodingKeys.self).decode(Kind.self, forKey: .kind)
+    fasterRCNN = try FasterRCNNConfiguration(from: decoder)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    try fasterRCNN.encode(to: encoder)
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(kind, forKey: .kind)
+  }
+}
+
+/// Where the images and annotations come from, and the transforms applied to them.
+public struct DataSection: Codable, Equatable, Sendable {
+  public enum Kind: String, Codable, Sendable, CaseIterable {
+    case shapes, coco, voc
+    case lightJSON = "light_json"
+  }
+
+  /// The synthetic shapes dataset's size and seed (the rest of its geometry is fixed).
+  public struct Shapes: Codable, Equatable, Sendable {
+    public var imageCount = 200
+    public var seed: UInt64 = 0
+
+    public init(imageCount: Int = 200, seed: UInt64 = 0) {
+      self.imageCount = imageCount
+      self.seed = seed
+    }
+
+    private enum CodingKeys: String, CodingKey {
+      case imageCount = "image_count", seed
+    }
+
+    public var configuration: ShapesDataset.Configuration {
+      ShapesDataset.Configuration(imageCount: imageCount, seed: seed)
+    }
+  }
+
+  // Shapes needs no files, so the defaults run anywhere.
+  public var kind = Kind.shapes
+  /// The COCO or light JSON file, or the VOC folder; unused by `shapes`.
+  public var annotations: String? = nil
+  /// The folder that image paths in the annotations are relative to.
+  public var images: String? = nil
+  public var shapes = Shapes()
+  /// Applied to each training sample in order, before the detector's own resize and normalisation.
+  public var transforms: [TransformSpec] = []
+
+  public init() {}
+
+  private enum CodingKeys: String, CodingKey {
+    case kind, annotations, images, shapes, transforms
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    kind = try c.decode(Kind.self, forKey: .kind)
+    annotations = try c.decodeIfPresent(String.self, forKey: .annotations)
+    images = try c.decodeIfPresent(String.self, forKey: .images)
+    shapes = try c.decode(Shapes.self, forKey: .shapes)
+    transforms = try c.decode([TransformSpec].self, forKey: .transforms)
+  }
+
+  // Absent paths are written as null, so that the keys exist in the encoded defaults.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(kind, forKey: .kind)
+    try c.encode(annotations, forKey: .annotations)
+    try c.encode(images, forKey: .images)
+    try c.encode(shapes, forKey: .shapes)
+    try c.encode(transforms, forKey: .transforms)
+  }
+}
+
+/// The optimizer and learning-rate schedule (detectron2's `SOLVER` names where they exist).
+public struct SolverSection: Codable, Equatable, Sendable {
+  public enum Optimizer: String, Codable, Sendable, CaseIterable {
+    case sgd, adamw
+  }
+
+  public enum Schedule: String, Codable, Sendable, CaseIterable {
+    case constant
+    case multiStep = "multi_step"
+    case cosine
+  }
+
+  public var optimizer = Optimizer.sgd
+  /// The learning rate for `batchSize` images per iteration, after warm-up.
+  public var baseLearningRate = 0.02
+  /// SGD's momentum (AdamW uses its own betas).
+  public var momentum = 0.9
+  public var weightDecay = 1e-4
+  /// Weight decay of normalisation layers' parameters.
+  public var normWeightDecay = 0.0
+  public var biasWeightDecay = 0.0
+  public var maxIterations = 90_000
+  /// Images per iteration, over all workers.
+  public var batchSize = 16
+  public var warmupIterations = 1000
+  public var warmupFactor = 0.001
+  public var warmupMethod = LearningRateSchedule.WarmupMethod.linear
+  public var schedule = Schedule.multiStep
+  /// Iterations at which `multi_step` multiplies the rate by `gamma`.
+  public var steps = [60_000, 80_000]
+  public var gamma = 0.1
+  /// The factor `cosine` ends at, at `maxIterations`.
+  public var cosineFinalFactor = 0.0
+  /// Gradients are rescaled to at most this L2 norm; nil leaves them alone.
+  public var clipGradientNorm: Double? = nil
+
+  public init() {}
+
+  private enum CodingKeys: String, CodingKey {
+    case optimizer
+    case baseLearningRate = "base_lr"
+    case momentum, weightDecay = "weight_decay", normWeightDecay = "weight_decay_norm"
+    case biasWeightDecay = "weight_decay_bias"
+    case maxIterations = "max_iter"
+    case batchSize = "batch_size"
+    case warmupIterations = "warmup_iters"
+    case warmupFactor = "warmup_factor"
+    case warmupMethod = "warmup_method"
+    case schedule = "lr_schedule"
+    case steps, gamma
+    case cosineFinalFactor = "cosine_final_factor"
+    case clipGradientNorm = "clip_grad_norm"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    optimizer = try c.decode(Optimizer.self, forKey: .optimizer)
+    baseLearningRate = try c.decode(Double.self, forKey: .baseLearningRate)
+    momentum = try c.decode(Double.self, forKey: .momentum)
+    weightDecay = try c.decode(Double.self, forKey: .weightDecay)
+    normWeightDecay = try c.decode(Double.self, forKey: .normWeightDecay)
+    biasWeightDecay = try c.decode(Double.self, forKey: .biasWeightDecay)
+    maxIterations = try c.decode(Int.self, forKey: .maxIterations)
+    batchSize = try c.decode(Int.self, forKey: .batchSize)
+    warmupIterations = try c.decode(Int.self, forKey: .warmupIterations)
+    warmupFactor = try c.decode(Double.self, forKey: .warmupFactor)
+    warmupMethod = try c.decode(LearningRateSchedule.WarmupMethod.self, forKey: .warmupMethod)
+    schedule = try c.decode(Schedule.self, forKey: .schedule)
+    steps = try c.decode([Int].self, forKey: .steps)
+    gamma = try c.decode(Double.self, forKey: .gamma)
+    cosineFinalFactor = try c.decode(Double.self, forKey: .cosineFinalFactor)
+    clipGradientNorm = try c.decodeIfPresent(Double.self, forKey: .clipGradientNorm)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(optimizer, forKey: .optimizer)
+    try c.encode(baseLearningRate, forKey: .baseLearningRate)
+    try c.encode(momentum, forKey: .momentum)
+    try c.encode(weightDecay, forKey: .weightDecay)
+    try c.encode(normWeightDecay, forKey: .normWeightDecay)
+    try c.encode(biasWeightDecay, forKey: .biasWeightDecay)
+    try c.encode(maxIterations, forKey: .maxIterations)
+    try c.encode(batchSize, forKey: .batchSize)
+    try c.encode(warmupIterations, forKey: .warmupIterations)
+    try c.encode(warmupFactor, forKey: .warmupFactor)
+    try c.encode(warmupMethod, forKey: .warmupMethod)
+    try c.encode(schedule, forKey: .schedule)
+    try c.encode(steps, forKey: .steps)
+    try c.encode(gamma, forKey: .gamma)
+    try c.encode(cosineFinalFactor, forKey: .cosineFinalFactor)
+    // Explicit null: the key must exist in the encoded defaults for files to set it.
+    try c.encode(clipGradientNorm, forKey: .clipGradientNorm)
+  }
+
+  /// The warm-up and decay as NN's schedule.
+  public var learningRateSchedule: LearningRateSchedule {
+    let decay: LearningRateSchedule.Decay =
+      switch schedule {
+      case .constant: .constant
+      case .multiStep: .multiStep(milestones: steps, gamma: gamma)
+      case .cosine: .cosine(maxIterations: maxIterations, finalFactor: cosineFinalFactor)
+      }
+    return LearningRateSchedule(
+      warmupMethod: warmupMethod, warmupIterations: warmupIterations, warmupFactor: warmupFactor, decay: decay)
+  }
+
+  /// `model`'s parameters split into decayed weights, normalisation parameters and biases.
+  public func parameterGroups(for model: Module) -> [ParameterGroup] {
+    ParameterGroup.standard(
+      for: model, learningRate: baseLearningRate, weightDecay: weightDecay, normWeightDecay: normWeightDecay,
+      biasWeightDecay: biasWeightDecay)
+  }
+}
+
+/// Inference settings for evaluation and prediction; they replace the model's RoI-head values.
+public struct TestSection: Codable, Equatable, Sendable {
+  public var scoreThreshold = 0.05
+  public var detectionsPerImage = 100
+
+  public init() {}
+
+  private enum CodingKeys: String, CodingKey {
+    case scoreThreshold = "score_threshold"
+    case detectionsPerImage = "detections_per_image"
+  }
+}
+
+/// How a run executes and what it writes.
+public struct RuntimeSection: Codable, Equatable, Sendable {
+  /// libtorch intra-op threads.
+  public var threads = 2
+  /// Seeds data order, augmentation and sampling (the model's initialisation has `model.seed`).
+  public var seed: UInt64 = 0
+  /// Iterations between log lines and `metrics.jsonl` records.
+  public var logPeriod = 20
+  /// Iterations between checkpoints (0: only at the end).
+  public var checkpointPeriod = 5000
+  /// Iterations between evaluations (0: only at the end).
+  public var evalPeriod = 0
+  public var outputDirectory = "output"
+
+  public init() {}
+
+  private enum CodingKeys: String, CodingKey {
+    case threads, seed
+    case logPeriod = "log_period"
+    case checkpointPeriod = "checkpoint_period"
+    case evalPeriod = "eval_period"
+    case outputDirectory = "output_dir"
+  }
+}
+
+extension SimpleDetConfig {
+  /// The model with the `test` section's inference settings.
+  public var testModel: FasterRCNNConfiguration {
+    var m = model.fasterRCNN
+    m.roiHeads.scoreThreshold = test.scoreThreshold
+    m.roiHeads.detectionsPerImage = test.detectionsPerImage
+    return m
+  }
+}

@@ -1,0 +1,377 @@
+import Data
+import Detection
+import Foundation
+import NN
+import Testing
+
+@testable import Config
+
+/// A scratch folder of YAML files, removed when the test ends.
+final class ConfigFolder {
+  let url: URL
+
+  init() throws {
+    url = FileManager.default.temporaryDirectory.appendingPathComponent("simpledet-config-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  }
+
+  deinit { try? FileManager.default.removeItem(at: url) }
+
+  @discardableResult
+  func write(_ name: String, _ text: String) throws -> String {
+    let file = url.appendingPathComponent(name)
+    try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(text.utf8).write(to: file)
+    return file.path
+  }
+}
+
+/// The repository's `configs/` folder.
+let configsFolder = URL(fileURLWithPath: #filePath)
+  .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  .appendingPathComponent("configs")
+
+func error(of body: () throws -> Void) -> ConfigError? {
+  do {
+    try body()
+    return nil
+  } catch let e as ConfigError {
+    return e
+  } catch {
+    Issue.record("not a ConfigError: \(error)")
+    return nil
+  }
+}
+
+@Suite struct KeyNameTests {
+  @Test(arguments: [
+    ("roiHeads", "roi_heads"), ("preNMSTopNTrain", "pre_nms_top_n_train"), ("foregroundIoU", "foreground_iou"),
+    ("fpnNorm", "fpn_norm"), ("classes", "classes"), ("base_lr", "base_lr"), ("widthPerGroup", "width_per_group"),
+  ])
+  func snakeCase(_ pair: (String, String)) {
+    #expect(snakeCased(pair.0) == pair.1)
+  }
+}
+
+@Suite struct InheritanceTests {
+  @Test func defaultsWithoutFile() throws {
+    #expect(try SimpleDetConfig.load() == SimpleDetConfig())
+  }
+
+  @Test func childWinsForMappingsAndSequencesReplace() throws {
+    let folder = try ConfigFolder()
+    try folder.write(
+      "base.yaml",
+      """
+      model:
+        classes: 5
+        rpn: {nms_threshold: 0.6, anchor_sizes: [[8], [16], [32], [64], [128]]}
+      solver: {base_lr: 0.1, steps: [10, 20, 30]}
+      """)
+    let child = try folder.write(
+      "child.yaml",
+      """
+      _base_: base.yaml
+      model:
+        rpn: {anchor_sizes: [[4], [8], [16], [32], [64]]}
+      solver: {steps: [5]}
+      """)
+    let config = try SimpleDetConfig.load(file: child)
+    #expect(config.model.fasterRCNN.classes == 5)
+    #expect(config.model.fasterRCNN.rpn.nmsThreshold == 0.6)
+    #expect(config.model.fasterRCNN.rpn.anchorSizes == [[4], [8], [16], [32], [64]])
+    #expect(config.model.fasterRCNN.rpn.foregroundIoU == 0.7)
+    #expect(config.solver.baseLearningRate == 0.1)
+    #expect(config.solver.steps == [5])
+  }
+
+  @Test func severalBasesLaterWins() throws {
+    let folder = try ConfigFolder()
+    try folder.write("a.yaml", "solver: {base_lr: 0.1, max_iter: 10}\n")
+    try folder.write("b.yaml", "solver: {base_lr: 0.2}\n")
+    let child = try folder.write("c.yaml", "_base_: [a.yaml, b.yaml]\nruntime: {seed: 3}\n")
+    let config = try SimpleDetConfig.load(file: child)
+    #expect(config.solver.baseLearningRate == 0.2)
+    #expect(config.solver.maxIterations == 10)
+    #expect(config.runtime.seed == 3)
+  }
+
+  @Test func basePathsAreRelativeToTheIncludingFile() throws {
+    let folder = try ConfigFolder()
+    try folder.write("_base_/model.yaml", "model: {classes: 7}\n")
+    try folder.write("_base_/all.yaml", "_base_: model.yaml\nsolver: {batch_size: 3}\n")
+    let child = try folder.write("deep/er/child.yaml", "_base_: ../../_base_/all.yaml\n")
+    let config = try SimpleDetConfig.load(file: child)
+    #expect(config.model.fasterRCNN.classes == 7)
+    #expect(config.solver.batchSize == 3)
+  }
+
+  @Test func cyclesAreErrors() throws {
+    let folder = try ConfigFolder()
+    try folder.write("a.yaml", "_base_: b.yaml\n")
+    let b = try folder.write("b.yaml", "_base_: a.yaml\n")
+    let e = error { _ = try SimpleDetConfig.load(file: b) }
+    guard case .inheritanceCycle(let chain)? = e else {
+      Issue.record("expected a cycle error, got \(String(describing: e))")
+      return
+    }
+    #expect(chain.count == 3)
+    #expect(e!.description.contains("a.yaml"))
+  }
+
+  @Test func selfInclusionIsACycle() throws {
+    let folder = try ConfigFolder()
+    let a = try folder.write("a.yaml", "_base_: a.yaml\n")
+    #expect(error { _ = try SimpleDetConfig.load(file: a) }.map { if case .inheritanceCycle = $0 { true } else { false } } == true)
+  }
+
+  @Test func missingFileNamesIt() throws {
+    let e = error { _ = try SimpleDetConfig.load(file: "/nonexistent/x.yaml") }
+    #expect(e == .missingFile(path: "/nonexistent/x.yaml", includedFrom: nil))
+    #expect(e!.description == "/nonexistent/x.yaml: no such config file")
+  }
+
+  @Test func missingBaseNamesBothFiles() throws {
+    let folder = try ConfigFolder()
+    let child = try folder.write("child.yaml", "_base_: gone.yaml\n")
+    let e = error { _ = try SimpleDetConfig.load(file: child) }
+    #expect(e?.description.contains("gone.yaml") == true)
+    #expect(e?.description.contains("child.yaml") == true)
+  }
+
+  @Test func switchingBoxHeadKindStartsFromThatKindsDefaults() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("h.yaml", "model: {roi_heads: {box_head: {kind: conv_fc, convolutions: [64]}}}\n")
+    let config = try SimpleDetConfig.load(file: file)
+    #expect(config.model.fasterRCNN.roiHeads.boxHead == .convFC(convolutions: [64], fullyConnected: [1024], norm: .batchNorm))
+  }
+}
+
+@Suite struct ErrorTests {
+  @Test func unknownKeyInFileNamesKeyAndFile() throws {
+    let folder = try ConfigFolder()
+    try folder.write("base.yaml", "model:\n  rpn:\n    nms_treshold: 0.5\n")
+    let child = try folder.write("child.yaml", "_base_: base.yaml\nsolver: {base_lr: 0.1}\n")
+    let e = error { _ = try SimpleDetConfig.load(file: child) }
+    #expect(e == .unknownKey(path: "model.rpn.nms_treshold", source: folder.url.appendingPathComponent("base.yaml").path))
+    #expect(e?.description.contains("model.rpn.nms_treshold") == true)
+  }
+
+  @Test func unknownTopLevelSection() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "sovler: {base_lr: 0.1}\n")
+    #expect(error { _ = try SimpleDetConfig.load(file: file) } == .unknownKey(path: "sovler", source: file))
+  }
+
+  @Test func unknownKeyInsideAVariant() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "model: {roi_heads: {box_head: {kind: conv_fc, representation_size: 5}}}\n")
+    #expect(
+      error { _ = try SimpleDetConfig.load(file: file) }
+        == .unknownKey(path: "model.roi_heads.box_head.representation_size", source: file))
+  }
+
+  @Test func typeErrorNamesKeyAndFile() throws {
+    let folder = try ConfigFolder()
+    try folder.write("base.yaml", "solver: {base_lr: fast}\n")
+    let child = try folder.write("child.yaml", "_base_: base.yaml\nsolver: {max_iter: 10}\n")
+    let e = error { _ = try SimpleDetConfig.load(file: child) }
+    guard case .invalidValue(let path, let source, _)? = e else {
+      Issue.record("expected a value error, got \(String(describing: e))")
+      return
+    }
+    #expect(path == "solver.base_lr")
+    #expect(source == folder.url.appendingPathComponent("base.yaml").path)
+  }
+
+  @Test func nestedTypeErrorNamesKeyAndFile() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "model: {rpn: {anchor_sizes: [[16], [x], [64], [128], [256]]}}\n")
+    let e = error { _ = try SimpleDetConfig.load(file: file) }
+    guard case .invalidValue(let path, let source, _)? = e else {
+      Issue.record("expected a value error, got \(String(describing: e))")
+      return
+    }
+    #expect(path.hasPrefix("model.rpn.anchor_sizes"))
+    #expect(source == file)
+  }
+
+  @Test func badEnumValue() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "model: {backbone: {norm: LayerNorm}}\n")
+    let e = error { _ = try SimpleDetConfig.load(file: file) }
+    guard case .invalidValue(let path, let source, _)? = e else {
+      Issue.record("expected a value error, got \(String(describing: e))")
+      return
+    }
+    #expect(path == "model.backbone.norm")
+    #expect(source == file)
+  }
+
+  @Test func valueCheckNamesKeyAndFile() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "solver: {batch_size: 0}\n")
+    let e = error { _ = try SimpleDetConfig.load(file: file) }
+    #expect(e == .invalidValue(path: "solver.batch_size", source: file, reason: "must be at least 1"))
+  }
+
+  @Test func invalidYAMLNamesFile() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "model: {classes: [1, 2\n")
+    let e = error { _ = try SimpleDetConfig.load(file: file) }
+    #expect(e?.description.hasPrefix(file) == true)
+    #expect(e?.description.contains("\n") == false)
+  }
+
+  @Test func baseMustBeFileNames() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "_base_: {x: 1}\n")
+    #expect(error { _ = try SimpleDetConfig.load(file: file) } == .invalidBase(file: file))
+  }
+}
+
+@Suite struct OverrideTests {
+  @Test func scalarsOfEachType() throws {
+    let config = try SimpleDetConfig.load(overrides: [
+      "solver.base_lr=0.01", "solver.max_iter=100", "model.transform.fixed_size=true", "model.backbone.norm=BN",
+      "runtime.output_dir=runs/a", "solver.clip_grad_norm=1e-3", "solver.optimizer=adamw",
+    ])
+    #expect(config.solver.baseLearningRate == 0.01)
+    #expect(config.solver.maxIterations == 100)
+    #expect(config.model.fasterRCNN.transform.fixedSize)
+    #expect(config.model.fasterRCNN.backbone.norm == .batchNorm)
+    #expect(config.runtime.outputDirectory == "runs/a")
+    #expect(config.solver.clipGradientNorm == 0.001)
+    #expect(config.solver.optimizer == .adamw)
+  }
+
+  @Test func flowValuesAndIntegersForDoubles() throws {
+    let config = try SimpleDetConfig.load(overrides: [
+      "model.rpn.anchor_sizes=[[16],[32]]", "model.rpn.aspect_ratios=[[1], [1]]", "solver.base_lr=1",
+    ])
+    #expect(config.model.fasterRCNN.rpn.anchorSizes == [[16], [32]])
+    #expect(config.solver.baseLearningRate == 1)
+  }
+
+  @Test func overridesApplyAfterFilesAndInOrder() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "solver: {base_lr: 0.5, max_iter: 7}\n")
+    let config = try SimpleDetConfig.load(file: file, overrides: ["solver.base_lr=0.1", "solver.base_lr=0.2"])
+    #expect(config.solver.baseLearningRate == 0.2)
+    #expect(config.solver.maxIterations == 7)
+  }
+
+  @Test func wholeMappingAndNull() throws {
+    let config = try SimpleDetConfig.load(overrides: [
+      "model.roi_heads.box_head={kind: conv_fc, convolutions: [32], fully_connected: [64], norm: GN}",
+      "data.kind=shapes", "data.annotations=null",
+    ])
+    #expect(config.model.fasterRCNN.roiHeads.boxHead == .convFC(convolutions: [32], fullyConnected: [64], norm: .groupNorm))
+    #expect(config.data.annotations == nil)
+  }
+
+  @Test func unknownKeyIsAnError() throws {
+    let e = error { _ = try SimpleDetConfig.load(overrides: ["solver.base_rl=0.1"]) }
+    #expect(e == .unknownKey(path: "solver.base_rl", source: "--set solver.base_rl=0.1"))
+  }
+
+  @Test func typeErrorNamesTheOverride() throws {
+    let e = error { _ = try SimpleDetConfig.load(overrides: ["solver.max_iter=lots"]) }
+    guard case .invalidValue(let path, let source, _)? = e else {
+      Issue.record("expected a value error, got \(String(describing: e))")
+      return
+    }
+    #expect(path == "solver.max_iter")
+    #expect(source == "--set solver.max_iter=lots")
+  }
+
+  @Test(arguments: ["solver.base_lr", "=1", "solver..base_lr=1"])
+  func malformed(_ text: String) {
+    #expect(error { _ = try SimpleDetConfig.load(overrides: [text]) } == .invalidOverride(text))
+  }
+}
+
+@Suite struct RoundTripTests {
+  @Test func defaultsRoundTrip() throws {
+    try roundTrip(SimpleDetConfig())
+  }
+
+  @Test func changedConfigRoundTrips() throws {
+    var config = SimpleDetConfig()
+    config.model.fasterRCNN = .torchvisionResNet50FPNv2(classes: 3)
+    config.model.fasterRCNN.rpn.minSize = 1e-5
+    config.data.kind = .lightJSON
+    config.data.annotations = "a/b.json"
+    config.data.images = "123"
+    config.data.transforms = [
+      .resizeShortestEdge(ResizeShortestEdge(sizes: [640, 800], maxSize: 1333)),
+      .randomHorizontalFlip(RandomHorizontalFlip(probability: 0.25)),
+    ]
+    config.solver.clipGradientNorm = 35
+    config.solver.schedule = .cosine
+    config.solver.warmupFactor = 1.0 / 3
+    config.runtime.outputDirectory = "true"
+    try roundTrip(config)
+  }
+
+  func roundTrip(_ config: SimpleDetConfig) throws {
+    let folder = try ConfigFolder()
+    let file = folder.url.appendingPathComponent("config.yaml")
+    try config.write(to: file)
+    #expect(try SimpleDetConfig.load(file: file.path) == config)
+  }
+
+  @Test func writtenKeysAreSnakeCase() throws {
+    let text = try SimpleDetConfig().yaml()
+    #expect(text.contains("base_lr: 0.02"))
+    #expect(text.contains("pre_nms_top_n_train: 2000"))
+    #expect(text.contains("roi_heads:"))
+    #expect(!text.contains("roiHeads"))
+  }
+}
+
+@Suite struct ConfigFileTests {
+  @Test func torchvisionPresetsEqualTheSwiftPresets() throws {
+    let v1 = try SimpleDetConfig.load(file: configsFolder.appendingPathComponent("torchvision/fasterrcnn_resnet50_fpn.yaml").path)
+    #expect(v1.model.fasterRCNN == .torchvisionResNet50FPN())
+    let v2 = try SimpleDetConfig.load(
+      file: configsFolder.appendingPathComponent("torchvision/fasterrcnn_resnet50_fpn_v2.yaml").path)
+    #expect(v2.model.fasterRCNN == .torchvisionResNet50FPNv2())
+  }
+
+  @Test func shapesConfigInheritsAndBuilds() throws {
+    let config = try SimpleDetConfig.load(file: configsFolder.appendingPathComponent("shapes/faster_rcnn_r18_fpn.yaml").path)
+    #expect(config.model.fasterRCNN.backbone.depth == 18)
+    #expect(config.model.fasterRCNN.classes == 4)
+    #expect(config.data.kind == .shapes)
+    #expect(config.data.transforms == [.randomHorizontalFlip(RandomHorizontalFlip(probability: 0.5))])  // from _base_
+    #expect(config.solver.momentum == 0.9)
+    #expect(config.solver.maxIterations == 3000)
+    let model = FasterRCNN(config.model.fasterRCNN)
+    #expect(model.roiHeads.classes == 4)
+  }
+
+  @Test func everyConfigFileDecodes() throws {
+    let files = FileManager.default.enumerator(at: configsFolder, includingPropertiesForKeys: nil)!
+      .compactMap { $0 as? URL }.filter { $0.pathExtension == "yaml" }
+    #expect(files.count >= 4)
+    for file in files where !file.path.contains("/_base_/") {
+      _ = try SimpleDetConfig.load(file: file.path)
+    }
+    for file in files where file.path.contains("/_base_/") {
+      // Bases may lack what only a full config has (a dataset path), but their keys must exist.
+      do {
+        _ = try SimpleDetConfig.load(file: file.path)
+      } catch ConfigError.unknownKey(let path, let source) {
+        Issue.record("\(source): unknown key \(path)")
+      } catch ConfigError.invalidValue {
+      }
+    }
+  }
+
+  @Test func solverMapsToNNSchedule() throws {
+    let config = try SimpleDetConfig.load(overrides: ["solver.warmup_iters=0", "solver.steps=[10]", "solver.gamma=0.5"])
+    #expect(config.solver.learningRateSchedule.factor(at: 9) == 1)
+    #expect(config.solver.learningRateSchedule.factor(at: 10) == 0.5)
+  }
+}
