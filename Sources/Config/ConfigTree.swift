@@ -146,3 +146,31 @@ extension ConfigTree {
     try JSONDecoder().decode(type, from: JSONEncoder().encode(self))
   }
 }
+
+extension ConfigTree {
+  /// The value at a dotted key path; numbers index sequences.
+  func value(at path: String) -> ConfigTree? {
+    var node = self
+    for key in path.split(separator: ".").map(String.init) {
+      switch node {
+      case .mapping(let m): guard let next = m[key] else { return nil }; node = next
+      case .sequence(let a): guard let i = Int(key), a.indices.contains(i) else { return nil }; node = a[i]
+      default: return nil
+      }
+    }
+    return node
+  }
+
+  /// A short description for error messages.
+  var summary: String {
+    switch self {
+    case .null: "null"
+    case .bool(let b): "\(b)"
+    case .int(let i): "the integer \(i)"
+    case .double(let d): "the number \(d)"
+    case .string(let s): "the string '\(s)'"
+    case .sequence: "a list"
+    case .mapping: "a mapping"
+    }
+  }
+}

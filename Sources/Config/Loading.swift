@@ -19,7 +19,10 @@ extension SimpleDetConfig {
     do {
       config = try layer.tree.camelCased(like: defaults).decoded(as: SimpleDetConfig.self)
     } catch let error as DecodingError {
-      let (path, reason) = describe(error)
+      var (path, reason) = describe(error)
+      if case .typeMismatch(let type, _) = error {
+        reason = "expected \(typeName(type)), found \(layer.tree.value(at: path)?.summary ?? "something else")"
+      }
       throw ConfigError.invalidValue(path: path, source: layer.source(of: path), reason: reason)
     }
     if let (path, reason) = config.firstProblem() {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Config
 import Detection
 import Foundation
 import NN
@@ -16,8 +17,16 @@ struct Benchmark: ParsableCommand {
 
   enum Mode: String, ExpressibleByArgument, CaseIterable { case train, infer }
 
-  @Option(help: "The detector: \(DetectorPreset.allCases.map(\.rawValue).joined(separator: ", ")).")
-  var preset: DetectorPreset = .fasterrcnnResnet50Fpn
+  @Option(help: "The detector: \(DetectorPreset.allCases.map(\.rawValue).joined(separator: ", ")) (the default without --config).")
+  var preset: DetectorPreset?
+
+  @Option(help: "A config file (YAML) whose model section builds the detector.")
+  var config: String?
+
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp("Overrides a config key, e.g. --set model.rpn.nms_threshold=0.6 (repeatable).", valueName: "key.path=value"))
+  var overrides: [String] = []
 
   @Option(help: "A weight file (.safetensors or .pth) to load; random seeded weights otherwise.")
   var weights: String?
@@ -47,6 +56,9 @@ struct Benchmark: ParsableCommand {
   var json = false
 
   func validate() throws {
+    guard preset == nil || (config == nil && overrides.isEmpty) else {
+      throw ValidationError("give either --preset or --config/--set, not both")
+    }
     guard size >= 32, batch >= 1, iters >= 1, warmup >= 0, threads >= 1 else {
       throw ValidationError("size must be at least 32, batch, iters and threads at least 1, warmup at least 0")
     }
@@ -55,7 +67,22 @@ struct Benchmark: ParsableCommand {
   func run() throws {
     try Torch.checkVersion()
     Torch.threadCount = threads
-    var config = preset.configuration
+    var config: FasterRCNNConfiguration
+    let name: String
+    if self.config != nil || !overrides.isEmpty {
+      do {
+        config = try SimpleDetConfig.load(file: self.config, overrides: overrides).model.fasterRCNN
+      } catch let error as ConfigError {
+        // One line naming the file and the problem, exit status 1, no usage text.
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+      }
+      name = self.config.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "defaults"
+    } else {
+      let preset = preset ?? .fasterrcnnResnet50Fpn
+      config = preset.configuration
+      name = preset.rawValue
+    }
     config.transform.fixedSize = true
     config.roiHeads.scoreThreshold = scoreThreshold
     let model = FasterRCNN(config)
@@ -100,7 +127,7 @@ struct Benchmark: ParsableCommand {
     let total = seconds.reduce(0, +)
     let perIteration = seconds.sorted()[seconds.count / 2]
     let report = BenchmarkReport(
-      preset: preset.rawValue, mode: mode.rawValue, size: size, batch: batch, threads: threads,
+      preset: name, mode: mode.rawValue, size: size, batch: batch, threads: threads,
       images_per_sec: Double(batch) / perIteration, sec_per_iter: perIteration, peak_rss_mb: peakResidentMegabytes(),
       share_nms: (operations["nms"] ?? 0) / total, share_roi_align: (operations["roi_align"] ?? 0) / total,
       share_matching: (operations["matching"] ?? 0) / total)

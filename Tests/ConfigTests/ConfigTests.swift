@@ -176,10 +176,11 @@ func error(of body: () throws -> Void) -> ConfigError? {
     try folder.write("base.yaml", "solver: {base_lr: fast}\n")
     let child = try folder.write("child.yaml", "_base_: base.yaml\nsolver: {max_iter: 10}\n")
     let e = error { _ = try SimpleDetConfig.load(file: child) }
-    guard case .invalidValue(let path, let source, _)? = e else {
+    guard case .invalidValue(let path, let source, let reason)? = e else {
       Issue.record("expected a value error, got \(String(describing: e))")
       return
     }
+    #expect(reason == "expected a number, found the string 'fast'")
     #expect(path == "solver.base_lr")
     #expect(source == folder.url.appendingPathComponent("base.yaml").path)
   }
