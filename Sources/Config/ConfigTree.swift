@@ -3,7 +3,7 @@ import Yams
 
 /// A config as plain data, between YAML text and the Codable structs: merging, overriding and
 /// checking keys happen on this form, where every key is visible.
-public indirect enum ConfigTree: Equatable, Sendable {
+indirect enum ConfigTree: Equatable, Sendable {
   case null
   case bool(Bool)
   case int(Int)
@@ -19,7 +19,7 @@ public indirect enum ConfigTree: Equatable, Sendable {
 }
 
 extension ConfigTree: Codable {
-  public init(from decoder: any Decoder) throws {
+  init(from decoder: any Decoder) throws {
     let c = try decoder.singleValueContainer()
     if c.decodeNil() {
       self = .null
@@ -38,7 +38,7 @@ extension ConfigTree: Codable {
     }
   }
 
-  public func encode(to encoder: any Encoder) throws {
+  func encode(to encoder: any Encoder) throws {
     var c = encoder.singleValueContainer()
     switch self {
     case .null: try c.encodeNil()
@@ -128,7 +128,7 @@ extension ConfigTree {
   }
 
   /// The tree as YAML text with sorted keys.
-  public func yaml() throws -> String {
+  func yaml() throws -> String {
     try Yams.serialize(node: node)
   }
 }

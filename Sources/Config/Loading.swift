@@ -75,7 +75,9 @@ extension SimpleDetConfig {
     case is Double.Type: "a number"
     case is String.Type: "a string"
     case is Bool.Type: "true or false"
-    default: "\(type)"
+    default:
+      String(describing: type).hasPrefix("Dictionary") ? "a mapping"
+        : String(describing: type).hasPrefix("Array") ? "a list" : "\(type)"
     }
   }
 
@@ -96,6 +98,7 @@ extension SimpleDetConfig {
     if solver.maxIterations < 1 { return ("solver.max_iter", "must be at least 1") }
     if solver.batchSize < 1 { return ("solver.batch_size", "must be at least 1") }
     if let norm = solver.clipGradientNorm, norm <= 0 { return ("solver.clip_grad_norm", "must be positive or null") }
+    if data.shapes.imageCount < 1 { return ("data.shapes.image_count", "must be at least 1") }
     if runtime.threads < 1 { return ("runtime.threads", "must be at least 1") }
     if data.kind != .shapes && data.annotations == nil {
       return ("data.annotations", "is required for \(data.kind.rawValue) data")

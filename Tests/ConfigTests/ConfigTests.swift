@@ -209,6 +209,26 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(source == file)
   }
 
+  @Test func sectionGivenAsScalar() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "solver: 3\n")
+    let e = error { _ = try SimpleDetConfig.load(file: file) }
+    #expect(e == .invalidValue(path: "solver", source: file, reason: "expected a mapping, found the integer 3"))
+  }
+
+  @Test func unknownTransformSettingNamesFile() throws {
+    let folder = try ConfigFolder()
+    let file = try folder.write("a.yaml", "data:\n  transforms:\n    - random_horizontal_flip: {probabilty: 0.5}\n")
+    let e = error { _ = try SimpleDetConfig.load(file: file) }
+    guard case .invalidValue(let path, let source, let reason)? = e else {
+      Issue.record("expected a value error, got \(String(describing: e))")
+      return
+    }
+    #expect(path.hasPrefix("data.transforms.0"))
+    #expect(source == file)
+    #expect(reason.contains("probabilty"))
+  }
+
   @Test func valueCheckNamesKeyAndFile() throws {
     let folder = try ConfigFolder()
     let file = try folder.write("a.yaml", "solver: {batch_size: 0}\n")
