@@ -66,8 +66,8 @@ struct ConfigLoader {
     let folder = url.deletingLastPathComponent()
     for base in bases {
       // Relative to the including file, so a config works from any working directory.
-      let basePath = base.hasPrefix("/") ? base : folder.appendingPathComponent(base).path
-      let layer = try load(file: basePath, chain: chain + [url.path], includedFrom: path)
+      let baseURL = base.hasPrefix("/") ? URL(fileURLWithPath: base) : folder.appendingPathComponent(base)
+      let layer = try load(file: display(baseURL.standardizedFileURL.path), chain: chain + [url.path], includedFrom: path)
       merged = try overlay(merged, with: layer, strict: false)
     }
     return try overlay(merged, with: Layer(tree: tree, sources: ["": path]), strict: false)
