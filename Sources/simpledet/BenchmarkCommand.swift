@@ -73,9 +73,7 @@ struct Benchmark: ParsableCommand {
       do {
         config = try SimpleDetConfig.load(file: self.config, overrides: overrides).model.fasterRCNN
       } catch let error as ConfigError {
-        // One line naming the file and the problem, exit status 1, no usage text.
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
+        throw fail(error)
       }
       name = self.config.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "defaults"
     } else {
@@ -90,7 +88,7 @@ struct Benchmark: ParsableCommand {
       do {
         try model.loadWeights(contentsOf: URL(fileURLWithPath: weights))
       } catch {
-        throw ValidationError("\(error)")
+        throw fail(error)
       }
     }
     let g = Generator(seed: 42)

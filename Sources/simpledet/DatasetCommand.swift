@@ -44,11 +44,6 @@ extension DatasetFormat: ExpressibleByArgument {}
 extension BadDataPolicy: ExpressibleByArgument {}
 extension ImageFormat: ExpressibleByArgument {}
 
-/// Prints one line and exits with status 1: a bad input never shows a stack trace or usage text.
-func fail(_ error: any Error) -> ExitCode {
-  FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
-  return ExitCode(1)
-}
 
 extension DatasetCommand {
   struct Synth: ParsableCommand {

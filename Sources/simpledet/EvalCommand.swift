@@ -58,9 +58,7 @@ struct Eval: ParsableCommand {
         print(evaluation.summaryTable, terminator: "")
       }
     } catch {
-      // One line naming the file and the problem, exit status 1, no usage text.
-      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-      throw ExitCode(1)
+      throw fail(error)
     }
   }
 }
