@@ -12,7 +12,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deps="$root/.deps"
-cache="${SIMPLEDET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/simpledet/wheels}"
+cache="${SIMPLEDET_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/simpledet/wheels}"
 
 # name | version | exact wheel file | sha256
 wheels=(
