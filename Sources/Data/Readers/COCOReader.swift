@@ -7,13 +7,7 @@ import Masks
 public enum COCOReader {
   /// Reads an annotation file; `images` is the folder its `file_name`s are relative to.
   public static func read(annotations url: URL, images: URL, policy: BadDataPolicy = .skip) throws -> Dataset {
-    let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw DatasetFormatError(file: url.path, message: "cannot read the annotation file (\(error.localizedDescription))")
-    }
-    return try read(data, file: url.path, imageSource: .folder(images), policy: policy)
+    try read(readAnnotationFile(url), file: url.path, imageSource: .folder(images), policy: policy)
   }
 
   /// Reads annotation JSON held in memory; `file` names it in messages.

@@ -18,13 +18,7 @@ import Foundation
 /// optional.
 public enum LightJSONReader {
   public static func read(annotations url: URL, images: URL, policy: BadDataPolicy = .skip) throws -> Dataset {
-    let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw DatasetFormatError(file: url.path, message: "cannot read the annotation file (\(error.localizedDescription))")
-    }
-    return try read(data, file: url.path, imageSource: .folder(images), policy: policy)
+    try read(readAnnotationFile(url), file: url.path, imageSource: .folder(images), policy: policy)
   }
 
   public static func read(_ data: Data, file: String, imageSource: ImageSource, policy: BadDataPolicy = .skip) throws -> Dataset {

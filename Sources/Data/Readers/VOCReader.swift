@@ -44,9 +44,7 @@ public enum VOCReader {
     var records: [DatasetRecord] = []
     var issues: [DataIssue] = []
     for (index, url) in annotationFiles.enumerated() {
-      guard let data = try? Data(contentsOf: url) else {
-        throw DatasetFormatError(file: url.path, message: "cannot read the annotation file")
-      }
+      let data = try readAnnotationFile(url)
       var checks = AnnotationChecks(file: url.path, policy: policy)
       if let record = try read(data, file: url.path, imageId: index, metadata: metadata, checks: &checks) {
         records.append(record)

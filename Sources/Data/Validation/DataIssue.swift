@@ -1,3 +1,5 @@
+import Foundation
+
 /// One problem found in a dataset, located by file and record so it can be fixed at the source.
 public struct DataIssue: Sendable, Equatable, CustomStringConvertible {
   public enum Kind: String, Sendable, CaseIterable, Codable {
@@ -77,5 +79,14 @@ public struct DatasetFormatError: Error, CustomStringConvertible, Sendable, Equa
 
   public var description: String {
     location.isEmpty ? "\(file): \(message)" : "\(file): \(location): \(message)"
+  }
+}
+
+/// The bytes of an annotation file, or a `DatasetFormatError` naming it and why it is unreadable.
+func readAnnotationFile(_ url: URL) throws -> Data {
+  do {
+    return try Data(contentsOf: url)
+  } catch {
+    throw DatasetFormatError(file: url.path, message: "cannot read the annotation file (\(error.localizedDescription))")
   }
 }
