@@ -92,40 +92,15 @@ public enum Overlap {
   /// Exact mask IoU of one pair by walking both run lists, with the crowd rule.
   public static func maskIoU(_ detection: RLE, _ groundTruth: RLE, isCrowd: Bool) -> Double {
     if detection.height != groundTruth.height || detection.width != groundTruth.width { return -1 }
-    return detection.counts.withUnsafeBufferPointer { a in
-      groundTruth.counts.withUnsafeBufferPointer { b in
-        if a.isEmpty || b.isEmpty { return 0 }
-        var leftA = a[0], leftB = b[0]
-        var nextA = 1, nextB = 1
-        var inA = false, inB = false
-        var intersection: UInt32 = 0, union: UInt32 = 0
-        var remaining = true
-        while remaining {
-          let step = Swift.min(leftA, leftB)
-          if inA || inB {
-            union &+= step
-            if inA && inB { intersection &+= step }
-          }
-          leftA -= step
-          if leftA == 0 && nextA < a.count {
-            leftA = a[nextA]
-            nextA += 1
-            inA.toggle()
-          }
-          leftB -= step
-          if leftB == 0 && nextB < b.count {
-            leftB = b[nextB]
-            nextB += 1
-            inB.toggle()
-          }
-          remaining = leftA &+ leftB > 0
-          // Masks of unequal run totals would otherwise spin on a zero step forever.
-          if (leftA == 0 && nextA == a.count && leftB > 0) || (leftB == 0 && nextB == b.count && leftA > 0) { break }
-        }
-        if intersection == 0 { return 0 }
-        let denominator = isCrowd ? UInt32(truncatingIfNeeded: detection.area) : union
-        return Double(intersection) / Double(denominator)
+    var intersection: UInt32 = 0, union: UInt32 = 0
+    forEachJointRun(detection.counts, groundTruth.counts) { step, inA, inB in
+      if inA || inB {
+        union &+= step
+        if inA && inB { intersection &+= step }
       }
     }
+    if intersection == 0 { return 0 }
+    let denominator = isCrowd ? UInt32(truncatingIfNeeded: detection.area) : union
+    return Double(intersection) / Double(denominator)
   }
 }

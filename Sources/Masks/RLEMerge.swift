@@ -34,35 +34,20 @@ extension RLE {
     if a.isEmpty || b.isEmpty { return a.isEmpty ? b : a }
     var output: [UInt32] = []
     output.reserveCapacity(a.count + b.count)
-    var leftA = a[0], leftB = b[0]
-    var nextA = 1, nextB = 1
-    var inA = false, inB = false, value = false
+    // Runs alternate background/foreground starting with background: a run ends where the merged
+    // value flips.
+    var value = false
     var pending: UInt32 = 0
-    var remaining = true
-    while remaining {
-      let step = min(leftA, leftB)
-      pending &+= step
-      leftA -= step
-      if leftA == 0 && nextA < a.count {
-        leftA = a[nextA]
-        nextA += 1
-        inA.toggle()
-      }
-      leftB -= step
-      if leftB == 0 && nextB < b.count {
-        leftB = b[nextB]
-        nextB += 1
-        inB.toggle()
-      }
-      remaining = leftA &+ leftB > 0
-      let previous = value
-      value = keepsPixel(inA, inB)
-      // A run ends where the merged value flips, and the last one where both lists run out.
-      if value != previous || !remaining {
+    forEachJointRun(a, b) { step, inA, inB in
+      let merged = keepsPixel(inA, inB)
+      if merged != value {
         output.append(pending)
         pending = 0
+        value = merged
       }
+      pending &+= step
     }
+    output.append(pending)
     return output
   }
 }
