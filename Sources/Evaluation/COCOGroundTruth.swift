@@ -123,17 +123,7 @@ public struct COCOGroundTruth: Sendable {
   /// Reads and checks a COCO ground-truth JSON file.
   public init(contentsOf url: URL) throws(EvaluationError) {
     let name = url.path
-    let data: Data
-    do {
-      guard FileManager.default.fileExists(atPath: url.path) else {
-        throw EvaluationError(file: name, "no such file")
-      }
-      data = try Data(contentsOf: url)
-    } catch let error as EvaluationError {
-      throw error
-    } catch {
-      throw EvaluationError(file: name, "cannot read the file (\(error.localizedDescription))")
-    }
+    let data = try readEvaluationFile(url)
     try self.init(json: data, sourceName: name)
   }
 

@@ -14,17 +14,7 @@ public enum COCOResultsFile {
   /// bucket by mask area, as detectron2 does.
   public static func read(contentsOf url: URL, groundTruth: COCOGroundTruth) throws(EvaluationError) -> [COCODetection] {
     let name = url.path
-    let data: Data
-    do {
-      guard FileManager.default.fileExists(atPath: url.path) else {
-        throw EvaluationError(file: name, "no such file")
-      }
-      data = try Data(contentsOf: url)
-    } catch let error as EvaluationError {
-      throw error
-    } catch {
-      throw EvaluationError(file: name, "cannot read the file (\(error.localizedDescription))")
-    }
+    let data = try readEvaluationFile(url)
     return try decode(json: data, groundTruth: groundTruth, sourceName: name)
   }
 

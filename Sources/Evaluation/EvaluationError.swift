@@ -55,3 +55,15 @@ public struct EvaluationError: Error, Hashable, Sendable, CustomStringConvertibl
     }
   }
 }
+
+/// The bytes of an input file, or an `EvaluationError` naming it and why it cannot be read.
+func readEvaluationFile(_ url: URL) throws(EvaluationError) -> Data {
+  guard FileManager.default.fileExists(atPath: url.path) else {
+    throw EvaluationError(file: url.path, "no such file")
+  }
+  do {
+    return try Data(contentsOf: url)
+  } catch {
+    throw EvaluationError(file: url.path, "cannot read the file (\(error.localizedDescription))")
+  }
+}
