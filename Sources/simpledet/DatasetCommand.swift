@@ -28,7 +28,16 @@ struct DatasetLocation: ParsableArguments {
   @Option(name: .customLong("image-set"), help: "VOC: the image-set list under ImageSets/Main (default: trainval; 'all' for every XML file).")
   var imageSet: String = "trainval"
 
+  /// The dataset, or exit status 1 with one line naming the file and the problem.
   func read() throws -> Dataset {
+    do {
+      return try readDataset()
+    } catch {
+      throw fail(error)
+    }
+  }
+
+  private func readDataset() throws -> Dataset {
     let url = URL(fileURLWithPath: annotations)
     guard let format = format ?? DatasetFormat.detect(annotations: url) else {
       throw DatasetFormatError(file: annotations, message: "no such file or folder")
@@ -100,12 +109,7 @@ extension DatasetCommand {
     var threads: Int = 2
 
     func run() throws {
-      let dataset: Dataset
-      do {
-        dataset = try location.read()
-      } catch {
-        throw fail(error)
-      }
+      let dataset = try location.read()
       let checker = DatasetChecker(depth: quick ? .headers : .full, threadCount: threads)
       let issues = checker.issues(in: dataset)
       let label = policy == .fail ? "error" : "warning"
@@ -133,12 +137,7 @@ extension DatasetCommand {
     @OptionGroup var location: DatasetLocation
 
     func run() throws {
-      let dataset: Dataset
-      do {
-        dataset = try location.read()
-      } catch {
-        throw fail(error)
-      }
+      let dataset = try location.read()
       let s = DatasetStatistics(dataset)
       print("images \(s.imageCount) (\(s.landscapeCount) landscape, \(s.imageCount - s.landscapeCount) portrait, \(s.imagesWithoutInstances) without instances)")
       if let widths = s.widths, let heights = s.heights {
