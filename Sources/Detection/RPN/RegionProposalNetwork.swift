@@ -150,9 +150,9 @@ public final class RegionProposalNetwork: Module {
       positives.append(p)
       negatives.append(n)
     }
-    let positive = Tensor.concatenate(positives, axis: 0).nonzeroIndices().reshaped([-1])
-    let sampled = (Tensor.concatenate(positives, axis: 0) .|| Tensor.concatenate(negatives, axis: 0))
-      .nonzeroIndices().reshaped([-1])
+    let positiveMask = Tensor.concatenate(positives, axis: 0)
+    let positive = positiveMask.nonzeroIndices().reshaped([-1])
+    let sampled = (positiveMask .|| Tensor.concatenate(negatives, axis: 0)).nonzeroIndices().reshaped([-1])
     let objectness = raw.objectness.reshaped([-1])
     let offsets = raw.offsets.reshaped([-1, 4])
     let allLabels = Tensor.concatenate(labels, axis: 0)
