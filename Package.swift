@@ -58,6 +58,8 @@ let package = Package(
     .target(
       name: "Config", dependencies: ["Data", "Detection", "NN", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
+    // Pictures: boxes, masks and labels drawn on images, and training curves, written as PNG.
+    .target(name: "Visualization", dependencies: ["Data"], swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "simpledet",
@@ -95,6 +97,7 @@ let package = Package(
     .testTarget(name: "DataTests", dependencies: ["Data", "Detection", "Masks", "Torch"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
     .testTarget(name: "ConfigTests", dependencies: ["Config", "Data", "Detection", "NN"], swiftSettings: swiftSettings),
+    .testTarget(name: "VisualizationTests", dependencies: ["Data", "Visualization"], swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],
