@@ -60,11 +60,15 @@ let package = Package(
       swiftSettings: swiftSettings),
     // Pictures: boxes, masks and labels drawn on images, and training curves, written as PNG.
     .target(name: "Visualization", dependencies: ["Data"], swiftSettings: swiftSettings),
+    // The trainer, checkpoints and resume, evaluation and prediction runs: what the CLI drives.
+    .target(
+      name: "Engine", dependencies: ["Config", "Data", "Detection", "Evaluation", "Masks", "NN", "Torch"],
+      swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "simpledet",
       dependencies: [
-        "Torch", "NN", "Config", "Detection", "Evaluation", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Torch", "NN", "Config", "Detection", "Engine", "Evaluation", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -98,6 +102,9 @@ let package = Package(
     .testTarget(name: "NNTests", dependencies: ["NN", "Torch", "ShapeClassifier"], swiftSettings: swiftSettings),
     .testTarget(name: "ConfigTests", dependencies: ["Config", "Data", "Detection", "NN"], swiftSettings: swiftSettings),
     .testTarget(name: "VisualizationTests", dependencies: ["Data", "Visualization"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "EngineTests", dependencies: ["Config", "Data", "Detection", "Engine", "Evaluation", "NN", "Torch"],
+      swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],

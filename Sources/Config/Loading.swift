@@ -98,11 +98,23 @@ extension SimpleDetConfig {
     if solver.maxIterations < 1 { return ("solver.max_iter", "must be at least 1") }
     if solver.batchSize < 1 { return ("solver.batch_size", "must be at least 1") }
     if let norm = solver.clipGradientNorm, norm <= 0 { return ("solver.clip_grad_norm", "must be positive or null") }
-    if data.shapes.imageCount < 1 { return ("data.shapes.image_count", "must be at least 1") }
-    if runtime.threads < 1 { return ("runtime.threads", "must be at least 1") }
-    if data.kind != .shapes && data.annotations == nil {
-      return ("data.annotations", "is required for \(data.kind.rawValue) data")
+    if solver.maxNonfiniteSteps < 1 { return ("solver.max_nonfinite_steps", "must be at least 1") }
+    for (name, split) in [("train", data.train), ("test", data.test)] {
+      if data.kind == .shapes && split.imageCount < 1 { return ("data.\(name).image_count", "must be at least 1") }
+      if data.kind != .shapes && split.annotations == nil {
+        return ("data.\(name).annotations", "is required for \(data.kind.rawValue) data")
+      }
     }
+    if data.workers < 0 { return ("data.workers", "must be 0 or more") }
+    if test.batchSize < 1 { return ("test.batch_size", "must be at least 1") }
+    if let size = test.minSize, size < 32 { return ("test.min_size", "must be at least 32 or null") }
+    if runtime.threads < 1 { return ("runtime.threads", "must be at least 1") }
+    for (key, value) in [("log_period", runtime.logPeriod), ("checkpoint_period", runtime.checkpointPeriod), ("eval_period", runtime.evalPeriod)]
+    where value < 0 {
+      return ("runtime.\(key)", "must be 0 or more")
+    }
+    if runtime.logPeriod < 1 { return ("runtime.log_period", "must be at least 1") }
+    if runtime.checkpointsKept < 1 { return ("runtime.checkpoints_kept", "must be at least 1") }
     return nil
   }
 }

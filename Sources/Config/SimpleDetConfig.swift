@@ -44,66 +44,76 @@ public struct ModelSection: Codable, Equatable, Sendable {
   }
 }
 
-/// Where the images and annotations come from, and the transforms applied to them.
+/// Where the training and test images and annotations come from, and the training transforms.
 public struct DataSection: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case shapes, coco, voc
     case lightJSON = "light_json"
   }
 
-  /// The synthetic shapes dataset's size and seed (the rest of its geometry is fixed).
-  public struct Shapes: Codable, Equatable, Sendable {
+  /// One split's files (or, for `shapes`, its size and seed).
+  public struct Split: Codable, Equatable, Sendable {
+    /// The COCO or light JSON file, or the VOC folder (the one holding `Annotations/`).
+    public var annotations: String? = nil
+    /// The folder that image paths in the annotations are relative to (VOC: nil means `JPEGImages/`).
+    public var images: String? = nil
+    /// VOC's image-set list under `ImageSets/Main/` (nil: every annotation file).
+    public var imageSet: String? = nil
+    /// `shapes` only: the number of synthetic images.
     public var imageCount = 200
+    /// `shapes` only: the seed that draws them (different seeds give disjoint scenes).
     public var seed: UInt64 = 0
 
-    public init(imageCount: Int = 200, seed: UInt64 = 0) {
+    public init(
+      annotations: String? = nil, images: String? = nil, imageSet: String? = nil, imageCount: Int = 200, seed: UInt64 = 0
+    ) {
+      self.annotations = annotations
+      self.images = images
+      self.imageSet = imageSet
       self.imageCount = imageCount
       self.seed = seed
     }
 
     private enum CodingKeys: String, CodingKey {
-      case imageCount = "image_count", seed
+      case annotations, images, imageSet = "image_set", imageCount = "image_count", seed
     }
 
-    public var configuration: ShapesDataset.Configuration {
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      annotations = try c.decodeIfPresent(String.self, forKey: .annotations)
+      images = try c.decodeIfPresent(String.self, forKey: .images)
+      imageSet = try c.decodeIfPresent(String.self, forKey: .imageSet)
+      imageCount = try c.decode(Int.self, forKey: .imageCount)
+      seed = try c.decode(UInt64.self, forKey: .seed)
+    }
+
+    // Absent paths are written as null, so that the keys exist in the encoded defaults.
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(annotations, forKey: .annotations)
+      try c.encode(images, forKey: .images)
+      try c.encode(imageSet, forKey: .imageSet)
+      try c.encode(imageCount, forKey: .imageCount)
+      try c.encode(seed, forKey: .seed)
+    }
+
+    /// The synthetic shapes dataset this split describes.
+    public var shapes: ShapesDataset.Configuration {
       ShapesDataset.Configuration(imageCount: imageCount, seed: seed)
     }
   }
 
   // Shapes needs no files, so the defaults run anywhere.
   public var kind = Kind.shapes
-  /// The COCO or light JSON file, or the VOC folder; unused by `shapes`.
-  public var annotations: String? = nil
-  /// The folder that image paths in the annotations are relative to.
-  public var images: String? = nil
-  public var shapes = Shapes()
+  public var train = Split(imageCount: 200, seed: 0)
+  /// What evaluation runs on; disjoint from `train` (for shapes, through its seed).
+  public var test = Split(imageCount: 50, seed: 1_000_003)
   /// Applied to each training sample in order, before the detector's own resize and normalisation.
   public var transforms: [TransformSpec] = []
+  /// Threads that decode and augment training images while the model trains (0: on the training thread).
+  public var workers = 2
 
   public init() {}
-
-  private enum CodingKeys: String, CodingKey {
-    case kind, annotations, images, shapes, transforms
-  }
-
-  public init(from decoder: any Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    kind = try c.decode(Kind.self, forKey: .kind)
-    annotations = try c.decodeIfPresent(String.self, forKey: .annotations)
-    images = try c.decodeIfPresent(String.self, forKey: .images)
-    shapes = try c.decode(Shapes.self, forKey: .shapes)
-    transforms = try c.decode([TransformSpec].self, forKey: .transforms)
-  }
-
-  // Absent paths are written as null, so that the keys exist in the encoded defaults.
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(kind, forKey: .kind)
-    try c.encode(annotations, forKey: .annotations)
-    try c.encode(images, forKey: .images)
-    try c.encode(shapes, forKey: .shapes)
-    try c.encode(transforms, forKey: .transforms)
-  }
 }
 
 /// The optimizer and learning-rate schedule (detectron2's `SOLVER` names where they exist).
@@ -141,6 +151,9 @@ public struct SolverSection: Codable, Equatable, Sendable {
   public var cosineFinalFactor = 0.0
   /// Gradients are rescaled to at most this L2 norm; nil leaves them alone.
   public var clipGradientNorm: Double? = nil
+  /// Steps in a row whose loss or gradient is NaN or infinite that are skipped before training
+  /// stops with an error (the last good checkpoint stays).
+  public var maxNonfiniteSteps = 5
 
   public init() {}
 
@@ -158,6 +171,7 @@ public struct SolverSection: Codable, Equatable, Sendable {
     case steps, gamma
     case cosineFinalFactor = "cosine_final_factor"
     case clipGradientNorm = "clip_grad_norm"
+    case maxNonfiniteSteps = "max_nonfinite_steps"
   }
 
   public init(from decoder: any Decoder) throws {
@@ -178,6 +192,7 @@ public struct SolverSection: Codable, Equatable, Sendable {
     gamma = try c.decode(Double.self, forKey: .gamma)
     cosineFinalFactor = try c.decode(Double.self, forKey: .cosineFinalFactor)
     clipGradientNorm = try c.decodeIfPresent(Double.self, forKey: .clipGradientNorm)
+    maxNonfiniteSteps = try c.decode(Int.self, forKey: .maxNonfiniteSteps)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -199,6 +214,7 @@ public struct SolverSection: Codable, Equatable, Sendable {
     try c.encode(cosineFinalFactor, forKey: .cosineFinalFactor)
     // Explicit null: the key must exist in the encoded defaults for files to set it.
     try c.encode(clipGradientNorm, forKey: .clipGradientNorm)
+    try c.encode(maxNonfiniteSteps, forKey: .maxNonfiniteSteps)
   }
 
   /// The warm-up and decay as NN's schedule.
@@ -221,16 +237,43 @@ public struct SolverSection: Codable, Equatable, Sendable {
   }
 }
 
-/// Inference settings for evaluation and prediction; they replace the model's RoI-head values.
+/// Inference settings for evaluation and prediction; they replace the model's values.
 public struct TestSection: Codable, Equatable, Sendable {
+  /// Detections scoring below this are dropped (low for COCO AP, higher for pictures).
   public var scoreThreshold = 0.05
   public var detectionsPerImage = 100
+  /// The shorter side images are resized to for testing (nil: the model's `transform.min_size`).
+  public var minSize: Int? = nil
+  /// The longer side's limit for testing (nil: the model's `transform.max_size`).
+  public var maxSize: Int? = nil
+  /// Images per inference batch.
+  public var batchSize = 2
 
   public init() {}
 
   private enum CodingKeys: String, CodingKey {
     case scoreThreshold = "score_threshold"
     case detectionsPerImage = "detections_per_image"
+    case minSize = "min_size", maxSize = "max_size"
+    case batchSize = "batch_size"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    scoreThreshold = try c.decode(Double.self, forKey: .scoreThreshold)
+    detectionsPerImage = try c.decode(Int.self, forKey: .detectionsPerImage)
+    minSize = try c.decodeIfPresent(Int.self, forKey: .minSize)
+    maxSize = try c.decodeIfPresent(Int.self, forKey: .maxSize)
+    batchSize = try c.decode(Int.self, forKey: .batchSize)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(scoreThreshold, forKey: .scoreThreshold)
+    try c.encode(detectionsPerImage, forKey: .detectionsPerImage)
+    try c.encode(minSize, forKey: .minSize)
+    try c.encode(maxSize, forKey: .maxSize)
+    try c.encode(batchSize, forKey: .batchSize)
   }
 }
 
@@ -244,8 +287,11 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
   public var logPeriod = 20
   /// Iterations between checkpoints (0: only at the end).
   public var checkpointPeriod = 5000
-  /// Iterations between evaluations (0: only at the end).
+  /// Iterations between evaluations on the test split (0: only at the end).
   public var evalPeriod = 0
+  /// Periodic checkpoints kept (older ones are deleted; the final weights always stay).
+  public var checkpointsKept = 3
+  /// The run folder when `simpledet train` is given no `--output`.
   public var outputDirectory = "output"
 
   public init() {}
@@ -255,16 +301,19 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
     case logPeriod = "log_period"
     case checkpointPeriod = "checkpoint_period"
     case evalPeriod = "eval_period"
+    case checkpointsKept = "checkpoints_kept"
     case outputDirectory = "output_dir"
   }
 }
 
 extension SimpleDetConfig {
-  /// The model with the `test` section's inference settings.
-  public var testModel: FasterRCNNConfiguration {
-    var m = model.fasterRCNN
-    m.roiHeads.scoreThreshold = test.scoreThreshold
-    m.roiHeads.detectionsPerImage = test.detectionsPerImage
-    return m
+  /// What evaluation and prediction use: the `test` section over the model's own values.
+  public var inferenceSettings: InferenceSettings {
+    var settings = InferenceSettings(model.fasterRCNN)
+    settings.scoreThreshold = test.scoreThreshold
+    settings.detectionsPerImage = test.detectionsPerImage
+    if let minSize = test.minSize { settings.minSize = minSize }
+    if let maxSize = test.maxSize { settings.maxSize = maxSize }
+    return settings
   }
 }

@@ -11,6 +11,7 @@ struct SimpleDet: ParsableCommand {
     version: "0.1.0 (libtorch \(Torch.expectedVersion))",
     subcommands: [
       Info.self,
+      Train.self,
       Benchmark.self,
       Eval.self,
       DatasetCommand.self,

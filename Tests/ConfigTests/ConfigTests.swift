@@ -285,10 +285,10 @@ func error(of body: () throws -> Void) -> ConfigError? {
   @Test func wholeMappingAndNull() throws {
     let config = try SimpleDetConfig.load(overrides: [
       "model.roi_heads.box_head={kind: conv_fc, convolutions: [32], fully_connected: [64], norm: GN}",
-      "data.kind=shapes", "data.annotations=null",
+      "data.kind=shapes", "data.train.annotations=null",
     ])
     #expect(config.model.fasterRCNN.roiHeads.boxHead == .convFC(convolutions: [32], fullyConnected: [64], norm: .groupNorm))
-    #expect(config.data.annotations == nil)
+    #expect(config.data.train.annotations == nil)
   }
 
   @Test func unknownKeyIsAnError() throws {
@@ -322,8 +322,9 @@ func error(of body: () throws -> Void) -> ConfigError? {
     config.model.fasterRCNN = .torchvisionResNet50FPNv2(classes: 3)
     config.model.fasterRCNN.rpn.minSize = 1e-5
     config.data.kind = .lightJSON
-    config.data.annotations = "a/b.json"
-    config.data.images = "123"
+    config.data.train.annotations = "a/b.json"
+    config.data.train.images = "123"
+    config.data.test.annotations = "a/c.json"
     config.data.transforms = [
       .resizeShortestEdge(ResizeShortestEdge(sizes: [640, 800], maxSize: 1333)),
       .randomHorizontalFlip(RandomHorizontalFlip(probability: 0.25)),

@@ -55,6 +55,31 @@ extension FasterRCNNConfiguration {
   }
 }
 
+/// What only inference reads, changeable on a built model (a config's `test:` section): the
+/// test-time resize and the detections kept.
+public struct InferenceSettings: Equatable, Sendable {
+  /// Detections scoring below this are dropped.
+  public var scoreThreshold: Double
+  public var detectionsPerImage: Int
+  /// The shorter side test images are resized to, and the longer side's limit.
+  public var minSize: Int
+  public var maxSize: Int
+
+  public init(scoreThreshold: Double, detectionsPerImage: Int, minSize: Int, maxSize: Int) {
+    self.scoreThreshold = scoreThreshold
+    self.detectionsPerImage = detectionsPerImage
+    self.minSize = minSize
+    self.maxSize = maxSize
+  }
+
+  /// The configuration's own values (testing uses the last of its training sizes, as torchvision does).
+  public init(_ configuration: FasterRCNNConfiguration) {
+    self.init(
+      scoreThreshold: configuration.roiHeads.scoreThreshold, detectionsPerImage: configuration.roiHeads.detectionsPerImage,
+      minSize: configuration.transform.minSize.last ?? 800, maxSize: configuration.transform.maxSize)
+  }
+}
+
 /// Faster R-CNN with a feature pyramid (Ren et al. 2015; Lin et al. 2017), composed of a ResNet
 /// body, an FPN, a region proposal network and RoI heads. Names follow torchvision's
 /// `FasterRCNN`, so its state dicts load with `strict: true`.
@@ -63,10 +88,13 @@ public final class FasterRCNN: Module {
   public let rpn: RegionProposalNetwork
   public let roiHeads: RoIHeads
   public let configuration: FasterRCNNConfiguration
+  /// Read by `detect` only; training keeps using `configuration`.
+  public var inference: InferenceSettings
   let generator: Generator
 
   public init(_ configuration: FasterRCNNConfiguration) {
     self.configuration = configuration
+    inference = InferenceSettings(configuration)
     let g = Generator(seed: configuration.seed)
     generator = g
     let body = ResNet(configuration.backbone, generator: g)
@@ -84,20 +112,33 @@ public final class FasterRCNN: Module {
   public func detect(_ images: [Tensor]) -> [Instances] {
     withNoGrad {
       let timer = OperationTimer.shared
-      let (batch, _) = timer.measure("transform") { configuration.transform(images) }
+      var transform = configuration.transform
+      transform.minSize = [inference.minSize]
+      transform.maxSize = inference.maxSize
+      let (batch, _) = timer.measure("transform") { transform(images) }
       let features = timer.measure("backbone") { backbone(batch.tensor) }
       let proposals = timer.measure("rpn") { rpn.propose(features: features, images: batch) }
       let detections = timer.measure("roi_heads") {
-        roiHeads.detect(features: Array(features.prefix(4)), proposals: proposals, images: batch)
+        roiHeads.detect(
+          features: Array(features.prefix(4)), proposals: proposals, images: batch,
+          scoreThreshold: inference.scoreThreshold, detectionsPerImage: inference.detectionsPerImage)
       }
       return detections.enumerated().map { i, d in
         var out = Instances(imageSize: batch.originalSizes[i])
         for (name, value) in d.fields {
-          out[name] = name == "boxes" ? configuration.transform.boxesToOriginal(value, in: batch, index: i) : value
+          out[name] = name == "boxes" ? transform.boxesToOriginal(value, in: batch, index: i) : value
         }
         return out
       }
     }
+  }
+
+  /// The state of the random generator that training's size draws and samplers use, so that a
+  /// resumed run draws what an uninterrupted one would.
+  public var randomState: [UInt8] { generator.state }
+
+  public func restoreRandomState(_ state: [UInt8]) throws {
+    try generator.restore(state: state)
   }
 
   /// The RPN proposals for `images`, in the resized images' pixels (for inspection and parity checks).

@@ -48,11 +48,17 @@ public final class RoIHeads: Module {
     super.init()
   }
 
-  /// Test path: detections per image, in the resized image's pixels.
-  public func detect(features: [Tensor], proposals: [Proposals], images: ImageBatch) -> [Instances] {
+  /// Test path: detections per image, in the resized image's pixels. The score threshold and
+  /// the number kept per image default to the configuration's.
+  public func detect(
+    features: [Tensor], proposals: [Proposals], images: ImageBatch, scoreThreshold: Double? = nil, detectionsPerImage: Int? = nil
+  ) -> [Instances] {
     let boxes = proposals.map(\.boxes)
     let (scores, offsets) = boxPredictor(boxHead(pooler(features, boxes: boxes, images: images)))
-    return postprocess(scores: scores, offsets: offsets, proposals: boxes, images: images)
+    return postprocess(
+      scores: scores, offsets: offsets, proposals: boxes, images: images,
+      scoreThreshold: scoreThreshold ?? configuration.scoreThreshold,
+      detectionsPerImage: detectionsPerImage ?? configuration.detectionsPerImage)
   }
 
   /// Training path: classification and box-regression losses on sampled proposals.
@@ -103,7 +109,9 @@ public final class RoIHeads: Module {
     return (labels, gtBoxes.to(candidates.dtype).gathering(clamped))
   }
 
-  private func postprocess(scores logits: Tensor, offsets: Tensor, proposals: [Tensor], images: ImageBatch) -> [Instances] {
+  private func postprocess(
+    scores logits: Tensor, offsets: Tensor, proposals: [Tensor], images: ImageBatch, scoreThreshold: Double, detectionsPerImage: Int
+  ) -> [Instances] {
     let counts = proposals.map { $0.shape[0] }
     let decoded = coder.decode(offsets, references: Tensor.concatenate(proposals, axis: 0))
     let probabilities = logits.softmax(axis: -1)
@@ -119,14 +127,14 @@ public final class RoIHeads: Module {
       let classScores = scores[.all, 1...].reshaped([-1])
       let labels = Tensor.arange(1, classes, dtype: .int64, device: boxes.device).reshaped([1, -1])
         .expanded(to: [n, classes - 1]).reshaped([-1])
-      let candidates = ((classScores .> configuration.scoreThreshold) .&& Boxes(clipped).hasSize(atLeast: configuration.minSize))
+      let candidates = ((classScores .> scoreThreshold) .&& Boxes(clipped).hasSize(atLeast: configuration.minSize))
         .nonzeroIndices().reshaped([-1])
       let keptBoxes = clipped.gathering(candidates)
       let keptScores = classScores.gathering(candidates)
       let keptLabels = labels.gathering(candidates)
       let keep = batchedNonMaximumSuppression(
         boxes: keptBoxes, scores: keptScores, groups: keptLabels, iouThreshold: configuration.nmsThreshold)
-      let top = keep[..<min(configuration.detectionsPerImage, keep.shape[0])]
+      let top = keep[..<min(detectionsPerImage, keep.shape[0])]
       results.append(
         Instances(
           imageSize: size,

@@ -1,0 +1,135 @@
+import Config
+import Data
+import Detection
+import Evaluation
+import Foundation
+import Masks
+import Torch
+
+/// COCO box AP of a detector on a dataset: runs inference over every image, then scores the
+/// detections against the dataset's annotations with `COCOEvaluator`.
+public struct DetectionEvaluator: Sendable {
+  public let dataset: Dataset
+  public let classes: DetectionClasses
+  public let batchSize: Int
+  public let workers: Int
+  /// For COCO datasets, the annotation file itself: its `area` fields decide the
+  /// small/medium/large buckets, as with pycocotools. Without it the box areas do.
+  public let cocoAnnotations: URL?
+
+  public init(dataset: Dataset, classes: DetectionClasses, batchSize: Int = 2, workers: Int = 2, cocoAnnotations: URL? = nil) {
+    self.dataset = dataset
+    self.classes = classes
+    self.batchSize = batchSize
+    self.workers = workers
+    self.cocoAnnotations = cocoAnnotations
+  }
+
+  /// Every image's detections, as COCO results with the dataset's image and category ids;
+  /// `progress` hears (images done, images in all).
+  public func detections(of model: FasterRCNN, progress: ((Int, Int) -> Void)? = nil) -> [COCODetection] {
+    let wasTraining = model.isTraining
+    model.eval()
+    defer { if wasTraining { model.train() } }
+    let options = LoaderOptions(
+      sampler: BatchSampler(batchSize: batchSize, shuffle: false, groupByAspectRatio: false, dropLast: false),
+      workerCount: workers, normalization: .unit)
+    let loader = DataLoader(dataset: dataset, transforms: TransformPipeline([any Transform]()), options: options)
+    var results: [COCODetection] = []
+    var done = 0
+    for batch in loader.epoch(0) {
+      let images = (0..<batch.count).map { batch.image($0) }
+      for (record, found) in zip(batch.records, model.detect(images)) {
+        results += cocoDetections(found, imageId: record.imageId, classes: classes)
+      }
+      done += batch.count
+      progress?(done, dataset.count)
+    }
+    return results
+  }
+
+  /// The twelve COCO box metrics of `model` on the dataset.
+  public func evaluate(_ model: FasterRCNN, progress: ((Int, Int) -> Void)? = nil) throws -> EvaluationReport {
+    let found = detections(of: model, progress: progress)
+    let evaluator = COCOEvaluator(groundTruth: try groundTruth(), iouType: .bbox)
+    return EvaluationReport(bbox: try evaluator.evaluate(found).stats)
+  }
+
+  /// The ground truth as COCO's evaluator reads it.
+  public func groundTruth() throws -> COCOGroundTruth {
+    if let cocoAnnotations { return try COCOGroundTruth(contentsOf: cocoAnnotations) }
+    var annotations: [COCOAnnotation] = []
+    for record in dataset.records {
+      for instance in record.instances {
+        let box = BoundingBox(
+          x: Double(instance.box.x1), y: Double(instance.box.y1), width: Double(instance.box.width),
+          height: Double(instance.box.height))
+        annotations.append(
+          COCOAnnotation(
+            id: annotations.count + 1, imageID: record.imageId,
+            categoryID: dataset.metadata.categoryId(forLabel: instance.label), box: box, area: box.area,
+            isCrowd: instance.isCrowd))
+      }
+    }
+    return try COCOGroundTruth(
+      images: dataset.records.map { COCOImage(id: $0.imageId, width: $0.width, height: $0.height) },
+      categories: dataset.metadata.categories.map { COCOCategory(id: $0.id, name: $0.name) },
+      annotations: annotations, sourceName: dataset.annotationFile)
+  }
+}
+
+/// What `simpledet eval` and training write to `eval.json`: `{"bbox": {"AP": …, …}}`, with
+/// `segm` beside `bbox` for models with masks.
+public struct EvaluationReport: Sendable, Equatable {
+  public var bbox: COCOStats
+  public var segm: COCOStats?
+
+  public init(bbox: COCOStats, segm: COCOStats? = nil) {
+    self.bbox = bbox
+    self.segm = segm
+  }
+
+  /// Metric name to value, per IoU type.
+  public var dictionary: [String: [String: Double]] {
+    var out = ["bbox": Dictionary(uniqueKeysWithValues: zip(COCOStats.names, bbox.values))]
+    if let segm { out["segm"] = Dictionary(uniqueKeysWithValues: zip(COCOStats.names, segm.values)) }
+    return out
+  }
+
+  public func jsonData() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return try encoder.encode(dictionary)
+  }
+
+  /// A short table of the main numbers, in percent.
+  public var table: String {
+    var lines: [String] = []
+    for (name, stats) in [("bbox", Optional(bbox)), ("segm", segm)] {
+      guard let stats else { continue }
+      let keys = ["AP", "AP50", "AP75", "APs", "APm", "APl"]
+      lines.append("\(name.padding(toLength: 5, withPad: " ", startingAt: 0)) " + keys.map { $0.padding(toLength: 7, withPad: " ", startingAt: 0) }.joined())
+      lines.append("      " + keys.map { key in
+        let value = stats[key] ?? -1
+        let text = value < 0 ? "-" : String(format: "%.2f", value * 100)
+        return text.padding(toLength: 7, withPad: " ", startingAt: 0)
+      }.joined())
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// One image's detections (boxes in original pixels) as COCO results.
+func cocoDetections(_ found: Instances, imageId: Int, classes: DetectionClasses) -> [COCODetection] {
+  guard let boxes = found["boxes"], let scores = found["scores"], let labels = found["labels"] else { return [] }
+  let n = boxes.shape[0]
+  guard n > 0 else { return [] }
+  let b = boxes.to(.float64).toArray(Double.self)
+  let s = scores.to(.float64).toArray(Double.self)
+  let l = labels.to(.int64).toArray(Int64.self)
+  return (0..<n).map { i in
+    COCODetection(
+      imageID: imageId, categoryID: classes.categoryId(ofLabel: Int(l[i])), score: s[i],
+      box: BoundingBox(x1: b[4 * i], y1: b[4 * i + 1], x2: b[4 * i + 2], y2: b[4 * i + 3]))
+  }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// `metrics.jsonl`: one JSON object per line, each with an `iteration` key.
+public final class MetricsLog {
+  public let url: URL
+  private let handle: FileHandle
+
+  /// Opens the log for appending. `keepingThrough` drops records after that iteration first:
+  /// a resumed run rewrites what the interrupted one logged after its last checkpoint.
+  public init(url: URL, keepingThrough iteration: Int? = nil) throws {
+    self.url = url
+    let manager = FileManager.default
+    if let iteration, manager.fileExists(atPath: url.path) {
+      let kept = try Self.read(url).filter { ($0["iteration"] as? Int ?? 0) <= iteration }
+      var text = ""
+      for record in kept { text += try Self.line(record) }
+      try Data(text.utf8).write(to: url, options: .atomic)
+    } else if iteration == nil || !manager.fileExists(atPath: url.path) {
+      try Data().write(to: url)
+    }
+    do {
+      handle = try FileHandle(forWritingTo: url)
+      try handle.seekToEnd()
+    } catch {
+      throw EngineError("cannot write \(url.path): \(error.localizedDescription)")
+    }
+  }
+
+  deinit { try? handle.close() }
+
+  public func append(_ record: [String: Any]) throws {
+    try handle.write(contentsOf: Data(Self.line(record).utf8))
+  }
+
+  /// Every record of a metrics file, in order; lines that are not JSON objects (a line cut short
+  /// by a kill) are left out.
+  public static func read(_ url: URL) throws -> [[String: Any]] {
+    let text: String
+    do {
+      text = try String(contentsOf: url, encoding: .utf8)
+    } catch {
+      throw EngineError("cannot read \(url.path): \(error.localizedDescription)")
+    }
+    return text.split(separator: "\n").compactMap { line in
+      (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
+  }
+
+  static func line(_ record: [String: Any]) throws -> String {
+    // Non-finite numbers are not JSON; they are written as null.
+    let clean = record.mapValues { value -> Any in
+      if let d = value as? Double, !d.isFinite { return NSNull() }
+      return value
+    }
+    let data = try JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys])
+    return String(decoding: data, as: UTF8.self) + "\n"
+  }
+}

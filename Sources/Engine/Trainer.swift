@@ -1,0 +1,208 @@
+import Config
+import Data
+import Detection
+import Foundation
+import NN
+import Torch
+
+/// What one training iteration did, as hooks see it.
+public struct StepRecord: Sendable {
+  /// Iterations completed, this one included (1 after the first step).
+  public var iteration: Int
+  /// Each loss term and their sum; NaN or infinite when the step was skipped.
+  public var losses: [String: Double]
+  public var totalLoss: Double
+  public var learningRate: Double
+  /// Seconds waiting for the batch, and in forward, backward and update.
+  public var dataTime: Double
+  public var stepTime: Double
+  public var images: Int
+  public var epoch: Int
+  /// True when the loss or gradient was not finite and the update was skipped.
+  public var skipped: Bool
+}
+
+/// Called by the trainer around training; hooks log, checkpoint, evaluate and draw.
+public protocol TrainerHook: AnyObject {
+  func beforeTraining(_ trainer: Trainer) throws
+  func afterStep(_ trainer: Trainer, _ step: StepRecord) throws
+  func afterTraining(_ trainer: Trainer) throws
+}
+
+extension TrainerHook {
+  public func beforeTraining(_ trainer: Trainer) throws {}
+  public func afterStep(_ trainer: Trainer, _ step: StepRecord) throws {}
+  public func afterTraining(_ trainer: Trainer) throws {}
+}
+
+/// Training stopped before `solver.max_iter` because a signal asked it to; a checkpoint was written.
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+  public let signal: Int32
+  public let iteration: Int
+  public let checkpoint: URL
+
+  public var description: String {
+    "interrupted by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)") after iteration \(iteration); checkpoint \(checkpoint.path) written, continue with --resume"
+  }
+}
+
+/// Trains a detector as a config says: an iteration loop over the training split with the
+/// config's optimizer and learning-rate schedule, gradient clipping, and skipping of steps whose
+/// loss or gradient is not finite. Logging, checkpoints and evaluation are hooks.
+///
+/// Resuming restores weights, optimizer state, the detector's random generator and the loader
+/// position, so a run killed and resumed ends with the weights an uninterrupted one reaches.
+public final class Trainer {
+  public let config: SimpleDetConfig
+  public let runDirectory: URL
+  public let model: FasterRCNN
+  public let optimizer: any Optimizer
+  public let loader: DataLoader
+  public let classes: DetectionClasses
+  public let checkpoints: CheckpointStore
+  public var hooks: [any TrainerHook] = []
+  /// Where trainer and hooks report progress for people (one line each).
+  public var log: (String) -> Void = { print($0) }
+  public private(set) var state = TrainerState()
+  /// Set from a signal handler: finish the step, checkpoint, and stop.
+  public let stopRequest = StopRequest()
+  private let schedule: LearningRateSchedule
+
+  /// Builds the model, optimizer and loader. `runDirectory` receives checkpoints and logs.
+  public init(config: SimpleDetConfig, runDirectory: URL) throws {
+    self.config = config
+    self.runDirectory = runDirectory
+    Torch.threadCount = config.runtime.threads
+    manualSeed(config.runtime.seed)
+    var dataset = try RunData.dataset(config.data, split: .train)
+    classes = try RunData.classes(of: dataset, modelClasses: config.model.fasterRCNN.classes)
+    // Images with nothing to learn from teach the detector nothing but background (detectron2
+    // drops them too).
+    dataset.records.removeAll { record in record.instances.allSatisfy { $0.isCrowd } }
+    guard dataset.count >= config.solver.batchSize else {
+      throw EngineError(
+        "the training split has \(dataset.count) images with objects, fewer than solver.batch_size (\(config.solver.batchSize))")
+    }
+    model = FasterRCNN(config.model.fasterRCNN)
+    model.inference = config.inferenceSettings
+    let groups = config.solver.parameterGroups(for: model)
+    switch config.solver.optimizer {
+    case .sgd: optimizer = SGD(groups: groups, momentum: config.solver.momentum)
+    case .adamw: optimizer = AdamW(groups: groups)
+    }
+    let sampler = BatchSampler(batchSize: config.solver.batchSize, shuffle: true, seed: config.runtime.seed)
+    loader = DataLoader(
+      dataset: dataset, transforms: TransformPipeline(config.data.transforms),
+      options: LoaderOptions(sampler: sampler, workerCount: config.data.workers, normalization: .unit))
+    checkpoints = CheckpointStore(runDirectory: runDirectory)
+    schedule = config.solver.learningRateSchedule
+    state.randomState = Data(model.randomState).base64EncodedString()
+  }
+
+  /// Continues from the newest complete checkpoint in the run folder; false when there is none.
+  @discardableResult
+  public func resume() throws -> Bool {
+    guard let latest = checkpoints.latest else { return false }
+    let restored = try checkpoints.restore(iteration: latest, model: model, optimizer: optimizer)
+    guard let random = Data(base64Encoded: restored.randomState) else {
+      throw EngineError("\(checkpoints.stateURL(iteration: latest).path): the random generator state is not base64")
+    }
+    try model.restoreRandomState([UInt8](random))
+    state = restored
+    return true
+  }
+
+  /// Writes a checkpoint of the current state.
+  public func saveCheckpoint() throws {
+    var snapshot = state
+    snapshot.randomState = Data(model.randomState).base64EncodedString()
+    try checkpoints.save(model: model, optimizer: optimizer, state: snapshot)
+  }
+
+  /// Trains from the current state to `solver.max_iter`, then runs the hooks' final steps.
+  public func train() throws {
+    let maxIterations = config.solver.maxIterations
+    model.train()
+    for hook in hooks { try hook.beforeTraining(self) }
+    if state.iteration < maxIterations {
+      let stream = loader.batches(from: state.epoch, batch: state.batchInEpoch)
+      let clock = ContinuousClock()
+      while state.iteration < maxIterations {
+        let waitStart = clock.now
+        guard let batch = stream.next() else { throw EngineError("the data loader stopped before solver.max_iter") }
+        let dataTime = seconds(clock.now - waitStart)
+        let stepStart = clock.now
+        var record = step(batch)
+        record.dataTime = dataTime
+        record.stepTime = seconds(clock.now - stepStart)
+        for hook in hooks { try hook.afterStep(self, record) }
+        if record.skipped && state.nonfiniteInARow >= config.solver.maxNonfiniteSteps {
+          let last = checkpoints.latest.map { checkpoints.weightsURL(iteration: $0).path } ?? "none written yet"
+          throw EngineError(
+            "training stopped at iteration \(state.iteration): the loss or gradient was NaN or infinite in \(state.nonfiniteInARow) steps in a row (solver.max_nonfinite_steps); last good checkpoint: \(last). Try a lower solver.base_lr or set solver.clip_grad_norm")
+        }
+        if let signal = stopRequest.signal {
+          try saveCheckpoint()
+          throw TrainingInterrupted(signal: signal, iteration: state.iteration, checkpoint: checkpoints.weightsURL(iteration: state.iteration))
+        }
+      }
+    }
+    for hook in hooks { try hook.afterTraining(self) }
+  }
+
+  /// One iteration on `batch`: forward, checks, backward, clip, update.
+  private func step(_ batch: Batch) -> StepRecord {
+    let iteration = state.iteration
+    let factor = schedule.factor(at: iteration)
+    optimizer.scaleLearningRate(by: factor)
+    let images = (0..<batch.count).map { batch.image($0) }
+    let targets = batch.targets.map { target in
+      // The loader's labels count categories from 0; the detector keeps 0 for background.
+      Instances(imageSize: target.imageSize, fields: ["boxes": target["boxes"]!, "labels": target["labels"]! + 1])
+    }
+    let losses = model.losses(images, targets: targets)
+    let names = losses.keys.sorted()
+    let total = names.dropFirst().reduce(losses[names[0]]!) { $0 + losses[$1]! }
+    let values = Dictionary(uniqueKeysWithValues: names.map { ($0, losses[$0]!.doubleValue()) })
+    let totalValue = total.doubleValue()
+    var finite = totalValue.isFinite
+    if finite {
+      optimizer.zeroGradients()
+      total.backward()
+      let parameters = optimizer.groups.flatMap(\.parameters)
+      let norm: Tensor =
+        if let maxNorm = config.solver.clipGradientNorm {
+          clipGradientNorm(parameters, maxNorm: maxNorm)
+        } else {
+          gradientNorm(parameters)
+        }
+      finite = norm.doubleValue().isFinite
+      if finite { optimizer.step() }
+      optimizer.zeroGradients()
+    }
+    state.iteration += 1
+    state.epoch = batch.epoch
+    state.batchInEpoch = batch.index + 1
+    if finite {
+      state.nonfiniteInARow = 0
+    } else {
+      state.nonfiniteInARow += 1
+      state.nonfiniteSkipped += 1
+      log("warning: iteration \(state.iteration): loss \(totalValue) or its gradient is not finite; step skipped (\(state.nonfiniteInARow) in a row)")
+    }
+    return StepRecord(
+      iteration: state.iteration, losses: values, totalLoss: totalValue,
+      learningRate: config.solver.baseLearningRate * factor, dataTime: 0, stepTime: 0, images: batch.count,
+      epoch: batch.epoch, skipped: !finite)
+  }
+
+  private func gradientNorm(_ parameters: [Tensor]) -> Tensor {
+    let grads = parameters.compactMap(\.grad)
+    guard !grads.isEmpty else { return Tensor(scalar: Float(0)) }
+    return withNoGrad { Tensor.stack(grads.map { $0.norm(2) }).norm(2) }
+  }
+}
+
+func seconds(_ duration: Duration) -> Double {
+  Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+}

@@ -1,0 +1,62 @@
+import Config
+import Foundation
+
+/// A training run in a folder, as `simpledet train` starts it: checks the folder, writes the
+/// resolved `config.yaml`, resumes when asked, and attaches the logging, checkpoint and
+/// evaluation hooks.
+public enum TrainingRun {
+  /// A trainer ready to `train()` in `runDirectory`.
+  ///
+  /// - Parameters:
+  ///   - resume: continue from the newest checkpoint in the folder (a fresh start when there is
+  ///     none). Without it, a folder that already holds checkpoints is refused, so that no
+  ///     finished or interrupted run is overwritten by mistake.
+  ///   - showsProgress: draw a live progress line on standard error (for terminals).
+  public static func prepare(
+    config: SimpleDetConfig, runDirectory: URL, resume: Bool, showsProgress: Bool = false,
+    log: @escaping (String) -> Void = { print($0) }
+  ) throws -> Trainer {
+    let manager = FileManager.default
+    do {
+      try manager.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+    } catch {
+      throw EngineError("cannot create the run folder \(runDirectory.path): \(error.localizedDescription)")
+    }
+    guard manager.isWritableFile(atPath: runDirectory.path) else {
+      throw EngineError("the run folder \(runDirectory.path) is not writable")
+    }
+    let store = CheckpointStore(runDirectory: runDirectory)
+    if !resume, let latest = store.latest {
+      throw EngineError(
+        "\(runDirectory.path) already holds a run (checkpoint at iteration \(latest)); pass --resume to continue it or choose another --output")
+    }
+    let configURL = runDirectory.appendingPathComponent("config.yaml")
+    if resume, let previous = try? String(contentsOf: configURL, encoding: .utf8), previous != (try config.yaml()) {
+      log("warning: the config differs from the one in \(configURL.path); continuing with the new one")
+    }
+    do {
+      try config.write(to: configURL)
+    } catch {
+      throw EngineError("cannot write \(configURL.path): \(error.localizedDescription)")
+    }
+
+    let trainer = try Trainer(config: config, runDirectory: runDirectory)
+    trainer.log = log
+    if resume, try trainer.resume() {
+      log("resuming from iteration \(trainer.state.iteration) (\(store.weightsURL(iteration: trainer.state.iteration).path))")
+    }
+    let metrics = try MetricsLog(
+      url: runDirectory.appendingPathComponent("metrics.jsonl"), keepingThrough: resume ? trainer.state.iteration : nil)
+    let testSet = try RunData.dataset(config.data, split: .test)
+    let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil
+    let evaluator = DetectionEvaluator(
+      dataset: testSet, classes: trainer.classes, batchSize: config.test.batchSize, workers: config.data.workers,
+      cocoAnnotations: cocoFile)
+    trainer.hooks = [
+      LoggingHook(metrics: metrics, period: config.runtime.logPeriod, showsProgress: showsProgress),
+      CheckpointHook(),
+      EvaluationHook(evaluator: evaluator, metrics: metrics),
+    ]
+    return trainer
+  }
+}

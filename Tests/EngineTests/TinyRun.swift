@@ -1,0 +1,76 @@
+import Config
+import Foundation
+import NN
+import Torch
+
+@testable import Engine
+
+/// A scratch folder removed when the test ends.
+final class ScratchFolder {
+  let url: URL
+
+  init() throws {
+    url = FileManager.default.temporaryDirectory.appendingPathComponent("simpledet-engine-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  }
+
+  deinit { try? FileManager.default.removeItem(at: url) }
+
+  func path(_ name: String) -> URL { url.appendingPathComponent(name) }
+}
+
+/// A Faster R-CNN small enough to train a few iterations in a second: shapes images resized to
+/// 96 pixels, a ResNet-18 FPN with 16 channels, few proposals.
+func tinyConfig(maxIterations: Int = 6) throws -> SimpleDetConfig {
+  try SimpleDetConfig.load(overrides: [
+    "model.classes=4", "model.backbone.depth=18", "model.backbone.norm=BN", "model.backbone.frozen_stages=0",
+    "model.fpn_channels=16", "model.transform.min_size=[96]", "model.transform.max_size=128",
+    "model.rpn.anchor_sizes=[[8], [16], [32], [64], [128]]",
+    "model.rpn.pre_nms_top_n_train=100", "model.rpn.post_nms_top_n_train=50",
+    "model.rpn.pre_nms_top_n_test=50", "model.rpn.post_nms_top_n_test=20", "model.rpn.batch_size_per_image=32",
+    "model.roi_heads.batch_size_per_image=16", "model.roi_heads.box_head={kind: two_mlp, representation_size: 32}",
+    "data.kind=shapes", "data.train.image_count=8", "data.test.image_count=4", "data.workers=1",
+    "solver.base_lr=0.01", "solver.batch_size=2", "solver.max_iter=\(maxIterations)", "solver.warmup_iters=2",
+    "solver.steps=[4]", "solver.clip_grad_norm=10.0",
+    "runtime.threads=1", "runtime.log_period=1", "runtime.checkpoint_period=3", "runtime.eval_period=0",
+  ])
+}
+
+/// Sets `request` on the stop request after iteration `iteration`, as a signal would.
+final class StopAfter: TrainerHook {
+  let iteration: Int
+  init(_ iteration: Int) { self.iteration = iteration }
+
+  func afterStep(_ trainer: Trainer, _ step: StepRecord) throws {
+    if step.iteration == iteration { trainer.stopRequest.request(SIGTERM) }
+  }
+}
+
+/// Poisons one weight with NaN after `from` and restores it after `until` (nil: never).
+final class PoisonWeights: TrainerHook {
+  let from: Int
+  let until: Int?
+  private var saved: Tensor?
+
+  init(from: Int, until: Int?) {
+    self.from = from
+    self.until = until
+  }
+
+  func afterStep(_ trainer: Trainer, _ step: StepRecord) throws {
+    let weight = trainer.model.namedParameters().first { $0.0 == "roi_heads.box_predictor.cls_score.weight" }!.1
+    if step.iteration == from {
+      saved = weight.clone()
+      withNoGrad { weight.fill(with: Double.nan) }
+    }
+    if step.iteration == until, let saved {
+      withNoGrad { weight.copy(from: saved) }
+    }
+  }
+}
+
+/// The largest absolute difference between two models' state dicts.
+func largestDifference(_ a: [String: Tensor], _ b: [String: Tensor]) -> Double {
+  precondition(Set(a.keys) == Set(b.keys), "different state dict keys")
+  return a.keys.map { key in (a[key]!.to(.float64) - b[key]!.to(.float64)).abs().max().doubleValue() }.max() ?? 0
+}
