@@ -30,14 +30,37 @@ public enum RunData {
   }
 
   /// The class names the model predicts, for labels 1..<classes (label 0 is background), checked
-  /// against `modelClasses`.
-  public static func classes(of dataset: Dataset, modelClasses: Int) throws -> DetectionClasses {
+  /// against `modelClasses`. With `labelsMayBeIds`, a model whose labels are the category ids
+  /// themselves (torchvision's 91-class COCO models: `modelClasses` is the largest id plus one)
+  /// is accepted too; training always counts categories contiguously.
+  public static func classes(of dataset: Dataset, modelClasses: Int, labelsMayBeIds: Bool = false) throws -> DetectionClasses {
     let classes = DetectionClasses(metadata: dataset.metadata)
+    if labelsMayBeIds, modelClasses != classes.count + 1, let largest = classes.categoryIds.max(),
+      largest == modelClasses - 1, classes.categoryIds.allSatisfy({ $0 >= 1 })
+    {
+      var names = (1..<modelClasses).map { _ in "N/A" }
+      for (id, name) in zip(classes.categoryIds, classes.names) { names[id - 1] = name }
+      return DetectionClasses(names: names, categoryIds: Array(1..<modelClasses))
+    }
     guard modelClasses == classes.count + 1 else {
       throw EngineError(
         "model.classes is \(modelClasses) but the dataset has \(classes.count) categories; set model.classes to \(classes.count + 1) (background + categories)")
     }
     return classes
+  }
+
+  /// The class names for prediction, from the test split's categories when the data can be read
+  /// and fits the model; otherwise COCO's names for 91-class models (torchvision's weights), or
+  /// numbers.
+  public static func classesForPrediction(_ config: SimpleDetConfig) -> DetectionClasses {
+    let modelClasses = config.model.fasterRCNN.classes
+    if let dataset = try? dataset(config.data, split: .test),
+      let classes = try? classes(of: dataset, modelClasses: modelClasses, labelsMayBeIds: true)
+    {
+      return classes
+    }
+    if modelClasses == DetectionClasses.torchvisionCOCO.count + 1 { return .torchvisionCOCO }
+    return .numbered(modelClasses: modelClasses)
   }
 
   private static func existing(_ path: String, key: String) throws -> URL {
@@ -71,6 +94,21 @@ public struct DetectionClasses: Sendable, Equatable {
   }
 
   public var count: Int { names.count }
+
+  /// torchvision's COCO models: labels are COCO's category ids 1...90, with gaps ("N/A").
+  public static let torchvisionCOCO = DetectionClasses(
+    names: [
+      "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+      "fire hydrant", "N/A", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+      "elephant", "bear", "zebra", "giraffe", "N/A", "backpack", "umbrella", "N/A", "N/A", "handbag", "tie",
+      "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove",
+      "skateboard", "surfboard", "tennis racket", "bottle", "N/A", "wine glass", "cup", "fork", "knife", "spoon",
+      "bowl", "banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake",
+      "chair", "couch", "potted plant", "bed", "N/A", "dining table", "N/A", "N/A", "toilet", "N/A", "tv",
+      "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "N/A",
+      "refrigerator", "N/A", "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+    ],
+    categoryIds: Array(1...90))
 
   public func name(ofLabel label: Int) -> String {
     label >= 1 && label <= count ? names[label - 1] : "class \(label)"

@@ -1,19 +1,24 @@
 import ArgumentParser
+import Config
+import Engine
 import Evaluation
 import Foundation
+import Torch
 
-/// `simpledet eval`: COCO box or mask AP of a results file against a ground-truth file.
-///
-/// The sources of detections are exclusive modes checked in `validate()`: today a results file
-/// (`--gt`/`--results`); a trained model (`--config`/`--weights`) is to join it.
+/// `simpledet eval`: COCO AP of a trained model on its config's test split, or of a results file
+/// against a ground-truth file. The two sources of detections are exclusive modes checked in
+/// `validate()`.
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Evaluate detections: the twelve COCO box or mask metrics, as pycocotools prints them.",
     discussion: """
-      Reads a COCO ground-truth file and a COCO results file (a JSON array of image_id, \
-      category_id, bbox [x, y, w, h], score and, for masks, segmentation as RLE) and prints \
-      pycocotools' summary table, or with --json one object with keys AP, AP50, AP75, APs, APm, \
-      APl, AR1, AR10, AR100, ARs, ARm, ARl (fractions; -1 where a metric is undefined).
+      With --config and --weights: runs the model on the config's test split (data.test) and \
+      prints the AP table; --output DIR writes DIR/eval.json as {"bbox": {"AP": ..., ...}}. \
+      With --gt and --results: reads a COCO ground-truth file and a COCO results file (a JSON \
+      array of image_id, category_id, bbox [x, y, w, h], score and, for masks, segmentation as \
+      RLE) and prints pycocotools' summary table. --json prints one object with keys AP, AP50, \
+      AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl (fractions; -1 where a metric is \
+      undefined), per IoU type in model mode.
       """
   )
 
@@ -30,16 +35,44 @@ struct Eval: ParsableCommand {
   @Option(name: .customLong("iou-type"), help: "What to compare: bbox (boxes) or segm (masks).")
   var iouType: Kind = .bbox
 
+  @Option(help: ArgumentHelp("A config file (YAML): evaluate its model on its test split.", valueName: "file"))
+  var config: String?
+
+  @Option(help: ArgumentHelp("The model's weights (.safetensors, or a PyTorch .pth state dict).", valueName: "file"))
+  var weights: String?
+
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp("Overrides a config key, e.g. --set test.min_size=640 (repeatable).", valueName: "key.path=value"))
+  var overrides: [String] = []
+
+  @Option(help: ArgumentHelp("With --config: a folder to write eval.json into.", valueName: "dir"))
+  var output: String?
+
   @Flag(help: "Print one JSON object with the twelve metrics instead of the table.")
   var json = false
 
   func validate() throws {
-    guard groundTruthPath != nil, resultsPath != nil else {
-      throw ValidationError("give both --gt FILE and --results FILE")
+    let modelMode = config != nil || weights != nil
+    let fileMode = groundTruthPath != nil || resultsPath != nil
+    if modelMode && fileMode {
+      throw ValidationError("give either --config and --weights, or --gt and --results, not both")
+    }
+    if modelMode {
+      guard config != nil, weights != nil else { throw ValidationError("give both --config FILE and --weights FILE") }
+    } else {
+      guard groundTruthPath != nil, resultsPath != nil else {
+        throw ValidationError("give --config FILE --weights FILE, or --gt FILE --results FILE")
+      }
+      guard overrides.isEmpty, output == nil else { throw ValidationError("--set and --output go with --config") }
     }
   }
 
   func run() throws {
+    if let config, let weights {
+      try evaluateModel(config: config, weights: weights)
+      return
+    }
     guard let groundTruthPath, let resultsPath else { throw ValidationError("give both --gt FILE and --results FILE") }
     do {
       let groundTruth = try COCOGroundTruth(contentsOf: URL(fileURLWithPath: groundTruthPath))
@@ -57,6 +90,33 @@ struct Eval: ParsableCommand {
       } else {
         print(evaluation.summaryTable, terminator: "")
       }
+    } catch {
+      throw fail(error)
+    }
+  }
+}
+
+extension Eval {
+  private func evaluateModel(config: String, weights: String) throws {
+    try Torch.checkVersion()
+    do {
+      let resolved = try SimpleDetConfig.load(file: config, overrides: overrides)
+      Torch.threadCount = resolved.runtime.threads
+      var folder: URL?
+      if let output {
+        folder = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: folder!, withIntermediateDirectories: true)
+      }
+      let report = try ModelLoading.evaluate(config: resolved, weights: URL(fileURLWithPath: weights))
+      if let folder {
+        let url = folder.appendingPathComponent("eval.json")
+        do {
+          try report.jsonData().write(to: url, options: .atomic)
+        } catch {
+          throw EngineError("cannot write \(url.path): \(error.localizedDescription)")
+        }
+      }
+      print(json ? String(decoding: try report.jsonData(), as: UTF8.self) : report.table)
     } catch {
       throw fail(error)
     }

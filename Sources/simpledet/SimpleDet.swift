@@ -12,9 +12,11 @@ struct SimpleDet: ParsableCommand {
     subcommands: [
       Info.self,
       Train.self,
+      Predict.self,
       Benchmark.self,
       Eval.self,
       DatasetCommand.self,
+      WeightsCommand.self,
     ]
   )
 }

@@ -1,0 +1,39 @@
+import Config
+import Detection
+import Foundation
+import NN
+
+/// Builds the detector a config describes, with weights from a file, ready for inference.
+public enum ModelLoading {
+  /// The model of `config` with `weights` (.safetensors, or a PyTorch .pth state dict with
+  /// torchvision's names) loaded strictly, in eval mode, with the config's test settings.
+  public static func inferenceModel(config: SimpleDetConfig, weights: URL) throws -> FasterRCNN {
+    guard FileManager.default.fileExists(atPath: weights.path) else {
+      throw EngineError("\(weights.path): no such weight file")
+    }
+    let model = FasterRCNN(config.model.fasterRCNN)
+    do {
+      try model.loadWeights(contentsOf: weights)
+    } catch let error as WeightFileError {
+      throw EngineError("\(error)")
+    } catch {
+      throw EngineError("\(weights.path): \(error)")
+    }
+    model.inference = config.inferenceSettings
+    model.eval()
+    return model
+  }
+
+  /// Evaluates `weights` on the config's test split.
+  public static func evaluate(
+    config: SimpleDetConfig, weights: URL, progress: ((Int, Int) -> Void)? = nil
+  ) throws -> EvaluationReport {
+    let model = try inferenceModel(config: config, weights: weights)
+    let dataset = try RunData.dataset(config.data, split: .test)
+    let classes = try RunData.classes(of: dataset, modelClasses: config.model.fasterRCNN.classes, labelsMayBeIds: true)
+    let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil
+    let evaluator = DetectionEvaluator(
+      dataset: dataset, classes: classes, batchSize: config.test.batchSize, workers: config.data.workers, cocoAnnotations: cocoFile)
+    return try evaluator.evaluate(model, progress: progress)
+  }
+}

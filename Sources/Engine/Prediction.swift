@@ -1,0 +1,82 @@
+import Config
+import Data
+import Detection
+import Foundation
+import Torch
+
+/// One detection in `predictions.json`: COCO's results form keyed by file name, with the class
+/// name beside the id.
+public struct Prediction: Codable, Equatable, Sendable {
+  public var fileName: String
+  public var categoryId: Int
+  public var categoryName: String
+  /// `[x, y, width, height]` in the original image's pixels.
+  public var bbox: [Double]
+  public var score: Double
+
+  private enum CodingKeys: String, CodingKey {
+    case fileName = "file_name", categoryId = "category_id", categoryName = "category_name", bbox, score
+  }
+}
+
+/// Runs a detector on image files.
+public struct Predictor {
+  public let model: FasterRCNN
+  public let classes: DetectionClasses
+
+  public init(model: FasterRCNN, classes: DetectionClasses) {
+    self.model = model
+    self.classes = classes
+  }
+
+  /// The images a path names: the file itself, or the JPEG and PNG files directly in a folder,
+  /// sorted by name.
+  public static func images(at path: String) throws -> [URL] {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+      throw EngineError("\(path): no such file or folder")
+    }
+    let url = URL(fileURLWithPath: path)
+    guard isFolder.boolValue else { return [url] }
+    let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+    let images = names.filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }
+    guard !images.isEmpty else { throw EngineError("\(path): no .jpg, .jpeg or .png files in the folder") }
+    return images.map { url.appendingPathComponent($0) }
+  }
+
+  /// Decodes `url` (RGB, EXIF orientation applied) and detects objects in it.
+  public func predict(_ url: URL) throws -> (image: Image, detections: [Prediction]) {
+    let image: Image
+    do {
+      image = try ImageCodec.decode(contentsOf: url, channels: 3)
+    } catch {
+      throw EngineError("\(url.path): \(error)")
+    }
+    let found = model.detect([Self.tensor(image)])[0]
+    let detections = cocoDetections(found, imageId: 0, classes: classes).map { d in
+      Prediction(
+        fileName: url.lastPathComponent, categoryId: d.categoryID,
+        categoryName: classes.categoryIds.firstIndex(of: d.categoryID).map { classes.names[$0] } ?? "class \(d.categoryID)",
+        bbox: d.box!.coordinates, score: d.score)
+    }
+    return (image, detections)
+  }
+
+  /// `[3, H, W]` float32 in [0, 1], as the detector takes images.
+  public static func tensor(_ image: Image) -> Tensor {
+    let rgb = image.channels == 3 ? image : image.converted(toChannels: 3)
+    let bytes = rgb.pixels.withUnsafeBytes { Tensor(bytes: $0, shape: [rgb.height, rgb.width, 3], dtype: .uint8) }
+    return bytes.permuted([2, 0, 1]).to(.float32) / 255
+  }
+
+  /// Writes `predictions` as a JSON array.
+  public static func write(_ predictions: [Prediction], to url: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    do {
+      try encoder.encode(predictions).write(to: url, options: .atomic)
+    } catch {
+      throw EngineError("cannot write \(url.path): \(error.localizedDescription)")
+    }
+  }
+}
