@@ -62,7 +62,7 @@ let package = Package(
     .target(name: "Visualization", dependencies: ["Data"], swiftSettings: swiftSettings),
     // The trainer, checkpoints and resume, evaluation and prediction runs: what the CLI drives.
     .target(
-      name: "Engine", dependencies: ["Config", "Data", "Detection", "Evaluation", "Masks", "NN", "Torch"],
+      name: "Engine", dependencies: ["Config", "Data", "Detection", "Evaluation", "Masks", "NN", "Torch", "Visualization"],
       swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
@@ -105,6 +105,8 @@ let package = Package(
     .testTarget(
       name: "EngineTests", dependencies: ["Config", "Data", "Detection", "Engine", "Evaluation", "NN", "Torch"],
       swiftSettings: swiftSettings),
+    // Runs the built `simpledet` executable as a user would.
+    .testTarget(name: "CLITests", dependencies: ["Data", "Torch", "simpledet"], swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],

@@ -56,6 +56,7 @@ public enum TrainingRun {
       LoggingHook(metrics: metrics, period: config.runtime.logPeriod, showsProgress: showsProgress),
       CheckpointHook(),
       EvaluationHook(evaluator: evaluator, metrics: metrics),
+      CurvesHook(),
     ]
     return trainer
   }

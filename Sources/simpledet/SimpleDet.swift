@@ -17,6 +17,7 @@ struct SimpleDet: ParsableCommand {
       Eval.self,
       DatasetCommand.self,
       WeightsCommand.self,
+      Plot.self,
     ]
   )
 }

@@ -1,0 +1,132 @@
+import Data
+import Foundation
+import Testing
+
+private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPathComponent("simpledet-cli-\(UUID().uuidString)")
+
+/// eval, predict, plot, weights and benchmark on tiny inputs, and the one-line errors of bad input.
+@Suite(.serialized) struct CommandTests {
+  /// A trained tiny run shared by the tests below (training once keeps the suite fast); removed
+  /// when the test process exits.
+  static let run: ScratchFolder = {
+    let folder = try! ScratchFolder(url: sharedRunFolder)
+    atexit { try? FileManager.default.removeItem(at: sharedRunFolder) }
+    try! folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
+    let result = try! CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "run"], in: folder.url)
+    precondition(result.status == 0, "tiny training failed: \(result.errors)")
+    return folder
+  }()
+
+  @Test func evalWritesTheTwelveMetrics() throws {
+    let folder = Self.run
+    let result = try CommandLineRunner.run(
+      ["eval", "--config", "tiny.yaml", "--weights", "run/model_final.safetensors", "--output", "evaluated", "--json"], in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("evaluated/eval.json"))) as? [String: [String: Double]]
+    let keys = Set(json?["bbox"]?.keys.map { $0 } ?? [])
+    #expect(keys == Set(["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]))
+    let printed = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+    #expect(printed?["bbox"] != nil)
+  }
+
+  @Test func predictWritesJSONAndPictures() throws {
+    let folder = Self.run
+    let shapes = ShapesDataset(imageCount: 2, seed: 7)
+    try FileManager.default.createDirectory(at: folder.path("images"), withIntermediateDirectories: true)
+    for i in 0..<2 {
+      try ImageCodec.encodePNG(shapes.image(at: i)).write(to: folder.path("images/shape\(i).png"))
+    }
+    let result = try CommandLineRunner.run(
+      ["predict", "--config", "tiny.yaml", "--weights", "run/model_final.safetensors", "--input", "images", "--output", "seen",
+       "--score-threshold", "0.0"],
+      in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    #expect(folder.exists("seen/shape0.png") && folder.exists("seen/shape1.png"))
+    let picture = try ImageCodec.decode(contentsOf: folder.path("seen/shape0.png"))
+    let original = shapes.image(at: 0)
+    #expect(picture.width == original.width && picture.height == original.height)
+    let predictions = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("seen/predictions.json"))) as? [[String: Any]]
+    #expect(predictions != nil)
+    for p in predictions ?? [] {
+      let box = p["bbox"] as? [Double] ?? []
+      let fileName = p["file_name"] as? String ?? ""
+      #expect(box.count == 4 && ["shape0.png", "shape1.png"].contains(fileName))
+      #expect(["circle", "rectangle", "triangle"].contains(p["category_name"] as? String ?? ""))
+      #expect(p["score"] is Double && p["category_id"] is Int)
+    }
+  }
+
+  @Test func plotDrawsCurves() throws {
+    let folder = Self.run
+    try? FileManager.default.removeItem(at: folder.path("run/curves.png"))
+    let result = try CommandLineRunner.run(["plot", "run"], in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    let image = try ImageCodec.decode(contentsOf: folder.path("run/curves.png"))
+    #expect(image.width > 100 && image.height > 100)
+  }
+
+  @Test func weightsImportConvertsAPthStateDict() throws {
+    let folder = try ScratchFolder()
+    let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("TorchTests/Fixtures/state_dict.pth")
+    let result = try CommandLineRunner.run(["weights", "import", fixture.path, "--out", "w.safetensors"], in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    #expect(result.output.contains("tensors"))
+    #expect(folder.exists("w.safetensors"))
+    let bad = try CommandLineRunner.run(["weights", "import", "missing.pth", "--out", "x.safetensors"], in: folder.url)
+    #expect(bad.status == 1 && bad.errors.contains("missing.pth"))
+  }
+
+  @Test func benchmarkPrintsJSON() throws {
+    let folder = Self.run
+    let result = try CommandLineRunner.run(
+      ["benchmark", "--config", "tiny.yaml", "--mode", "train", "--size", "64", "--batch", "1", "--iters", "1", "--warmup", "0", "--threads", "1", "--json"],
+      in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+    for key in ["images_per_sec", "sec_per_iter", "peak_rss_mb"] {
+      #expect(json?[key] is Double, "no \(key)")
+    }
+  }
+
+  @Test(arguments: ["train", "eval", "predict", "benchmark", "dataset", "weights", "plot", "info"])
+  func everyCommandHasHelp(_ command: String) throws {
+    let result = try CommandLineRunner.run([command, "--help"], in: FileManager.default.temporaryDirectory)
+    #expect(result.status == 0)
+    #expect(result.output.contains("USAGE"))
+  }
+
+  /// Each bad input gives one line naming the problem and exit status 1.
+  @Test func badInputsFailInOneLine() throws {
+    let folder = Self.run
+    try folder.write("corrupt.safetensors", "this is not a weight file")
+    try folder.write("a-file", "")
+    let cases: [([String], String)] = [
+      (["train", "--config", "missing.yaml"], "missing.yaml"),
+      (["train", "--config", "tiny.yaml", "--set", "solver.base_rl=0.1"], "solver.base_rl"),
+      (["train", "--config", "tiny.yaml", "--set", "data.kind=coco", "--set", "data.train.annotations=nowhere.json", "--set", "data.test.annotations=nowhere.json", "--output", "o1"], "nowhere.json"),
+      (["train", "--config", "tiny.yaml", "--output", "a-file/run"], "a-file"),
+      (["eval", "--config", "tiny.yaml", "--weights", "corrupt.safetensors"], "corrupt.safetensors"),
+      (["predict", "--config", "tiny.yaml", "--weights", "corrupt.safetensors", "--input", "run", "--output", "p"], "corrupt.safetensors"),
+      (["predict", "--config", "tiny.yaml", "--weights", "run/model_final.safetensors", "--input", "no-such-images", "--output", "p"], "no-such-images"),
+      (["plot", "nowhere"], "nowhere"),
+    ]
+    for (arguments, named) in cases {
+      let result = try CommandLineRunner.run(arguments, in: folder.url)
+      let lines = result.errors.split(separator: "\n")
+      #expect(result.status == 1, "\(arguments): status \(result.status)")
+      #expect(lines.count == 1 && result.errors.contains(named), "\(arguments): \(result.errors)")
+    }
+  }
+
+  @Test func corruptCheckpointRefusesResume() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 1))
+    let first = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "run", "--set", "solver.max_iter=1"], in: folder.url)
+    #expect(first.status == 0, "\(first.errors)")
+    try folder.write("run/checkpoints/0000001.state.safetensors", "garbage")
+    let resumed = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "run", "--resume"], in: folder.url)
+    #expect(resumed.status == 1)
+    #expect(resumed.errors.contains("0000001.state.safetensors") && resumed.errors.split(separator: "\n").count == 1, "\(resumed.errors)")
+  }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import Torch
+
+/// `simpledet train` as a user runs it: the run folder, a SIGKILL and --resume, SIGINT.
+@Suite(.serialized) struct TrainCommandTests {
+  @Test func killedRunResumesToTheSameWeights() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 24, checkpointPeriod: 3))
+
+    let whole = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "whole"], in: folder.url)
+    #expect(whole.status == 0, "\(whole.errors)")
+    for name in ["config.yaml", "metrics.jsonl", "model_final.safetensors", "eval.json", "curves.png", "checkpoints/0000024.safetensors", "checkpoints/0000024.state.safetensors"] {
+      #expect(folder.exists("whole/\(name)"), "whole/\(name) missing")
+    }
+
+    // Kill the second run without warning once its first checkpoint is complete.
+    let (process, _, _) = try CommandLineRunner.start(["train", "--config", "tiny.yaml", "--output", "killed"], in: folder.url)
+    let marker = "killed/checkpoints/0000003.state.safetensors"
+    let deadline = Date().addingTimeInterval(120)
+    while !folder.exists(marker) && process.isRunning && Date() < deadline { usleep(5_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .uncaughtSignal, "the run ended before it could be killed")
+    #expect(!folder.exists("killed/model_final.safetensors"))
+
+    let resumed = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "killed", "--resume"], in: folder.url)
+    #expect(resumed.status == 0, "\(resumed.errors)")
+    #expect(resumed.output.contains("resuming from iteration"))
+    let a = try SafeTensors.read(contentsOf: folder.path("whole/model_final.safetensors"))
+    let b = try SafeTensors.read(contentsOf: folder.path("killed/model_final.safetensors"))
+    #expect(Set(a.keys) == Set(b.keys))
+    let difference = a.keys.map { key in (a[key]!.to(.float64) - b[key]!.to(.float64)).abs().max().doubleValue() }.max() ?? 0
+    #expect(difference < 1e-5, "resumed weights differ by \(difference)")
+  }
+
+  @Test func interruptWritesACheckpoint() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 200, checkpointPeriod: 100))
+    let (process, _, err) = try CommandLineRunner.start(["train", "--config", "tiny.yaml", "--output", "run"], in: folder.url)
+    let deadline = Date().addingTimeInterval(120)
+    // Wait until training is under way (the first metrics record), then interrupt.
+    while process.isRunning && Date() < deadline {
+      if let text = try? String(contentsOf: folder.path("run/metrics.jsonl"), encoding: .utf8), text.contains("\"iteration\":2") { break }
+      usleep(5_000)
+    }
+    kill(process.processIdentifier, SIGINT)
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 128 + SIGINT)
+    #expect(errors.contains("interrupted by SIGINT"))
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path("run/checkpoints").path)) ?? []
+    #expect(names.contains { $0.hasSuffix(".state.safetensors") }, "no checkpoint after SIGINT: \(names)")
+  }
+
+  @Test func existingRunNeedsResume() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
+    let first = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "run"], in: folder.url)
+    #expect(first.status == 0, "\(first.errors)")
+    let second = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "run"], in: folder.url)
+    #expect(second.status == 1)
+    #expect(second.errors.contains("--resume"))
+  }
+}
