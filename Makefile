@@ -1,7 +1,7 @@
 # SimpleDet: two commands set everything up on a fresh machine.
 #   make demo   fetch pinned dependencies, build, run the main job on the built-in data
 #   make test   fetch pinned dependencies, build, run the whole test suite
-.PHONY: deps build demo test bench-foundation clean
+.PHONY: deps build demo demo-classifier test bench-foundation clean
 
 SWIFT ?= swift
 
@@ -12,6 +12,11 @@ build: deps
 	$(SWIFT) build -c release
 
 demo: deps
+	$(SWIFT) build -c release --product simpledet
+	scripts/demo.sh
+
+# The first demo: a small CNN that tells the synthetic shapes apart (seconds).
+demo-classifier: deps
 	$(SWIFT) build -c release --product simpledet-demo
 	.build/release/simpledet-demo
 

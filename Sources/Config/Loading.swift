@@ -87,6 +87,7 @@ extension SimpleDetConfig {
     if ![18, 34, 50, 101, 152].contains(model.fasterRCNN.backbone.depth) {
       return ("model.backbone.depth", "must be 18, 34, 50, 101 or 152")
     }
+    if model.fasterRCNN.backbone.baseChannels < 8 { return ("model.backbone.base_channels", "must be at least 8") }
     let rpn = model.fasterRCNN.rpn
     if rpn.anchorSizes.count != rpn.aspectRatios.count {
       return ("model.rpn.anchor_sizes", "needs one list per feature level, as many as aspect_ratios (\(rpn.aspectRatios.count))")

@@ -15,7 +15,8 @@ public struct SimpleDetConfig: Codable, Equatable, Sendable {
   public init() {}
 }
 
-/// The detector: its kind, then that detector's own settings at the same level.
+/// The detector: its kind, then that detector's own settings at the same level, and the
+/// weights training starts from.
 public struct ModelSection: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case fasterRCNN = "faster_rcnn"
@@ -23,24 +24,39 @@ public struct ModelSection: Codable, Equatable, Sendable {
 
   public var kind = Kind.fasterRCNN
   public var fasterRCNN = FasterRCNNConfiguration()
+  /// Weights a new training run starts from (.safetensors or a PyTorch .pth state dict): an
+  /// ImageNet classifier for the backbone, or a trained detector to fine-tune. Tensors whose
+  /// name (after `weightsPrefix`) and shape match the model are loaded; the rest keep their
+  /// initialisation. Nil trains from scratch.
+  public var weights: String? = nil
+  /// Put before each name of `weights` (`backbone.body.` for torchvision's ImageNet ResNets).
+  public var weightsPrefix = ""
 
   public init(kind: Kind = .fasterRCNN, fasterRCNN: FasterRCNNConfiguration = FasterRCNNConfiguration()) {
     self.kind = kind
     self.fasterRCNN = fasterRCNN
   }
 
-  private enum CodingKeys: String, CodingKey { case kind }
+  private enum CodingKeys: String, CodingKey {
+    case kind, weights
+    case weightsPrefix = "weights_prefix"
+  }
 
   // Flattened (`model: {kind: faster_rcnn, backbone: ...}`) so configs need no extra level.
   public init(from decoder: any Decoder) throws {
-    kind = try decoder.container(keyedBy: CodingKeys.self).decode(Kind.self, forKey: .kind)
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    kind = try c.decode(Kind.self, forKey: .kind)
+    weights = try c.decodeIfPresent(String.self, forKey: .weights)
+    weightsPrefix = try c.decode(String.self, forKey: .weightsPrefix)
     fasterRCNN = try FasterRCNNConfiguration(from: decoder)
   }
 
   public func encode(to encoder: any Encoder) throws {
     try fasterRCNN.encode(to: encoder)
-    var container = encoder.container(keyedBy: CodingKeys.self)
-    try container.encode(kind, forKey: .kind)
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(kind, forKey: .kind)
+    try c.encode(weights, forKey: .weights)
+    try c.encode(weightsPrefix, forKey: .weightsPrefix)
   }
 }
 

@@ -44,6 +44,10 @@ public enum TrainingRun {
     trainer.log = log
     if resume, try trainer.resume() {
       log("resuming from iteration \(trainer.state.iteration) (\(store.weightsURL(iteration: trainer.state.iteration).path))")
+    } else if let weights = config.model.weights {
+      let report = try InitialWeights.load(URL(fileURLWithPath: weights), prefix: config.model.weightsPrefix, into: trainer.model)
+      log(
+        "initial weights from \(weights): \(report.loaded) tensors loaded, \(report.mismatched.count) of another shape and \(report.ignored.count) not in the model left out")
     }
     let metrics = try MetricsLog(
       url: runDirectory.appendingPathComponent("metrics.jsonl"), keepingThrough: resume ? trainer.state.iteration : nil)

@@ -96,6 +96,16 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
     #expect(outputs.map { $0.shape[2] } == [16, 8, 4, 2])
   }
 
+  @Test func narrowResNetsScaleEveryStage() {
+    let basic = ResNet(ResNet.Configuration(depth: 18, baseChannels: 16))
+    #expect(basic.stageChannels == [16, 32, 64, 128])
+    #expect(basic.stateDict()["conv1.weight"]!.shape == [16, 3, 7, 7])
+    let bottleneck = ResNet(ResNet.Configuration(depth: 50, baseChannels: 32))
+    #expect(bottleneck.stageChannels == [128, 256, 512, 1024])
+    let outputs = withNoGrad { bottleneck(Tensor.zeros([1, 3, 64, 64])) }
+    #expect(outputs.map { $0.shape[1] } == [128, 256, 512, 1024])
+  }
+
   @Test func resnext101Grouping() {
     let body = ResNet(ResNet.Configuration(depth: 101, groups: 32, widthPerGroup: 8))
     let state = body.stateDict()

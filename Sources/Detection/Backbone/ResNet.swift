@@ -102,13 +102,21 @@ public final class ResNet: Module {
     /// Stages whose parameters are frozen, counted from the stem: 0 trains everything, 1 freezes
     /// the stem, 2 the stem and `layer1` (torchvision's default of three trainable stages), 5 all.
     public var frozenStages: Int
+    /// Channels of the stem and of the first stage's blocks; each later stage doubles them. 64 in
+    /// every torchvision ResNet (whose weights need it); smaller values give narrow ResNets that
+    /// train fast on small problems.
+    public var baseChannels: Int
 
-    public init(depth: Int = 50, groups: Int = 1, widthPerGroup: Int = 64, norm: NormKind = .frozenBatchNorm, frozenStages: Int = 2) {
+    public init(
+      depth: Int = 50, groups: Int = 1, widthPerGroup: Int = 64, norm: NormKind = .frozenBatchNorm, frozenStages: Int = 2,
+      baseChannels: Int = 64
+    ) {
       self.depth = depth
       self.groups = groups
       self.widthPerGroup = widthPerGroup
       self.norm = norm
       self.frozenStages = frozenStages
+      self.baseChannels = baseChannels
     }
 
     var blocksPerStage: [Int] {
@@ -137,13 +145,14 @@ public final class ResNet: Module {
 
   public init(_ configuration: Configuration, generator: Generator? = nil) {
     self.configuration = configuration
-    conv1 = Conv2d(3, 64, kernelSize: 7, stride: 2, padding: 3, bias: false, generator: generator)
-    bn1 = configuration.norm.make(64)
+    let base = configuration.baseChannels
+    conv1 = Conv2d(3, base, kernelSize: 7, stride: 2, padding: 3, bias: false, generator: generator)
+    bn1 = configuration.norm.make(base)
     let expansion = configuration.usesBottleneck ? Bottleneck.expansion : BasicBlock.expansion
-    var channels = 64
+    var channels = base
     var stages: [Sequential] = []
     for (index, blocks) in configuration.blocksPerStage.enumerated() {
-      let width = 64 << index
+      let width = base << index
       var layers: [any UnaryLayer] = []
       for b in 0..<blocks {
         let spec = BlockSpec(
@@ -156,7 +165,7 @@ public final class ResNet: Module {
       stages.append(Sequential(layers))
     }
     (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3])
-    stageChannels = (0..<4).map { (64 << $0) * expansion }
+    stageChannels = (0..<4).map { (base << $0) * expansion }
     super.init()
     ResNet.initialize(self, generator: generator)
     freeze(stages: configuration.frozenStages)
