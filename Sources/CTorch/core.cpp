@@ -1,4 +1,5 @@
 // Library state, tensor lifetime and properties, creation, conversion and autograd.
+#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>
 #include <ATen/cpu/Utils.h>
@@ -126,6 +127,25 @@ int32_t ct_has_bf16_cpu(void) {
 }
 int32_t ct_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 void ct_set_grad_enabled(int32_t enabled) { at::GradMode::set_enabled(enabled != 0); }
+
+int ct_autocast_enter(int32_t dtype, int32_t *previous_enabled, int32_t *previous_dtype) {
+  CT_TRY({
+    auto type = scalar_type(dtype);
+    *previous_enabled = at::autocast::is_autocast_enabled(at::kCPU) ? 1 : 0;
+    *previous_dtype = dtype_code(at::autocast::get_autocast_dtype(at::kCPU));
+    at::autocast::set_autocast_dtype(at::kCPU, type);
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::increment_nesting();
+  })
+}
+int ct_autocast_exit(int32_t previous_enabled, int32_t previous_dtype) {
+  CT_TRY({
+    at::autocast::set_autocast_enabled(at::kCPU, previous_enabled != 0);
+    at::autocast::set_autocast_dtype(at::kCPU, scalar_type(previous_dtype));
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  })
+}
+int32_t ct_autocast_enabled(void) { return at::autocast::is_autocast_enabled(at::kCPU) ? 1 : 0; }
 
 int ct_generator_new(uint64_t seed, ct_generator *out) {
   CT_TRY({

@@ -80,6 +80,21 @@ public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
   try withGradEnabled(false, body)
 }
 
+/// Runs `body` with CPU autocast (PyTorch's `torch.autocast("cpu", dtype)`) on this thread:
+/// convolutions, linear layers and matrix products compute in `dtype` (bfloat16 by default, fast
+/// on CPUs with AVX-512 BF16 or AMX), while reductions, losses and softmax stay in float32.
+/// Parameters stay float32, so training keeps full-precision weights.
+public func withAutocast<R>(_ dtype: DType = .bfloat16, _ body: () throws -> R) rethrows -> R {
+  var previousEnabled: Int32 = 0
+  var previousType: Int32 = 0
+  _ = check("withAutocast", ct_autocast_enter(dtype.rawValue, &previousEnabled, &previousType))
+  defer { _ = check("withAutocast", ct_autocast_exit(previousEnabled, previousType)) }
+  return try body()
+}
+
+/// Whether autocast is on for this thread.
+public var isAutocastEnabled: Bool { ct_autocast_enabled() != 0 }
+
 /// Runs `body` with autograd recording set to `enabled` on this thread, restoring it afterwards.
 public func withGradEnabled<R>(_ enabled: Bool, _ body: () throws -> R) rethrows -> R {
   let previous = ct_grad_enabled()

@@ -16,6 +16,7 @@ struct Benchmark: ParsableCommand {
       """)
 
   enum Mode: String, ExpressibleByArgument, CaseIterable { case train, infer }
+  enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16 }
 
   @Option(help: "The detector: \(DetectorPreset.allCases.map(\.rawValue).joined(separator: ", ")) (the default without --config).")
   var preset: DetectorPreset?
@@ -33,6 +34,9 @@ struct Benchmark: ParsableCommand {
 
   @Option(help: "train or infer.")
   var mode: Mode = .infer
+
+  @Option(help: "fp32, or bf16 autocast (convolutions and matrix products in bfloat16, weights in float32).")
+  var precision: Precision = .fp32
 
   @Option(help: "Input height and width in pixels.")
   var size = 512
@@ -98,6 +102,14 @@ struct Benchmark: ParsableCommand {
       groups: ParameterGroup.standard(for: model, learningRate: 0.001, weightDecay: 1e-4), momentum: 0.9)
 
     func iteration() {
+      if precision == .bf16 {
+        withAutocast(.bfloat16) { step() }
+      } else {
+        step()
+      }
+    }
+
+    func step() {
       switch mode {
       case .infer:
         _ = model.detect(images)
@@ -125,7 +137,7 @@ struct Benchmark: ParsableCommand {
     let total = seconds.reduce(0, +)
     let perIteration = seconds.sorted()[seconds.count / 2]
     let report = BenchmarkReport(
-      preset: name, mode: mode.rawValue, size: size, batch: batch, threads: threads,
+      preset: name, mode: mode.rawValue, precision: precision.rawValue, size: size, batch: batch, threads: threads,
       images_per_sec: Double(batch) / perIteration, sec_per_iter: perIteration, peak_rss_mb: peakResidentMegabytes(),
       share_nms: (operations["nms"] ?? 0) / total, share_roi_align: (operations["roi_align"] ?? 0) / total,
       share_matching: (operations["matching"] ?? 0) / total)
@@ -158,6 +170,7 @@ struct Benchmark: ParsableCommand {
 struct BenchmarkReport: Encodable {
   var preset: String
   var mode: String
+  var precision: String
   var size: Int
   var batch: Int
   var threads: Int
@@ -170,7 +183,7 @@ struct BenchmarkReport: Encodable {
 
   var table: String {
     """
-    \(preset) \(mode) \(size)x\(size) batch \(batch), \(threads) threads
+    \(preset) \(mode) \(size)x\(size) batch \(batch), \(precision), \(threads) threads
       images/s        \(String(format: "%.3f", images_per_sec))
       s/iteration     \(String(format: "%.3f", sec_per_iter)) (median)
       peak RSS        \(String(format: "%.0f", peak_rss_mb)) MB

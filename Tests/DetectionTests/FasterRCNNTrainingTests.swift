@@ -96,6 +96,23 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
     #expect(outputs.map { $0.shape[2] } == [16, 8, 4, 2])
   }
 
+  @Test func bfloat16AutocastTrainsAndDetects() {
+    let model = FasterRCNN(smallFasterRCNNConfiguration())
+    let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 5)
+    model.train()
+    let losses = withAutocast(.bfloat16) { model.losses(images, targets: targets) }
+    let total = losses.values.reduce(Tensor(scalar: Float(0))) { $0 + $1 }
+    #expect(total.dtype == .float32 && total.doubleValue().isFinite)
+    total.backward()
+    let gradients = model.parameters().compactMap(\.grad)
+    let float32 = gradients.allSatisfy { $0.dtype == .float32 }
+    #expect(!gradients.isEmpty && float32)
+    model.eval()
+    let found = withAutocast(.bfloat16) { model.detect(images) }
+    let boxes = found[0].boxes!.tensor
+    #expect(found.count == 2 && boxes.shape.count == 2 && boxes.shape[1] == 4)
+  }
+
   @Test func narrowResNetsScaleEveryStage() {
     let basic = ResNet(ResNet.Configuration(depth: 18, baseChannels: 16))
     #expect(basic.stageChannels == [16, 32, 64, 128])

@@ -58,6 +58,13 @@ int32_t ct_has_bf16_cpu(void);
 int32_t ct_grad_enabled(void);
 void ct_set_grad_enabled(int32_t enabled);
 
+/* CPU autocast (mixed precision), thread-local like grad mode. `enter` turns it on for `dtype`
+ * and reports the previous state; `exit` restores that state and, when the outermost region
+ * ends, clears the cache of casted weights. */
+int ct_autocast_enter(int32_t dtype, int32_t *previous_enabled, int32_t *previous_dtype);
+int ct_autocast_exit(int32_t previous_enabled, int32_t previous_dtype);
+int32_t ct_autocast_enabled(void);
+
 /* ---- generators ------------------------------------------------------------------------- */
 int ct_generator_new(uint64_t seed, ct_generator *out);
 void ct_generator_free(ct_generator g);

@@ -9,7 +9,9 @@ import Torch
 ///   - scores: `[N]`.
 ///   - iouThreshold: boxes overlapping a kept box by more than this are dropped.
 public func nonMaximumSuppression(boxes: Tensor, scores: Tensor, iouThreshold: Double) -> Tensor {
-  OperationTimer.shared.measure("nms") {
+  let boxes = fullPrecision(boxes)
+  let scores = fullPrecision(scores)
+  return OperationTimer.shared.measure("nms") {
     boxes.withHandle { b in
       scores.withHandle { s in
         Tensor.wrapping(operation: "nonMaximumSuppression") { ct_nms(b, s, iouThreshold, $0) }
@@ -28,6 +30,8 @@ public func nonMaximumSuppression(boxes: Tensor, scores: Tensor, iouThreshold: D
 public func batchedNonMaximumSuppression(
   boxes: Tensor, scores: Tensor, groups: Tensor, iouThreshold: Double, offsetTrickLimit: Int = 4000
 ) -> Tensor {
+  let boxes = fullPrecision(boxes)
+  let scores = fullPrecision(scores)
   let count = boxes.shape[0]
   guard count > 0 else { return Tensor.zeros([0], dtype: .int64, device: boxes.device) }
   if count > offsetTrickLimit {
@@ -60,7 +64,11 @@ public func roiAlign(
   _ features: Tensor, rois: Tensor, outputSize: (Int, Int), spatialScale: Double, samplingRatio: Int,
   aligned: Bool
 ) -> Tensor {
-  OperationTimer.shared.measure("roi_align") {
+  // Under autocast the features arrive in bfloat16; sampling runs in float32, as torchvision's
+  // autocast rule for roi_align does.
+  let features = fullPrecision(features)
+  let rois = fullPrecision(rois)
+  return OperationTimer.shared.measure("roi_align") {
     features.withHandle { f in
       rois.withHandle { r in
         Tensor.wrapping(operation: "roiAlign") {
@@ -70,4 +78,10 @@ public func roiAlign(
       }
     }
   }
+}
+
+/// `tensor` in float32 when it holds a reduced-precision float (bfloat16 or float16 from autocast);
+/// the native kernels compute in float32 or float64.
+func fullPrecision(_ tensor: Tensor) -> Tensor {
+  tensor.dtype == .bfloat16 || tensor.dtype == .float16 ? tensor.to(.float32) : tensor
 }
