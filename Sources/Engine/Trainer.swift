@@ -91,9 +91,11 @@ public final class Trainer {
     case .adamw: optimizer = AdamW(groups: groups)
     }
     let sampler = BatchSampler(batchSize: config.solver.batchSize, shuffle: true, seed: config.runtime.seed)
+    let skipReport = SkipReport()
     loader = DataLoader(
       dataset: dataset, transforms: TransformPipeline(config.data.transforms),
-      options: LoaderOptions(sampler: sampler, workerCount: config.data.workers, normalization: .unit))
+      options: LoaderOptions(
+        sampler: sampler, workerCount: config.data.workers, normalization: .unit, onSkip: { skipReport.report($0) }))
     checkpoints = CheckpointStore(runDirectory: runDirectory)
     schedule = config.solver.learningRateSchedule
     state.randomState = Data(model.randomState).base64EncodedString()
@@ -205,4 +207,24 @@ public final class Trainer {
 
 func seconds(_ duration: Duration) -> Double {
   Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+}
+
+/// Warns on standard error about images the loader had to skip (a corrupt or missing file), the
+/// first few by name; the count goes to `metrics.jsonl` as `skipped_images`.
+final class SkipReport: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  private let named = 20
+
+  func report(_ issue: DataIssue) {
+    let n = lock.withLock {
+      count += 1
+      return count
+    }
+    if n <= named {
+      FileHandle.standardError.write(Data("warning: skipped an image: \(issue)\n".utf8))
+    } else if n == named + 1 {
+      FileHandle.standardError.write(Data("warning: more images skipped; metrics.jsonl counts them (skipped_images)\n".utf8))
+    }
+  }
 }

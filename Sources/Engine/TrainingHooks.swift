@@ -67,6 +67,7 @@ public final class LoggingHook: TrainerHook {
       "step_time": mean(steps.map(\.stepTime)),
       "images_per_sec": Double(steps.map(\.images).reduce(0, +)) / steps.map { $0.dataTime + $0.stepTime }.reduce(0, +),
       "skipped_steps": steps.count - good.count,
+      "skipped_images": trainer.loader.skippedImages,
     ]
     record["loss"] = good.isEmpty ? Double.nan : mean(good.map(\.totalLoss))
     for name in steps.last!.losses.keys {

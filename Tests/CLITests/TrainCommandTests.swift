@@ -53,6 +53,26 @@ import Torch
     #expect(names.contains { $0.hasSuffix(".state.safetensors") }, "no checkpoint after SIGINT: \(names)")
   }
 
+  @Test func corruptImagesAreSkippedAndNamed() throws {
+    let folder = try ScratchFolder()
+    let synth = try CommandLineRunner.run(["dataset", "synth", "--out", "ds", "--images", "6", "--seed", "1"], in: folder.url)
+    #expect(synth.status == 0, "\(synth.errors)")
+    try Data("not a png".utf8).write(to: folder.path("ds/images/000002.png"))
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 6, checkpointPeriod: 0))
+    let result = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "run", "--set", "data.kind=coco",
+       "--set", "data.train={annotations: ds/annotations.json, images: ds}",
+       "--set", "data.test={annotations: ds/annotations.json, images: ds}"],
+      in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    #expect(result.errors.contains("warning: skipped an image") && result.errors.contains("000002.png"), "\(result.errors)")
+    let metrics = try String(contentsOf: folder.path("run/metrics.jsonl"), encoding: .utf8)
+    let skipped = metrics.split(separator: "\n").compactMap { line in
+      (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["skipped_images"] as? Int
+    }
+    #expect((skipped.max() ?? 0) >= 1)
+  }
+
   @Test func existingRunNeedsResume() throws {
     let folder = try ScratchFolder()
     try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
