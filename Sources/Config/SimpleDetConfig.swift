@@ -295,8 +295,18 @@ public struct TestSection: Codable, Equatable, Sendable {
 
 /// How a run executes and what it writes.
 public struct RuntimeSection: Codable, Equatable, Sendable {
+  public enum Precision: String, Codable, Sendable, CaseIterable {
+    /// Everything in float32.
+    case fp32
+    /// bfloat16 autocast: convolutions and matrix products in bfloat16, weights, losses and
+    /// updates in float32 (no loss scaling needed). Fast on CPUs with AVX-512 BF16 or AMX.
+    case bf16
+  }
+
   /// libtorch intra-op threads.
   public var threads = 2
+  /// The arithmetic of training's forward pass and of evaluation and prediction.
+  public var precision = Precision.fp32
   /// Seeds data order, augmentation and sampling (the model's initialisation has `model.seed`).
   public var seed: UInt64 = 0
   /// Iterations between log lines and `metrics.jsonl` records.
@@ -313,7 +323,7 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
   public init() {}
 
   private enum CodingKeys: String, CodingKey {
-    case threads, seed
+    case threads, precision, seed
     case logPeriod = "log_period"
     case checkpointPeriod = "checkpoint_period"
     case evalPeriod = "eval_period"

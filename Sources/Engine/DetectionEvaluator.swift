@@ -16,8 +16,13 @@ public struct DetectionEvaluator: Sendable {
   /// For COCO datasets, the annotation file itself: its `area` fields decide the
   /// small/medium/large buckets, as with pycocotools. Without it the box areas do.
   public let cocoAnnotations: URL?
+  public let precision: RuntimeSection.Precision
 
-  public init(dataset: Dataset, classes: DetectionClasses, batchSize: Int = 2, workers: Int = 2, cocoAnnotations: URL? = nil) {
+  public init(
+    dataset: Dataset, classes: DetectionClasses, batchSize: Int = 2, workers: Int = 2, cocoAnnotations: URL? = nil,
+    precision: RuntimeSection.Precision = .fp32
+  ) {
+    self.precision = precision
     self.dataset = dataset
     self.classes = classes
     self.batchSize = batchSize
@@ -39,7 +44,8 @@ public struct DetectionEvaluator: Sendable {
     var done = 0
     for batch in loader.epoch(0) {
       let images = (0..<batch.count).map { batch.image($0) }
-      for (record, found) in zip(batch.records, model.detect(images)) {
+      let detected = withPrecision(precision) { model.detect(images) }
+      for (record, found) in zip(batch.records, detected) {
         results += cocoDetections(found, imageId: record.imageId, classes: classes)
       }
       done += batch.count

@@ -33,7 +33,8 @@ public enum ModelLoading {
     let classes = try RunData.classes(of: dataset, modelClasses: config.model.fasterRCNN.classes, labelsMayBeIds: true)
     let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil
     let evaluator = DetectionEvaluator(
-      dataset: dataset, classes: classes, batchSize: config.test.batchSize, workers: config.data.workers, cocoAnnotations: cocoFile)
+      dataset: dataset, classes: classes, batchSize: config.test.batchSize, workers: config.data.workers, cocoAnnotations: cocoFile,
+      precision: config.runtime.precision)
     return try evaluator.evaluate(model, progress: progress)
   }
 }

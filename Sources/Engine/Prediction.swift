@@ -23,10 +23,12 @@ public struct Prediction: Codable, Equatable, Sendable {
 public struct Predictor {
   public let model: FasterRCNN
   public let classes: DetectionClasses
+  public let precision: RuntimeSection.Precision
 
-  public init(model: FasterRCNN, classes: DetectionClasses) {
+  public init(model: FasterRCNN, classes: DetectionClasses, precision: RuntimeSection.Precision = .fp32) {
     self.model = model
     self.classes = classes
+    self.precision = precision
   }
 
   /// The images a path names: the file itself, or the JPEG and PNG files directly in a folder,
@@ -52,7 +54,7 @@ public struct Predictor {
     } catch {
       throw EngineError("\(url.path): \(error)")
     }
-    let found = model.detect([Self.tensor(image)])[0]
+    let found = withPrecision(precision) { model.detect([Self.tensor(image)]) }[0]
     let detections = cocoDetections(found, imageId: 0, classes: classes).map { d in
       Prediction(
         fileName: url.lastPathComponent, categoryId: d.categoryID,

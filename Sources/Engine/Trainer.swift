@@ -162,7 +162,7 @@ public final class Trainer {
       // The loader's labels count categories from 0; the detector keeps 0 for background.
       Instances(imageSize: target.imageSize, fields: ["boxes": target["boxes"]!, "labels": target["labels"]! + 1])
     }
-    let losses = model.losses(images, targets: targets)
+    let losses = withPrecision(config.runtime.precision) { model.losses(images, targets: targets) }
     let names = losses.keys.sorted()
     let total = names.dropFirst().reduce(losses[names[0]]!) { $0 + losses[$1]! }
     let values = Dictionary(uniqueKeysWithValues: names.map { ($0, losses[$0]!.doubleValue()) })
@@ -226,5 +226,13 @@ final class SkipReport: @unchecked Sendable {
     } else if n == named + 1 {
       FileHandle.standardError.write(Data("warning: more images skipped; metrics.jsonl counts them (skipped_images)\n".utf8))
     }
+  }
+}
+
+/// Runs `body` in `precision`: as is for fp32, under bfloat16 autocast for bf16.
+public func withPrecision<R>(_ precision: RuntimeSection.Precision, _ body: () throws -> R) rethrows -> R {
+  switch precision {
+  case .fp32: try body()
+  case .bf16: try withAutocast(.bfloat16, body)
   }
 }

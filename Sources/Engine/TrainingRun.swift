@@ -55,7 +55,7 @@ public enum TrainingRun {
     let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil
     let evaluator = DetectionEvaluator(
       dataset: testSet, classes: trainer.classes, batchSize: config.test.batchSize, workers: config.data.workers,
-      cocoAnnotations: cocoFile)
+      cocoAnnotations: cocoFile, precision: config.runtime.precision)
     trainer.hooks = [
       LoggingHook(metrics: metrics, period: config.runtime.logPeriod, showsProgress: showsProgress),
       CheckpointHook(),

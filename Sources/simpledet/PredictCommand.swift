@@ -56,7 +56,7 @@ struct Predict: ParsableCommand {
         throw EngineError("cannot create \(folder.path): \(error.localizedDescription)")
       }
       let model = try ModelLoading.inferenceModel(config: resolved, weights: URL(fileURLWithPath: weights))
-      let predictor = Predictor(model: model, classes: RunData.classesForPrediction(resolved))
+      let predictor = Predictor(model: model, classes: RunData.classesForPrediction(resolved), precision: resolved.runtime.precision)
       var all: [Prediction] = []
       for url in images {
         let (image, detections) = try predictor.predict(url)

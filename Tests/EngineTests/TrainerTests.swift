@@ -73,6 +73,21 @@ import Torch
     #expect(difference < 1e-5, "resumed weights differ by \(difference)")
   }
 
+  @Test func bfloat16TrainingKeepsFloat32Weights() throws {
+    let folder = try ScratchFolder()
+    var config = try tinyConfig(maxIterations: 3)
+    config.runtime.precision = .bf16
+    let trainer = try TrainingRun.prepare(config: config, runDirectory: folder.url, resume: false, log: { _ in })
+    try trainer.train()
+    let weights = try readWeightFile(folder.path("model_final.safetensors"))
+    let float32 = weights.values.filter { $0.dtype.isFloatingPoint }.allSatisfy { $0.dtype == .float32 }
+    #expect(float32)
+    let records = try MetricsLog.read(folder.path("metrics.jsonl"))
+    let losses = records.compactMap { $0["loss"] as? Double }
+    #expect(losses.count == 3 && losses.allSatisfy(\.isFinite))
+    #expect(FileManager.default.fileExists(atPath: folder.path("eval.json").path))
+  }
+
   @Test func existingRunNeedsResume() throws {
     let folder = try ScratchFolder()
     let a = try TrainingRun.prepare(config: try tinyConfig(maxIterations: 3), runDirectory: folder.url, resume: false, log: { _ in })
