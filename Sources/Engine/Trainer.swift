@@ -73,7 +73,6 @@ public final class Trainer {
     self.config = config
     self.runDirectory = runDirectory
     Torch.threadCount = config.runtime.threads
-    manualSeed(config.runtime.seed)
     var dataset = try RunData.dataset(config.data, split: .train)
     classes = try RunData.classes(of: dataset, modelClasses: config.model.fasterRCNN.classes)
     // Images with nothing to learn from teach the detector nothing but background (detectron2

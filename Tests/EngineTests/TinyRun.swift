@@ -32,7 +32,7 @@ func tinyConfig(maxIterations: Int = 6) throws -> SimpleDetConfig {
     "data.kind=shapes", "data.train.image_count=8", "data.test.image_count=4", "data.workers=1",
     "solver.base_lr=0.01", "solver.batch_size=2", "solver.max_iter=\(maxIterations)", "solver.warmup_iters=2",
     "solver.steps=[4]", "solver.clip_grad_norm=10.0",
-    "runtime.threads=1", "runtime.log_period=1", "runtime.checkpoint_period=3", "runtime.eval_period=0",
+    "runtime.threads=2", "runtime.log_period=1", "runtime.checkpoint_period=3", "runtime.eval_period=0",
   ])
 }
 

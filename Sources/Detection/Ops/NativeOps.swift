@@ -64,11 +64,7 @@ public func roiAlign(
   _ features: Tensor, rois: Tensor, outputSize: (Int, Int), spatialScale: Double, samplingRatio: Int,
   aligned: Bool
 ) -> Tensor {
-  // Under autocast the features arrive in bfloat16; sampling runs in float32, as torchvision's
-  // autocast rule for roi_align does.
-  let features = fullPrecision(features)
-  let rois = fullPrecision(rois)
-  return OperationTimer.shared.measure("roi_align") {
+  OperationTimer.shared.measure("roi_align") {
     features.withHandle { f in
       rois.withHandle { r in
         Tensor.wrapping(operation: "roiAlign") {
@@ -80,8 +76,8 @@ public func roiAlign(
   }
 }
 
-/// `tensor` in float32 when it holds a reduced-precision float (bfloat16 or float16 from autocast);
-/// the native kernels compute in float32 or float64.
+/// `tensor` in float32 when it holds a reduced-precision float (bfloat16 or float16 from autocast):
+/// NMS compares coordinates, which bfloat16's 8-bit mantissa would blur.
 func fullPrecision(_ tensor: Tensor) -> Tensor {
   tensor.dtype == .bfloat16 || tensor.dtype == .float16 ? tensor.to(.float32) : tensor
 }

@@ -40,9 +40,7 @@ public struct MultiScaleRoIAlign: Sendable {
     let mapper = LevelMapper(minLevel: minLevel, maxLevel: maxLevel, canonicalScale: canonicalScale, canonicalLevel: canonicalLevel)
     let levels = mapper.levels(for: Boxes(rois[.all, 1...]))
     let channels = features[0].shape[1]
-    // roiAlign samples reduced-precision (autocast) features in float32, so the result is float32 then.
-    let dtype: DType = features[0].dtype == .bfloat16 || features[0].dtype == .float16 ? .float32 : features[0].dtype
-    let result = Tensor.zeros([rois.shape[0], channels, outputSize.0, outputSize.1], dtype: dtype, device: features[0].device)
+    let result = Tensor.zeros([rois.shape[0], channels, outputSize.0, outputSize.1], dtype: features[0].dtype, device: features[0].device)
     for (level, feature) in features.enumerated() {
       let index = (levels .== level).nonzeroIndices().reshaped([-1])
       guard index.shape[0] > 0 else { continue }
