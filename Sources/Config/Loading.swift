@@ -99,6 +99,7 @@ extension SimpleDetConfig {
     if solver.maxIterations < 1 { return ("solver.max_iter", "must be at least 1") }
     if solver.batchSize < 1 { return ("solver.batch_size", "must be at least 1") }
     if let norm = solver.clipGradientNorm, norm <= 0 { return ("solver.clip_grad_norm", "must be positive or null") }
+    if let epochs = solver.maxEpochs, epochs < 1 { return ("solver.max_epochs", "must be at least 1 or null") }
     if solver.maxNonfiniteSteps < 1 { return ("solver.max_nonfinite_steps", "must be at least 1") }
     for (name, split) in [("train", data.train), ("test", data.test)] {
       if data.kind == .shapes && split.imageCount < 1 { return ("data.\(name).image_count", "must be at least 1") }

@@ -167,6 +167,9 @@ public struct SolverSection: Codable, Equatable, Sendable {
   public var cosineFinalFactor = 0.0
   /// Gradients are rescaled to at most this L2 norm; nil leaves them alone.
   public var clipGradientNorm: Double? = nil
+  /// Train for this many passes over the training split instead of `maxIterations`; `steps` are
+  /// then epochs too (warm-up stays in iterations, as in mmdetection). Nil counts iterations.
+  public var maxEpochs: Int? = nil
   /// Steps in a row whose loss or gradient is NaN or infinite that are skipped before training
   /// stops with an error (the last good checkpoint stays).
   public var maxNonfiniteSteps = 5
@@ -188,6 +191,7 @@ public struct SolverSection: Codable, Equatable, Sendable {
     case cosineFinalFactor = "cosine_final_factor"
     case clipGradientNorm = "clip_grad_norm"
     case maxNonfiniteSteps = "max_nonfinite_steps"
+    case maxEpochs = "max_epochs"
   }
 
   public init(from decoder: any Decoder) throws {
@@ -209,6 +213,7 @@ public struct SolverSection: Codable, Equatable, Sendable {
     cosineFinalFactor = try c.decode(Double.self, forKey: .cosineFinalFactor)
     clipGradientNorm = try c.decodeIfPresent(Double.self, forKey: .clipGradientNorm)
     maxNonfiniteSteps = try c.decode(Int.self, forKey: .maxNonfiniteSteps)
+    maxEpochs = try c.decodeIfPresent(Int.self, forKey: .maxEpochs)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -231,6 +236,18 @@ public struct SolverSection: Codable, Equatable, Sendable {
     // Explicit null: the key must exist in the encoded defaults for files to set it.
     try c.encode(clipGradientNorm, forKey: .clipGradientNorm)
     try c.encode(maxNonfiniteSteps, forKey: .maxNonfiniteSteps)
+    try c.encode(maxEpochs, forKey: .maxEpochs)
+  }
+
+  /// The solver with `maxEpochs` and epoch `steps` turned into iterations, for a training split
+  /// of `iterationsPerEpoch` batches; unchanged when it counts iterations.
+  public func inIterations(iterationsPerEpoch: Int) -> SolverSection {
+    guard let maxEpochs else { return self }
+    var resolved = self
+    resolved.maxIterations = maxEpochs * iterationsPerEpoch
+    resolved.steps = steps.map { $0 * iterationsPerEpoch }
+    resolved.maxEpochs = nil
+    return resolved
   }
 
   /// The warm-up and decay as NN's schedule.

@@ -70,7 +70,7 @@ public final class Trainer {
 
   /// Builds the model, optimizer and loader. `runDirectory` receives checkpoints and logs.
   public init(config: SimpleDetConfig, runDirectory: URL) throws {
-    self.config = config
+    var config = config
     self.runDirectory = runDirectory
     Torch.threadCount = config.runtime.threads
     var dataset = try RunData.dataset(config.data, split: .train)
@@ -96,6 +96,9 @@ public final class Trainer {
       options: LoaderOptions(
         sampler: sampler, workerCount: config.data.workers, normalization: .unit, onSkip: { skipReport.report($0) }))
     checkpoints = CheckpointStore(runDirectory: runDirectory)
+    // `config` says iterations from here on, however the file counted.
+    config.solver = config.solver.inIterations(iterationsPerEpoch: loader.batchCount(epoch: 0))
+    self.config = config
     schedule = config.solver.learningRateSchedule
     state.randomState = Data(model.randomState).base64EncodedString()
   }

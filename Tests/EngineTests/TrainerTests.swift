@@ -88,6 +88,21 @@ import Torch
     #expect(FileManager.default.fileExists(atPath: folder.path("eval.json").path))
   }
 
+  @Test func epochsBecomeIterations() throws {
+    let folder = try ScratchFolder()
+    var config = try tinyConfig()
+    config.solver.maxEpochs = 2
+    config.solver.steps = [1]
+    config.runtime.checkpointPeriod = 0
+    let trainer = try TrainingRun.prepare(config: config, runDirectory: folder.url, resume: false, log: { _ in })
+    // 8 training images in batches of 2: 4 iterations per epoch.
+    #expect(trainer.config.solver.maxIterations == 8)
+    #expect(trainer.config.solver.steps == [4])
+    try trainer.train()
+    #expect(trainer.state.iteration == 8)
+    #expect(trainer.state.epoch == 1 && trainer.state.batchInEpoch == 4)
+  }
+
   @Test func existingRunNeedsResume() throws {
     let folder = try ScratchFolder()
     let a = try TrainingRun.prepare(config: try tinyConfig(maxIterations: 3), runDirectory: folder.url, resume: false, log: { _ in })
