@@ -1,0 +1,26 @@
+import NN
+import Torch
+
+/// What the trainer, the evaluator and the command line need of a detector, whatever its
+/// architecture (two-stage like Faster R-CNN, dense like RetinaNet).
+public protocol Detector: Module {
+  /// Detections for `images` (each `[3, H, W]`, float in [0, 1]) in original image pixels:
+  /// fields `boxes` `[N, 4]`, `scores` `[N]`, `labels` `[N]` (1-based, 0 is background), and
+  /// `masks` `[N, 1, H, W]` probabilities for detectors with masks. Call `eval()` first.
+  func detect(_ images: [Tensor]) -> [Instances]
+  /// The training losses for `images` and their `targets` (fields `boxes` in image pixels,
+  /// `labels` in 1..<classes, and `masks` `[N, H, W]` for detectors with masks), by name.
+  func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor]
+  /// What only inference reads: the test resize, the score threshold, the detections kept.
+  var inference: InferenceSettings { get set }
+  /// The state of the generator training's random choices use (sizes, samplers), so that a
+  /// resumed run draws what an uninterrupted one would.
+  var randomState: [UInt8] { get }
+  func restoreRandomState(_ state: [UInt8]) throws
+  /// Whether `detect` returns masks and `losses` needs them.
+  var hasMasks: Bool { get }
+}
+
+extension FasterRCNN: Detector {
+  public var hasMasks: Bool { false }
+}
