@@ -20,6 +20,8 @@ public struct SimpleDetConfig: Codable, Equatable, Sendable {
 public struct ModelSection: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case fasterRCNN = "faster_rcnn"
+    /// Faster R-CNN with the mask branch of `mask_head`.
+    case maskRCNN = "mask_rcnn"
   }
 
   public var kind = Kind.fasterRCNN
@@ -35,11 +37,13 @@ public struct ModelSection: Codable, Equatable, Sendable {
   public init(kind: Kind = .fasterRCNN, fasterRCNN: FasterRCNNConfiguration = FasterRCNNConfiguration()) {
     self.kind = kind
     self.fasterRCNN = fasterRCNN
+    if kind == .maskRCNN && self.fasterRCNN.maskHead == nil { self.fasterRCNN.maskHead = MaskHeadConfiguration() }
   }
 
   private enum CodingKeys: String, CodingKey {
     case kind, weights
     case weightsPrefix = "weights_prefix"
+    case maskHead = "mask_head"
   }
 
   // Flattened (`model: {kind: faster_rcnn, backbone: ...}`) so configs need no extra level.
@@ -49,6 +53,8 @@ public struct ModelSection: Codable, Equatable, Sendable {
     weights = try c.decodeIfPresent(String.self, forKey: .weights)
     weightsPrefix = try c.decode(String.self, forKey: .weightsPrefix)
     fasterRCNN = try FasterRCNNConfiguration(from: decoder)
+    // The mask head's keys are always there (with defaults); the kind says whether it is built.
+    fasterRCNN.maskHead = kind == .maskRCNN ? try c.decode(MaskHeadConfiguration.self, forKey: .maskHead) : nil
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -57,6 +63,7 @@ public struct ModelSection: Codable, Equatable, Sendable {
     try c.encode(kind, forKey: .kind)
     try c.encode(weights, forKey: .weights)
     try c.encode(weightsPrefix, forKey: .weightsPrefix)
+    try c.encode(fasterRCNN.maskHead ?? MaskHeadConfiguration(), forKey: .maskHead)
   }
 }
 

@@ -54,27 +54,45 @@ public struct DetectionEvaluator: Sendable {
     return results
   }
 
-  /// The twelve COCO box metrics of `model` on the dataset.
+  /// The twelve COCO box metrics of `model` on the dataset, and the mask metrics for models
+  /// with masks.
   public func evaluate(_ model: FasterRCNN, progress: ((Int, Int) -> Void)? = nil) throws -> EvaluationReport {
     let found = detections(of: model, progress: progress)
-    let evaluator = COCOEvaluator(groundTruth: try groundTruth(), iouType: .bbox)
-    return EvaluationReport(bbox: try evaluator.evaluate(found).stats)
+    let truth = try groundTruth(withMasks: model.hasMasks)
+    let bbox = try COCOEvaluator(groundTruth: truth, iouType: .bbox).evaluate(found).stats
+    guard model.hasMasks else { return EvaluationReport(bbox: bbox) }
+    let segm = try COCOEvaluator(groundTruth: truth, iouType: .segm).evaluate(found).stats
+    return EvaluationReport(bbox: bbox, segm: segm)
   }
 
-  /// The ground truth as COCO's evaluator reads it.
-  public func groundTruth() throws -> COCOGroundTruth {
+  /// The ground truth as COCO's evaluator reads it; `withMasks` adds each instance's mask
+  /// (from its segmentation, or rendered for the shapes dataset).
+  public func groundTruth(withMasks: Bool = false) throws -> COCOGroundTruth {
     if let cocoAnnotations { return try COCOGroundTruth(contentsOf: cocoAnnotations) }
     var annotations: [COCOAnnotation] = []
-    for record in dataset.records {
-      for instance in record.instances {
+    for (index, record) in dataset.records.enumerated() {
+      var masks: [RLE?] = record.instances.map { instance in
+        switch instance.segmentation {
+        case .polygons(let polygons): RLE(polygons: polygons, height: record.height, width: record.width)
+        case .runLength(let rle): rle
+        case nil: nil
+        }
+      }
+      if withMasks, case .shapes(let shapes) = dataset.imageSource {
+        let rendered = shapes.rendered(at: index).masks
+        masks = rendered.map { RLE(mask: $0, height: record.height, width: record.width, order: .rowMajor) }
+      }
+      for (i, instance) in record.instances.enumerated() {
         let box = BoundingBox(
           x: Double(instance.box.x1), y: Double(instance.box.y1), width: Double(instance.box.width),
           height: Double(instance.box.height))
+        let mask = withMasks ? masks[i] : nil
         annotations.append(
           COCOAnnotation(
             id: annotations.count + 1, imageID: record.imageId,
-            categoryID: dataset.metadata.categoryId(forLabel: instance.label), box: box, area: box.area,
-            isCrowd: instance.isCrowd))
+            categoryID: dataset.metadata.categoryId(forLabel: instance.label), box: box,
+            area: mask.map { Double($0.area) } ?? box.area, isCrowd: instance.isCrowd,
+            segmentation: mask.map { .mask($0) }))
       }
     }
     return try COCOGroundTruth(
@@ -125,7 +143,8 @@ public struct EvaluationReport: Sendable, Equatable {
   }
 }
 
-/// One image's detections (boxes in original pixels) as COCO results.
+/// One image's detections (boxes in original pixels) as COCO results, with masks thresholded at
+/// 0.5 and run-length encoded when the detector predicts them.
 func cocoDetections(_ found: Instances, imageId: Int, classes: DetectionClasses) -> [COCODetection] {
   guard let boxes = found["boxes"], let scores = found["scores"], let labels = found["labels"] else { return [] }
   let n = boxes.shape[0]
@@ -133,9 +152,24 @@ func cocoDetections(_ found: Instances, imageId: Int, classes: DetectionClasses)
   let b = boxes.to(.float64).toArray(Double.self)
   let s = scores.to(.float64).toArray(Double.self)
   let l = labels.to(.int64).toArray(Int64.self)
+  let masks = found["masks"].map(binaryMasks)
   return (0..<n).map { i in
     COCODetection(
       imageID: imageId, categoryID: classes.categoryId(ofLabel: Int(l[i])), score: s[i],
-      box: BoundingBox(x1: b[4 * i], y1: b[4 * i + 1], x2: b[4 * i + 2], y2: b[4 * i + 3]))
+      box: BoundingBox(x1: b[4 * i], y1: b[4 * i + 1], x2: b[4 * i + 2], y2: b[4 * i + 3]),
+      segmentation: masks.map { .mask($0[i]) })
+  }
+}
+
+/// `[N, 1, H, W]` mask probabilities as run-length masks of the pixels at 0.5 or more
+/// (torchvision's and detectron2's threshold).
+func binaryMasks(_ probabilities: Tensor) -> [RLE] {
+  let n = probabilities.shape[0]
+  let height = probabilities.shape[2]
+  let width = probabilities.shape[3]
+  let bytes = (probabilities .>= 0.5).to(.uint8).toArray(UInt8.self)
+  let size = height * width
+  return (0..<n).map { i in
+    RLE(mask: Array(bytes[i * size ..< (i + 1) * size]), height: height, width: width, order: .rowMajor)
   }
 }

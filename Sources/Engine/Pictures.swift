@@ -9,7 +9,7 @@ extension Predictor {
       DrawnDetection(
         box: (d.bbox[0], d.bbox[1], d.bbox[0] + d.bbox[2], d.bbox[1] + d.bbox[3]),
         classIndex: classes.categoryIds.firstIndex(of: d.categoryId) ?? d.categoryId,
-        label: "\(d.categoryName) \(String(format: "%.2f", d.score))")
+        label: "\(d.categoryName) \(String(format: "%.2f", d.score))", mask: d.maskBitmap)
     }
     let picture = DetectionPicture.render(image, detections: drawn)
     do {

@@ -2,20 +2,37 @@ import Config
 import Data
 import Detection
 import Foundation
+import Masks
 import Torch
 
 /// One detection in `predictions.json`: COCO's results form keyed by file name, with the class
 /// name beside the id.
 public struct Prediction: Codable, Equatable, Sendable {
+  /// COCO's compressed run-length mask: `{"size": [height, width], "counts": "..."}`.
+  public struct Segmentation: Codable, Equatable, Sendable {
+    public var size: [Int]
+    public var counts: String
+  }
+
   public var fileName: String
   public var categoryId: Int
   public var categoryName: String
   /// `[x, y, width, height]` in the original image's pixels.
   public var bbox: [Double]
   public var score: Double
+  /// The mask (pixels with probability 0.5 or more), for detectors with masks.
+  public var segmentation: Segmentation?
 
   private enum CodingKeys: String, CodingKey {
-    case fileName = "file_name", categoryId = "category_id", categoryName = "category_name", bbox, score
+    case fileName = "file_name", categoryId = "category_id", categoryName = "category_name", bbox, score, segmentation
+  }
+
+  /// The mask as 0/1 bytes, row-major, when there is one.
+  public var maskBitmap: [UInt8]? {
+    guard let segmentation, segmentation.size.count == 2,
+      let rle = try? RLE(height: segmentation.size[0], width: segmentation.size[1], compressedCounts: segmentation.counts)
+    else { return nil }
+    return rle.decoded(order: .rowMajor)
   }
 }
 
@@ -59,7 +76,11 @@ public struct Predictor {
       Prediction(
         fileName: url.lastPathComponent, categoryId: d.categoryID,
         categoryName: classes.categoryIds.firstIndex(of: d.categoryID).map { classes.names[$0] } ?? "class \(d.categoryID)",
-        bbox: d.box!.coordinates, score: d.score)
+        bbox: d.box!.coordinates, score: d.score,
+        segmentation: d.segmentation.flatMap { segmentation -> Prediction.Segmentation? in
+          guard case .mask(let rle) = segmentation else { return nil }
+          return Prediction.Segmentation(size: [rle.height, rle.width], counts: rle.compressedCounts)
+        })
     }
     return (image, detections)
   }

@@ -94,7 +94,8 @@ public final class Trainer {
     loader = DataLoader(
       dataset: dataset, transforms: TransformPipeline(config.data.transforms),
       options: LoaderOptions(
-        sampler: sampler, workerCount: config.data.workers, normalization: .unit, onSkip: { skipReport.report($0) }))
+        sampler: sampler, workerCount: config.data.workers, includeMasks: model.hasMasks, normalization: .unit,
+        onSkip: { skipReport.report($0) }))
     checkpoints = CheckpointStore(runDirectory: runDirectory)
     // `config` says iterations from here on, however the file counted.
     config.solver = config.solver.inIterations(iterationsPerEpoch: loader.batchCount(epoch: 0))
@@ -162,7 +163,9 @@ public final class Trainer {
     let images = (0..<batch.count).map { batch.image($0) }
     let targets = batch.targets.map { target in
       // The loader's labels count categories from 0; the detector keeps 0 for background.
-      Instances(imageSize: target.imageSize, fields: ["boxes": target["boxes"]!, "labels": target["labels"]! + 1])
+      var fields = ["boxes": target["boxes"]!, "labels": target["labels"]! + 1]
+      if let masks = target["masks"] { fields["masks"] = masks }
+      return Instances(imageSize: target.imageSize, fields: fields)
     }
     let losses = withPrecision(config.runtime.precision) { model.losses(images, targets: targets) }
     let names = losses.keys.sorted()

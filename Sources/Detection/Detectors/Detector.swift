@@ -22,5 +22,5 @@ public protocol Detector: Module {
 }
 
 extension FasterRCNN: Detector {
-  public var hasMasks: Bool { false }
+  public var hasMasks: Bool { roiHeads.hasMasks }
 }

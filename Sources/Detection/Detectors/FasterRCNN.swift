@@ -13,10 +13,27 @@ public struct FasterRCNNConfiguration: Codable, Equatable, Sendable {
   public var transform = ImageTransform()
   public var rpn = RPNConfiguration()
   public var roiHeads = RoIHeadsConfiguration()
+  /// Mask R-CNN's mask branch; nil builds Faster R-CNN.
+  public var maskHead: MaskHeadConfiguration? = nil
   /// Seed of the parameter initialisation and of the samplers.
   public var seed: UInt64 = 0
 
   public init() {}
+
+  /// torchvision's `maskrcnn_resnet50_fpn`.
+  public static func torchvisionMaskRCNNResNet50FPN(classes: Int = 91) -> FasterRCNNConfiguration {
+    var c = torchvisionResNet50FPN(classes: classes)
+    c.maskHead = MaskHeadConfiguration()
+    return c
+  }
+
+  /// torchvision's `maskrcnn_resnet50_fpn_v2`: the v2 Faster R-CNN with batch norm in the mask head.
+  public static func torchvisionMaskRCNNResNet50FPNv2(classes: Int = 91) -> FasterRCNNConfiguration {
+    var c = torchvisionResNet50FPNv2(classes: classes)
+    c.maskHead = MaskHeadConfiguration()
+    c.maskHead!.norm = .batchNorm
+    return c
+  }
 
   /// torchvision's `fasterrcnn_resnet50_fpn` with `classes` classes (including background).
   public static func torchvisionResNet50FPN(classes: Int = 91) -> FasterRCNNConfiguration {
@@ -41,7 +58,8 @@ public struct FasterRCNNConfiguration: Codable, Equatable, Sendable {
 
 extension FasterRCNNConfiguration {
   // Written out so that an absent FPN norm is encoded as an explicit null: config files compare
-  // their keys against the encoded defaults, and the synthesised encoder would drop the key.
+  // their keys against the encoded defaults, and the synthesised encoder would drop the key. The
+  // mask head is the config layer's to write (its presence follows the model kind there).
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(classes, forKey: .classes)
@@ -103,7 +121,9 @@ public final class FasterRCNN: Module {
       norm: configuration.fpnNorm, generator: g)
     backbone = BackboneWithFPN(body: body, fpn: fpn)
     rpn = RegionProposalNetwork(configuration: configuration.rpn, channels: configuration.fpnChannels, generator: g)
-    roiHeads = RoIHeads(configuration: configuration.roiHeads, channels: configuration.fpnChannels, classes: configuration.classes, generator: g)
+    roiHeads = RoIHeads(
+      configuration: configuration.roiHeads, channels: configuration.fpnChannels, classes: configuration.classes,
+      mask: configuration.maskHead, generator: g)
     super.init()
   }
 
@@ -128,6 +148,12 @@ public final class FasterRCNN: Module {
         for (name, value) in d.fields {
           out[name] = name == "boxes" ? transform.boxesToOriginal(value, in: batch, index: i) : value
         }
+        if let masks = d["masks"] {
+          let size = batch.originalSizes[i]
+          out["masks"] = timer.measure("paste_masks") {
+            MaskOperations.paste(masks, boxes: out["boxes"]!, height: size.height, width: size.width)
+          }
+        }
         return out
       }
     }
@@ -150,8 +176,8 @@ public final class FasterRCNN: Module {
   }
 
   /// The training losses for `images` and their `targets` (fields `boxes` in image pixels and
-  /// `labels` in `1..<classes`): `loss_objectness`, `loss_rpn_box_reg`, `loss_classifier`,
-  /// `loss_box_reg`.
+  /// `labels` in `1..<classes`, and for Mask R-CNN `masks` `[N, H, W]`): `loss_objectness`,
+  /// `loss_rpn_box_reg`, `loss_classifier`, `loss_box_reg`, and `loss_mask` with masks.
   public func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor] {
     precondition(images.count == targets.count, "FasterRCNN.losses needs one target per image")
     let timer = OperationTimer.shared

@@ -57,12 +57,15 @@ public struct ImageTransform: Codable, Equatable, Sendable {
       resized.append(out)
       sizes.append(size)
       if var target {
-        if let boxes = target.boxes {
-          target = Instances(
-            imageSize: size,
-            fields: target.fields.merging(
-              ["boxes": Self.rescale(boxes.tensor, from: original, to: size)], uniquingKeysWith: { $1 }))
+        var fields = target.fields
+        if let boxes = target.boxes { fields["boxes"] = Self.rescale(boxes.tensor, from: original, to: size) }
+        // Masks follow the image with nearest-neighbour resampling, as torchvision resizes them.
+        if let masks = target["masks"], !fixedSize, masks.shape[0] > 0, (masks.shape[1], masks.shape[2]) != (size.height, size.width) {
+          fields["masks"] = Functional.interpolate(
+            masks.unsqueezed(axis: 1).to(.float32), size: (size.height, size.width), mode: .nearest
+          ).squeezed(axis: 1).to(masks.dtype)
         }
+        target = Instances(imageSize: size, fields: fields)
         newTargets.append(target)
       }
     }

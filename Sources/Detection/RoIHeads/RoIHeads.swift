@@ -29,11 +29,19 @@ public final class RoIHeads: Module {
   public let configuration: RoIHeadsConfiguration
   public let pooler: MultiScaleRoIAlign
   public let classes: Int
+  /// Mask R-CNN's branch (nil for Faster R-CNN): `mask_head` and `mask_predictor` in state dicts.
+  public let maskHead: MaskRCNNHeads?
+  public let maskPredictor: MaskRCNNPredictor?
+  let maskPooler: MultiScaleRoIAlign?
   let coder: BoxCoder
   let matcher: Matcher
   let sampler: BalancedSampler
 
-  public init(configuration: RoIHeadsConfiguration, channels: Int, classes: Int, generator: Generator) {
+  public var hasMasks: Bool { maskHead != nil }
+
+  public init(
+    configuration: RoIHeadsConfiguration, channels: Int, classes: Int, mask: MaskHeadConfiguration? = nil, generator: Generator
+  ) {
     self.configuration = configuration
     self.classes = classes
     let r = configuration.poolerResolution
@@ -45,6 +53,17 @@ public final class RoIHeads: Module {
     matcher = Matcher(highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU, allowLowQualityMatches: false)
     sampler = BalancedSampler(
       batchSizePerImage: configuration.batchSizePerImage, positiveFraction: configuration.positiveFraction, generator: generator)
+    if let mask {
+      maskPooler = MultiScaleRoIAlign(outputSize: (mask.resolution, mask.resolution), samplingRatio: mask.samplingRatio)
+      maskHead = MaskRCNNHeads(channels: channels, configuration: mask, generator: generator)
+      maskPredictor = MaskRCNNPredictor(
+        inputChannels: mask.convolutions.last ?? channels, reducedChannels: mask.predictorChannels, classes: classes,
+        generator: generator)
+    } else {
+      maskPooler = nil
+      maskHead = nil
+      maskPredictor = nil
+    }
     super.init()
   }
 
@@ -55,10 +74,26 @@ public final class RoIHeads: Module {
   ) -> [Instances] {
     let boxes = proposals.map(\.boxes)
     let (scores, offsets) = boxPredictor(boxHead(pooler(features, boxes: boxes, images: images)))
-    return postprocess(
+    let detections = postprocess(
       scores: scores, offsets: offsets, proposals: boxes, images: images,
       scoreThreshold: scoreThreshold ?? configuration.scoreThreshold,
       detectionsPerImage: detectionsPerImage ?? configuration.detectionsPerImage)
+    return hasMasks ? predictMasks(features: features, detections: detections, images: images) : detections
+  }
+
+  /// Adds `masks` `[N, 1, M, M]` (probabilities for each detection's class, in its box) to each
+  /// image's detections (torchvision's `maskrcnn_inference`).
+  private func predictMasks(features: [Tensor], detections: [Instances], images: ImageBatch) -> [Instances] {
+    guard let maskPooler, let maskHead, let maskPredictor else { return detections }
+    let boxes = detections.map { $0.boxes!.tensor }
+    let logits = maskPredictor(maskHead(maskPooler(features, boxes: boxes, images: images)))
+    let labels = Tensor.concatenate(detections.map { $0["labels"]! }, axis: 0)
+    let rows = Tensor.arange(0, labels.shape[0], dtype: .int64, device: logits.device)
+    let probabilities = logits.sigmoid()[rows, labels].unsqueezed(axis: 1)
+    let perImage = probabilities.split(sizes: boxes.map { $0.shape[0] }, axis: 0)
+    return zip(detections, perImage).map { d, masks in
+      Instances(imageSize: d.imageSize, fields: d.fields.merging(["masks": masks]) { $1 })
+    }
   }
 
   /// Training path: classification and box-regression losses on sampled proposals.
@@ -66,17 +101,19 @@ public final class RoIHeads: Module {
     var sampledBoxes: [Tensor] = []
     var sampledLabels: [Tensor] = []
     var sampledTargets: [Tensor] = []
+    var sampledMatches: [Tensor] = []
     withNoGrad {
       for (p, target) in zip(proposals, targets) {
         let gtBoxes = target.boxes?.tensor ?? Tensor.zeros([0, 4], dtype: p.boxes.dtype, device: p.boxes.device)
         let gtLabels = target["labels"] ?? Tensor.zeros([0], dtype: .int64, device: p.boxes.device)
         // Ground-truth boxes join the proposals, so every object has a perfect sample.
         let candidates = Tensor.concatenate([p.boxes, gtBoxes.to(p.boxes.dtype)], axis: 0)
-        let (labels, matched) = assign(candidates, gtBoxes: gtBoxes, gtLabels: gtLabels)
+        let (labels, matched, matchIndex) = assign(candidates, gtBoxes: gtBoxes, gtLabels: gtLabels)
         let (positive, negative) = sampler(labels)
         let keep = (positive .|| negative).nonzeroIndices().reshaped([-1])
         sampledBoxes.append(candidates.gathering(keep))
         sampledLabels.append(labels.gathering(keep))
+        sampledMatches.append(matchIndex.gathering(keep))
         sampledTargets.append(coder.encode(matched.gathering(keep), references: candidates.gathering(keep)))
       }
     }
@@ -93,20 +130,57 @@ public final class RoIHeads: Module {
     let boxLoss =
       Functional.smoothL1Loss(predicted, targets: regressionTargets.gathering(positive), beta: 1.0 / 9, reduction: .sum)
       / Double(max(labels.shape[0], 1))
-    return ["loss_classifier": classification, "loss_box_reg": boxLoss]
+    var losses = ["loss_classifier": classification, "loss_box_reg": boxLoss]
+    if hasMasks {
+      losses["loss_mask"] = maskLoss(
+        features: features, boxes: sampledBoxes, labels: sampledLabels, matches: sampledMatches, images: images,
+        targets: targets)
+    }
+    return losses
   }
 
-  /// Class labels (0 background) and matched boxes for candidate boxes of one image.
-  private func assign(_ candidates: Tensor, gtBoxes: Tensor, gtLabels: Tensor) -> (Tensor, Tensor) {
+  /// Mask R-CNN's loss on the positive sampled RoIs of each image.
+  private func maskLoss(
+    features: [Tensor], boxes: [Tensor], labels: [Tensor], matches: [Tensor], images: ImageBatch, targets: [Instances]
+  ) -> Tensor {
+    guard let maskPooler, let maskHead, let maskPredictor else { preconditionFailure("no mask branch") }
+    let m = 2 * maskPooler.outputSize.0
+    var positiveBoxes: [Tensor] = []
+    var positiveLabels: [Tensor] = []
+    var maskTargets: [Tensor] = []
+    withNoGrad {
+      for i in boxes.indices {
+        guard let gtMasks = targets[i]["masks"] else {
+          preconditionFailure("Mask R-CNN needs a `masks` field [N, H, W] in every target")
+        }
+        let positive = (labels[i] .> 0).nonzeroIndices().reshaped([-1])
+        let b = boxes[i].gathering(positive)
+        positiveBoxes.append(b)
+        positiveLabels.append(labels[i].gathering(positive))
+        maskTargets.append(
+          gtMasks.shape[0] == 0
+            ? Tensor.zeros([0, m, m], dtype: b.dtype, device: b.device)
+            : MaskOperations.targets(masks: gtMasks, boxes: b, matched: matches[i].gathering(positive), size: m))
+      }
+    }
+    let logits = maskPredictor(maskHead(maskPooler(features, boxes: positiveBoxes, images: images)))
+    return MaskOperations.loss(
+      logits: logits, labels: Tensor.concatenate(positiveLabels, axis: 0), targets: Tensor.concatenate(maskTargets, axis: 0))
+  }
+
+  /// Class labels (0 background, -1 ignored), matched boxes and matched ground-truth indices
+  /// (clamped to 0 for unmatched candidates) of one image's candidates.
+  private func assign(_ candidates: Tensor, gtBoxes: Tensor, gtLabels: Tensor) -> (Tensor, Tensor, Tensor) {
     guard gtBoxes.shape[0] > 0 else {
-      return (Tensor.zeros([candidates.shape[0]], dtype: .int64, device: candidates.device), candidates.zerosLike())
+      let zeros = Tensor.zeros([candidates.shape[0]], dtype: .int64, device: candidates.device)
+      return (zeros, candidates.zerosLike(), zeros)
     }
     let matches = matcher(Boxes.iou(Boxes(gtBoxes.to(candidates.dtype)), Boxes(candidates)))
     let clamped = matches.clamped(min: 0)
     var labels = gtLabels.gathering(clamped).to(.int64)
     labels = labels.filling(where: matches .== Matcher.belowLowThreshold, with: 0)
     labels = labels.filling(where: matches .== Matcher.betweenThresholds, with: -1)
-    return (labels, gtBoxes.to(candidates.dtype).gathering(clamped))
+    return (labels, gtBoxes.to(candidates.dtype).gathering(clamped), clamped)
   }
 
   private func postprocess(

@@ -1,0 +1,137 @@
+import NN
+import Torch
+
+/// The mask branch of Mask R-CNN (He et al. 2017), with torchvision's defaults.
+public struct MaskHeadConfiguration: Codable, Equatable, Sendable {
+  /// Output channels of each 3×3 convolution of the head.
+  public var convolutions = [256, 256, 256, 256]
+  /// Normalisation after each convolution (nil: convolutions with bias; torchvision's v2 uses BN).
+  public var norm: NormKind? = nil
+  /// RoIAlign output size of the mask branch; the predicted masks are twice this.
+  public var resolution = 14
+  public var samplingRatio = 2
+  /// Channels of the 2×2 transposed convolution before the per-class logits.
+  public var predictorChannels = 256
+
+  public init() {}
+
+  // Written out so that an absent norm is encoded as an explicit null: config files compare
+  // their keys against the encoded defaults.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(convolutions, forKey: .convolutions)
+    try c.encode(norm, forKey: .norm)
+    try c.encode(resolution, forKey: .resolution)
+    try c.encode(samplingRatio, forKey: .samplingRatio)
+    try c.encode(predictorChannels, forKey: .predictorChannels)
+  }
+}
+
+/// 3×3 convolution(–norm)–ReLU blocks over pooled RoI features (torchvision's `MaskRCNNHeads`,
+/// numbered like its `Sequential`: `0.0.weight`, `0.1.running_mean`, ...).
+public final class MaskRCNNHeads: Module, UnaryLayer {
+  let layers: Sequential
+
+  public init(channels: Int, configuration: MaskHeadConfiguration, generator: Generator? = nil) {
+    var blocks: [any UnaryLayer] = []
+    var previous = channels
+    for width in configuration.convolutions {
+      let conv = Conv2d(previous, width, kernelSize: 3, padding: 1, bias: configuration.norm == nil, generator: generator)
+      Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
+      if let bias = conv.bias { withNoGrad { bias.fill(with: 0) } }
+      if let norm = configuration.norm {
+        blocks.append(Sequential(conv, norm.make(width), Activation.relu()))
+      } else {
+        blocks.append(Sequential(conv, Activation.relu()))
+      }
+      previous = width
+    }
+    layers = Sequential(blocks)
+    super.init()
+  }
+
+  public override var namedChildren: [(String, Module)] { layers.namedChildren }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor { layers(x) }
+}
+
+/// Upsamples the head's features 2× and predicts one mask logit map per class (torchvision's
+/// `MaskRCNNPredictor`: `conv5_mask`, `mask_fcn_logits`).
+public final class MaskRCNNPredictor: Module, UnaryLayer {
+  let conv5Mask: ConvTranspose2d
+  let maskFcnLogits: Conv2d
+
+  public init(inputChannels: Int, reducedChannels: Int, classes: Int, generator: Generator? = nil) {
+    conv5Mask = ConvTranspose2d(
+      inputChannels: inputChannels, outputChannels: reducedChannels, kernelSize: (2, 2), stride: (2, 2), generator: generator)
+    maskFcnLogits = Conv2d(reducedChannels, classes, kernelSize: 1, generator: generator)
+    // torchvision re-initialises only the weights; the biases keep PyTorch's default.
+    Initializer.kaimingNormal(conv5Mask.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
+    Initializer.kaimingNormal(maskFcnLogits.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
+    super.init()
+  }
+
+  /// `[R, classes, 2·resolution, 2·resolution]` logits.
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    maskFcnLogits(conv5Mask(x).relu())
+  }
+}
+
+/// Mask R-CNN's mask targets and loss, and the pasting of predicted masks into images.
+public enum MaskOperations {
+  /// Each RoI's ground-truth mask cropped to its box and resampled to `size`×`size`
+  /// (torchvision's `project_masks_on_boxes`: RoIAlign on the binary masks, not thresholded).
+  /// - Parameters:
+  ///   - masks: `[G, H, W]` ground-truth masks of one image (any numeric type).
+  ///   - boxes: `[R, 4]` RoIs in the same pixels.
+  ///   - matched: `[R]` the ground-truth index of each RoI.
+  public static func targets(masks: Tensor, boxes: Tensor, matched: Tensor, size: Int) -> Tensor {
+    let rois = Tensor.concatenate([matched.to(boxes.dtype).unsqueezed(axis: 1), boxes], axis: 1)
+    let pooled = roiAlign(
+      masks.unsqueezed(axis: 1).to(rois.dtype), rois: rois, outputSize: (size, size), spatialScale: 1, samplingRatio: 0,
+      aligned: false)
+    return pooled.squeezed(axis: 1)
+  }
+
+  /// Binary cross entropy between each RoI's logits for its class and its target
+  /// (torchvision's `maskrcnn_loss`); zero (with a gradient path) when there are no RoIs.
+  public static func loss(logits: Tensor, labels: Tensor, targets: Tensor) -> Tensor {
+    guard targets.shape[0] > 0 else { return logits.sum() * 0 }
+    let rows = Tensor.arange(0, labels.shape[0], dtype: .int64, device: logits.device)
+    let chosen = logits[rows, labels]
+    return Functional.binaryCrossEntropyWithLogits(chosen, targets: targets)
+  }
+
+  /// Mask probabilities `[N, 1, M, M]` pasted into an image of `height`×`width` at `boxes`
+  /// (torchvision's `paste_masks_in_image`: the masks padded by one pixel, their boxes grown to
+  /// match and truncated to integers, each resized bilinearly to its box). `[N, 1, height, width]`.
+  public static func paste(_ masks: Tensor, boxes: Tensor, height: Int, width: Int) -> Tensor {
+    let n = masks.shape[0]
+    guard n > 0 else { return Tensor.zeros([0, 1, height, width], dtype: masks.dtype, device: masks.device) }
+    let m = masks.shape[3]
+    let padding = 1
+    let scale = Double(m + 2 * padding) / Double(m)
+    let padded = masks.padded([padding, padding, padding, padding])
+    // expand_boxes, computed in the boxes' own type as torchvision does, then truncated.
+    let halfWidth = (boxes[.all, 2] - boxes[.all, 0]) * 0.5 * scale
+    let halfHeight = (boxes[.all, 3] - boxes[.all, 1]) * 0.5 * scale
+    let centerX = (boxes[.all, 2] + boxes[.all, 0]) * 0.5
+    let centerY = (boxes[.all, 3] + boxes[.all, 1]) * 0.5
+    let expanded = Tensor.stack([centerX - halfWidth, centerY - halfHeight, centerX + halfWidth, centerY + halfHeight], axis: 1)
+    let integer = expanded.to(.int64).toArray(Int.self)
+    let out = Tensor.zeros([n, 1, height, width], dtype: masks.dtype, device: masks.device)
+    withNoGrad {
+      for i in 0..<n {
+        let (x1, y1, x2, y2) = (integer[4 * i], integer[4 * i + 1], integer[4 * i + 2], integer[4 * i + 3])
+        let w = max(x2 - x1 + 1, 1)
+        let h = max(y2 - y1 + 1, 1)
+        let resized = Functional.interpolate(padded[i ..< i + 1], size: (h, w), mode: .bilinear)[0, 0]
+        let x0 = max(x1, 0), xEnd = min(x2 + 1, width)
+        let y0 = max(y1, 0), yEnd = min(y2 + 1, height)
+        guard x0 < xEnd, y0 < yEnd else { continue }
+        out[i, 0, y0 ..< yEnd, x0 ..< xEnd] = resized[(y0 - y1) ..< (yEnd - y1), (x0 - x1) ..< (xEnd - x1)]
+      }
+    }
+    return out
+  }
+}
