@@ -97,7 +97,9 @@ struct Benchmark: ParsableCommand {
     }
     let g = Generator(seed: 42)
     let images = (0..<batch).map { _ in Tensor.rand([3, size, size], generator: g) }
-    let targets = (0..<batch).map { _ in randomTargets(imageSize: size, classes: config.classes, generator: g) }
+    let targets = (0..<batch).map { _ in
+      randomTargets(imageSize: size, classes: config.classes, withMasks: config.maskHead != nil, generator: g)
+    }
     let optimizer = SGD(
       groups: ParameterGroup.standard(for: model, learningRate: 0.001, weightDecay: 1e-4), momentum: 0.9)
 
@@ -156,13 +158,24 @@ struct Benchmark: ParsableCommand {
     }
   }
 
-  private func randomTargets(imageSize: Int, classes: Int, generator: Generator) -> Instances {
+  /// A few random valid boxes, and for mask models each box's filled rectangle as its mask.
+  private func randomTargets(imageSize: Int, classes: Int, withMasks: Bool, generator: Generator) -> Instances {
     let count = 4
     let corner = Tensor.rand([count, 2], generator: generator) * Double(imageSize) * 0.6
     let extent = Tensor.rand([count, 2], generator: generator) * Double(imageSize) * 0.3 + 16
     let boxes = Tensor.concatenate([corner, (corner + extent).clamped(max: Double(imageSize))], axis: 1)
     let labels = Tensor.randint(1..<classes, shape: [count], generator: generator)
-    return Instances(imageSize: (imageSize, imageSize), fields: ["boxes": boxes, "labels": labels])
+    var fields = ["boxes": boxes, "labels": labels]
+    if withMasks {
+      let masks = Tensor.zeros([count, imageSize, imageSize], dtype: .uint8)
+      let b = boxes.toArray(Float.self).map { Int($0) }
+      for i in 0..<count {
+        masks[i, b[4 * i + 1] ..< max(b[4 * i + 3], b[4 * i + 1] + 1), b[4 * i] ..< max(b[4 * i + 2], b[4 * i] + 1)] =
+          Tensor(scalar: UInt8(1))
+      }
+      fields["masks"] = masks
+    }
+    return Instances(imageSize: (imageSize, imageSize), fields: fields)
   }
 }
 
@@ -204,10 +217,16 @@ func peakResidentMegabytes() -> Double {
 /// Detector architectures the command line can build without a config file.
 enum DetectorPreset: String, ExpressibleByArgument, CaseIterable {
   case fasterrcnnResnet50Fpn = "fasterrcnn_resnet50_fpn"
+  case fasterrcnnResnet50FpnV2 = "fasterrcnn_resnet50_fpn_v2"
+  case maskrcnnResnet50Fpn = "maskrcnn_resnet50_fpn"
+  case maskrcnnResnet50FpnV2 = "maskrcnn_resnet50_fpn_v2"
 
   var configuration: FasterRCNNConfiguration {
     switch self {
     case .fasterrcnnResnet50Fpn: .torchvisionResNet50FPN()
+    case .fasterrcnnResnet50FpnV2: .torchvisionResNet50FPNv2()
+    case .maskrcnnResnet50Fpn: .torchvisionMaskRCNNResNet50FPN()
+    case .maskrcnnResnet50FpnV2: .torchvisionMaskRCNNResNet50FPNv2()
     }
   }
 }

@@ -56,6 +56,33 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
     }
   }
 
+  @Test func maskRCNNTrainsEvaluatesAndPredictsMasks() throws {
+    let folder = try ScratchFolder()
+    let config = tinyConfig(maxIterations: 2, checkpointPeriod: 0)
+      .replacingOccurrences(of: "model:\n", with: "model:\n  kind: mask_rcnn\n  mask_head: {convolutions: [16], predictor_channels: 16}\n")
+    try folder.write("mask.yaml", config)
+    let train = try CommandLineRunner.run(["train", "--config", "mask.yaml", "--output", "run"], in: folder.url)
+    #expect(train.status == 0, "\(train.errors)")
+    let eval = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("run/eval.json"))) as? [String: [String: Double]]
+    #expect(eval?["segm"]?["AP"] != nil && eval?["bbox"]?["AP"] != nil)
+
+    try FileManager.default.createDirectory(at: folder.path("images"), withIntermediateDirectories: true)
+    try ImageCodec.encodePNG(ShapesDataset(imageCount: 1, seed: 3).image(at: 0)).write(to: folder.path("images/a.png"))
+    let predict = try CommandLineRunner.run(
+      ["predict", "--config", "run/config.yaml", "--weights", "run/model_final.safetensors", "--input", "images/a.png",
+       "--output", "seen", "--score-threshold", "0"],
+      in: folder.url)
+    #expect(predict.status == 0, "\(predict.errors)")
+    let predictions = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("seen/predictions.json"))) as? [[String: Any]] ?? []
+    #expect(!predictions.isEmpty)
+    let image = ShapesDataset(imageCount: 1, seed: 3).image(at: 0)
+    for p in predictions {
+      let segmentation = p["segmentation"] as? [String: Any]
+      #expect(segmentation?["size"] as? [Int] == [image.height, image.width])
+      #expect(segmentation?["counts"] is String)
+    }
+  }
+
   @Test func plotDrawsCurves() throws {
     let folder = Self.run
     try? FileManager.default.removeItem(at: folder.path("run/curves.png"))
