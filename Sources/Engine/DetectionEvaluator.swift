@@ -32,7 +32,7 @@ public struct DetectionEvaluator: Sendable {
 
   /// Every image's detections, as COCO results with the dataset's image and category ids;
   /// `progress` hears (images done, images in all).
-  public func detections(of model: FasterRCNN, progress: ((Int, Int) -> Void)? = nil) -> [COCODetection] {
+  public func detections(of model: any Detector, progress: ((Int, Int) -> Void)? = nil) -> [COCODetection] {
     let wasTraining = model.isTraining
     model.eval()
     defer { if wasTraining { model.train() } }
@@ -56,7 +56,7 @@ public struct DetectionEvaluator: Sendable {
 
   /// The twelve COCO box metrics of `model` on the dataset, and the mask metrics for models
   /// with masks.
-  public func evaluate(_ model: FasterRCNN, progress: ((Int, Int) -> Void)? = nil) throws -> EvaluationReport {
+  public func evaluate(_ model: any Detector, progress: ((Int, Int) -> Void)? = nil) throws -> EvaluationReport {
     let found = detections(of: model, progress: progress)
     let truth = try groundTruth(withMasks: model.hasMasks)
     let bbox = try COCOEvaluator(groundTruth: truth, iouType: .bbox).evaluate(found).stats

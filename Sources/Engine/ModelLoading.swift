@@ -7,11 +7,11 @@ import NN
 public enum ModelLoading {
   /// The model of `config` with `weights` (.safetensors, or a PyTorch .pth state dict with
   /// torchvision's names) loaded strictly, in eval mode, with the config's test settings.
-  public static func inferenceModel(config: SimpleDetConfig, weights: URL) throws -> FasterRCNN {
+  public static func inferenceModel(config: SimpleDetConfig, weights: URL) throws -> any Detector {
     guard FileManager.default.fileExists(atPath: weights.path) else {
       throw EngineError("\(weights.path): no such weight file")
     }
-    let model = FasterRCNN(config.model.fasterRCNN)
+    let model = config.model.makeDetector()
     do {
       try model.loadWeights(contentsOf: weights)
     } catch let error as WeightFileError {
@@ -30,7 +30,7 @@ public enum ModelLoading {
   ) throws -> EvaluationReport {
     let model = try inferenceModel(config: config, weights: weights)
     let dataset = try RunData.dataset(config.data, split: .test)
-    let classes = try RunData.classes(of: dataset, modelClasses: config.model.fasterRCNN.classes, labelsMayBeIds: true)
+    let classes = try RunData.classes(of: dataset, modelClasses: config.model.classes, labelsMayBeIds: true)
     let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil
     let evaluator = DetectionEvaluator(
       dataset: dataset, classes: classes, batchSize: config.test.batchSize, workers: config.data.workers, cocoAnnotations: cocoFile,

@@ -38,11 +38,11 @@ public struct Prediction: Codable, Equatable, Sendable {
 
 /// Runs a detector on image files.
 public struct Predictor {
-  public let model: FasterRCNN
+  public let model: any Detector
   public let classes: DetectionClasses
   public let precision: RuntimeSection.Precision
 
-  public init(model: FasterRCNN, classes: DetectionClasses, precision: RuntimeSection.Precision = .fp32) {
+  public init(model: any Detector, classes: DetectionClasses, precision: RuntimeSection.Precision = .fp32) {
     self.model = model
     self.classes = classes
     self.precision = precision

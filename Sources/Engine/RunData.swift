@@ -53,7 +53,7 @@ public enum RunData {
   /// and fits the model; otherwise COCO's names for 91-class models (torchvision's weights), or
   /// numbers.
   public static func classesForPrediction(_ config: SimpleDetConfig) -> DetectionClasses {
-    let modelClasses = config.model.fasterRCNN.classes
+    let modelClasses = config.model.classes
     if let dataset = try? dataset(config.data, split: .test),
       let classes = try? classes(of: dataset, modelClasses: modelClasses, labelsMayBeIds: true)
     {

@@ -55,7 +55,7 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
 public final class Trainer {
   public let config: SimpleDetConfig
   public let runDirectory: URL
-  public let model: FasterRCNN
+  public let model: any Detector
   public let optimizer: any Optimizer
   public let loader: DataLoader
   public let classes: DetectionClasses
@@ -74,7 +74,7 @@ public final class Trainer {
     self.runDirectory = runDirectory
     Torch.threadCount = config.runtime.threads
     var dataset = try RunData.dataset(config.data, split: .train)
-    classes = try RunData.classes(of: dataset, modelClasses: config.model.fasterRCNN.classes)
+    classes = try RunData.classes(of: dataset, modelClasses: config.model.classes)
     // Images with nothing to learn from teach the detector nothing but background (detectron2
     // drops them too).
     dataset.records.removeAll { record in record.instances.allSatisfy { $0.isCrowd } }
@@ -82,7 +82,7 @@ public final class Trainer {
       throw EngineError(
         "the training split has \(dataset.count) images with objects, fewer than solver.batch_size (\(config.solver.batchSize))")
     }
-    model = FasterRCNN(config.model.fasterRCNN)
+    model = config.model.makeDetector()
     model.inference = config.inferenceSettings
     let groups = config.solver.parameterGroups(for: model)
     switch config.solver.optimizer {

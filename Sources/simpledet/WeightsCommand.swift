@@ -1,6 +1,7 @@
 import ArgumentParser
 import Config
 import Detection
+import Engine
 import Foundation
 import NN
 import Torch
@@ -39,7 +40,7 @@ struct WeightsCommand: ParsableCommand {
         }
         let tensors = try readWeightFile(URL(fileURLWithPath: input))
         if let config {
-          let model = FasterRCNN(try SimpleDetConfig.load(file: config).model.fasterRCNN)
+          let model = try SimpleDetConfig.load(file: config).model.makeDetector()
           do {
             try model.load(stateDict: tensors, strict: true)
           } catch {
