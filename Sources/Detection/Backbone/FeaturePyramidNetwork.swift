@@ -94,14 +94,22 @@ public final class LastLevelP6P7: Module {
 public final class BackboneWithFPN: Module {
   public let body: ResNet
   public let fpn: FeaturePyramidNetwork
+  /// The ResNet stages (1 for `layer1` ... 4 for `layer4`) whose outputs feed the FPN, as
+  /// torchvision's `returned_layers`: all four for Faster R-CNN, `[2, 3, 4]` for RetinaNet and FCOS.
+  public let returnedStages: [Int]
 
-  public init(body: ResNet, fpn: FeaturePyramidNetwork) {
+  public init(body: ResNet, fpn: FeaturePyramidNetwork, returnedStages: [Int] = [1, 2, 3, 4]) {
+    precondition(returnedStages.allSatisfy { (1...4).contains($0) }, "BackboneWithFPN: stages are 1...4, got \(returnedStages)")
     self.body = body
     self.fpn = fpn
+    self.returnedStages = returnedStages
     super.init()
   }
 
   public var outputChannels: Int { fpn.outputChannels }
 
-  public func callAsFunction(_ images: Tensor) -> [Tensor] { fpn(body(images)) }
+  public func callAsFunction(_ images: Tensor) -> [Tensor] {
+    let stages = body(images)
+    return fpn(returnedStages.map { stages[$0 - 1] })
+  }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import NN
+import Torch
+
+/// Four 3×3 convolutions, each followed by an optional normalisation and a ReLU, as torchvision's
+/// `Conv2dNormActivation` tower of the RetinaNet and FCOS heads (`conv.i.0` the convolution,
+/// `conv.i.1` the norm). A convolution followed by a norm has no bias.
+func denseHeadTower(channels: Int, norm: NormKind?, generator: Generator?) -> Sequential {
+  let blocks = (0..<4).map { _ -> any UnaryLayer in
+    let conv = Conv2d(channels, channels, kernelSize: 3, padding: 1, bias: norm == nil, generator: generator)
+    Initializer.normal(conv.weight, std: 0.01, generator: generator)
+    if let bias = conv.bias { Initializer.constant(bias, 0) }
+    let layers: [any UnaryLayer] = [conv] + (norm.map { [$0.make(channels)] } ?? []) + [Activation.relu()]
+    return Sequential(layers)
+  }
+  return Sequential(blocks)
+}
+
+/// RetinaNet's classification branch: the convolution tower and per-anchor class logits, whose
+/// bias starts at the prior probability of a foreground (torchvision's
+/// `RetinaNetClassificationHead`).
+public final class RetinaNetClassificationHead: Module {
+  let conv: Sequential
+  let clsLogits: Conv2d
+  public let classes: Int
+
+  public init(channels: Int, anchorsPerLocation: Int, classes: Int, priorProbability: Double, norm: NormKind?, generator: Generator?) {
+    conv = denseHeadTower(channels: channels, norm: norm, generator: generator)
+    clsLogits = Conv2d(channels, anchorsPerLocation * classes, kernelSize: 3, padding: 1, generator: generator)
+    Initializer.normal(clsLogits.weight, std: 0.01, generator: generator)
+    // Focal loss starts from rare foregrounds, so the initial logits say "background" everywhere
+    // and the first iterations are not swamped by the loss of easy negatives.
+    Initializer.constant(clsLogits.bias!, -Foundation.log((1 - priorProbability) / priorProbability))
+    self.classes = classes
+    super.init()
+  }
+
+  /// Logits `[N, Σ H·W·A, classes]` over all levels, in the anchor order of `AnchorGenerator`.
+  public func callAsFunction(_ features: [Tensor]) -> Tensor {
+    flattenPredictions(features.map { clsLogits(conv($0)) }, channels: classes)
+  }
+}
+
+/// RetinaNet's box branch: the convolution tower and per-anchor box offsets (torchvision's
+/// `RetinaNetRegressionHead`).
+public final class RetinaNetRegressionHead: Module {
+  let conv: Sequential
+  let bboxReg: Conv2d
+
+  public init(channels: Int, anchorsPerLocation: Int, norm: NormKind?, generator: Generator?) {
+    conv = denseHeadTower(channels: channels, norm: norm, generator: generator)
+    bboxReg = Conv2d(channels, anchorsPerLocation * 4, kernelSize: 3, padding: 1, generator: generator)
+    Initializer.normal(bboxReg.weight, std: 0.01, generator: generator)
+    Initializer.constant(bboxReg.bias!, 0)
+    super.init()
+  }
+
+  /// Offsets `[N, Σ H·W·A, 4]` over all levels, in the anchor order of `AnchorGenerator`.
+  public func callAsFunction(_ features: [Tensor]) -> Tensor {
+    flattenPredictions(features.map { bboxReg(conv($0)) }, channels: 4)
+  }
+}
+
+/// RetinaNet's two branches, shared by all pyramid levels (torchvision's `RetinaNetHead`).
+public final class RetinaNetHead: Module {
+  public let classificationHead: RetinaNetClassificationHead
+  public let regressionHead: RetinaNetRegressionHead
+
+  public init(channels: Int, anchorsPerLocation: Int, classes: Int, priorProbability: Double, norm: NormKind?, generator: Generator?) {
+    classificationHead = RetinaNetClassificationHead(
+      channels: channels, anchorsPerLocation: anchorsPerLocation, classes: classes, priorProbability: priorProbability,
+      norm: norm, generator: generator)
+    regressionHead = RetinaNetRegressionHead(
+      channels: channels, anchorsPerLocation: anchorsPerLocation, norm: norm, generator: generator)
+    super.init()
+  }
+
+  /// Class logits `[N, Σ H·W·A, classes]` and box offsets `[N, Σ H·W·A, 4]`.
+  public func callAsFunction(_ features: [Tensor]) -> (logits: Tensor, offsets: Tensor) {
+    (classificationHead(features), regressionHead(features))
+  }
+}
