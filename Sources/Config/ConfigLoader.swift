@@ -113,8 +113,10 @@ struct ConfigLoader {
       record(top, at: path, from: layer, into: &sources)
       return top
     }
+    // A kind lacking some of the keys set so far starts from its own defaults; one that has
+    // them all (Mask R-CNN after Faster R-CNN) keeps their values.
     if let kinds = variants[path], case .string(let kind)? = t["kind"], b["kind"] != .string(kind),
-      case .mapping(let fresh)? = kinds[kind]
+      case .mapping(let fresh)? = kinds[kind], !Set(b.keys).isSubset(of: fresh.keys)
     {
       b = fresh
       for key in sources.keys where key.hasPrefix(path + ".") { sources[key] = nil }

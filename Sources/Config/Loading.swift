@@ -15,9 +15,17 @@ extension SimpleDetConfig {
     for text in overrides {
       layer = try loader.overlay(layer, with: try loader.override(text), strict: true)
     }
+    // A model of another kind has its own keys: spell them as that kind's encoded defaults do.
+    var reference = defaults
+    if case .string(let kind)? = layer.tree.mapping?["model"]?.mapping?["kind"], let model = modelDefaults[kind],
+      case .mapping(var root) = reference
+    {
+      root["model"] = model
+      reference = .mapping(root)
+    }
     let config: SimpleDetConfig
     do {
-      config = try layer.tree.camelCased(like: defaults).decoded(as: SimpleDetConfig.self)
+      config = try layer.tree.camelCased(like: reference).decoded(as: SimpleDetConfig.self)
     } catch let error as DecodingError {
       var (path, reason) = describe(error)
       if case .typeMismatch(let type, _) = error {
@@ -41,8 +49,20 @@ extension SimpleDetConfig {
     try Data(yaml().utf8).write(to: url)
   }
 
+  /// Each model kind's defaults, encoded (camelCase keys).
+  private static var modelDefaults: [String: ConfigTree] {
+    var out: [String: ConfigTree] = [:]
+    for kind in ModelSection.Kind.allCases {
+      var section = ModelSection(kind: kind)
+      section.kind = kind
+      out[kind.rawValue] = try? ConfigTree.encoding(section)
+    }
+    return out
+  }
+
   private static func variants() throws -> [String: [String: ConfigTree]] {
     [
+      "model": modelDefaults.mapValues(\.snakeCased),
       "model.roi_heads.box_head": [
         "two_mlp": try ConfigTree.encoding(BoxHeadKind.twoMLP(representationSize: 1024)),
         "conv_fc": try ConfigTree.encoding(
@@ -83,11 +103,11 @@ extension SimpleDetConfig {
 
   /// Values of the right type that still make no sense, as (key path, reason).
   func firstProblem() -> (String, String)? {
-    if model.fasterRCNN.classes < 2 { return ("model.classes", "needs at least 2 (background and one class)") }
-    if ![18, 34, 50, 101, 152].contains(model.fasterRCNN.backbone.depth) {
+    if model.classes < 2 { return ("model.classes", "needs at least 2 (background and one class)") }
+    if ![18, 34, 50, 101, 152].contains(model.backbone.depth) {
       return ("model.backbone.depth", "must be 18, 34, 50, 101 or 152")
     }
-    if model.fasterRCNN.backbone.baseChannels < 8 { return ("model.backbone.base_channels", "must be at least 8") }
+    if model.backbone.baseChannels < 8 { return ("model.backbone.base_channels", "must be at least 8") }
     let rpn = model.fasterRCNN.rpn
     if rpn.anchorSizes.count != rpn.aspectRatios.count {
       return ("model.rpn.anchor_sizes", "needs one list per feature level, as many as aspect_ratios (\(rpn.aspectRatios.count))")

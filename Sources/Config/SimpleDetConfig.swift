@@ -16,16 +16,27 @@ public struct SimpleDetConfig: Codable, Equatable, Sendable {
 }
 
 /// The detector: its kind, then that detector's own settings at the same level, and the
-/// weights training starts from.
+/// weights training starts from. Each kind has its own keys (`rpn` and `roi_heads` for the R-CNNs,
+/// `anchor_sizes` and `focal_loss_alpha` for RetinaNet, ...); switching `kind` in a file starts
+/// from that kind's defaults.
 public struct ModelSection: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case fasterRCNN = "faster_rcnn"
     /// Faster R-CNN with the mask branch of `mask_head`.
     case maskRCNN = "mask_rcnn"
+    /// The one-stage detector with focal loss (Lin et al. 2017).
+    case retinaNet = "retinanet"
+    /// The anchor-free one-stage detector (Tian et al. 2019).
+    case fcos
   }
 
   public var kind = Kind.fasterRCNN
+  /// The settings of `faster_rcnn` and `mask_rcnn`.
   public var fasterRCNN = FasterRCNNConfiguration()
+  /// The settings of `retinanet`.
+  public var retinaNet = RetinaNetConfiguration()
+  /// The settings of `fcos`.
+  public var fcos = FCOSConfiguration()
   /// Weights a new training run starts from (.safetensors or a PyTorch .pth state dict): an
   /// ImageNet classifier for the backbone, or a trained detector to fine-tune. Tensors whose
   /// name (after `weightsPrefix`) and shape match the model are loaded; the rest keep their
@@ -40,6 +51,16 @@ public struct ModelSection: Codable, Equatable, Sendable {
     if kind == .maskRCNN && self.fasterRCNN.maskHead == nil { self.fasterRCNN.maskHead = MaskHeadConfiguration() }
   }
 
+  public init(retinaNet: RetinaNetConfiguration) {
+    kind = .retinaNet
+    self.retinaNet = retinaNet
+  }
+
+  public init(fcos: FCOSConfiguration) {
+    kind = .fcos
+    self.fcos = fcos
+  }
+
   private enum CodingKeys: String, CodingKey {
     case kind, weights
     case weightsPrefix = "weights_prefix"
@@ -52,18 +73,59 @@ public struct ModelSection: Codable, Equatable, Sendable {
     kind = try c.decode(Kind.self, forKey: .kind)
     weights = try c.decodeIfPresent(String.self, forKey: .weights)
     weightsPrefix = try c.decode(String.self, forKey: .weightsPrefix)
-    fasterRCNN = try FasterRCNNConfiguration(from: decoder)
-    // The mask head's keys are always there (with defaults); the kind says whether it is built.
-    fasterRCNN.maskHead = kind == .maskRCNN ? try c.decode(MaskHeadConfiguration.self, forKey: .maskHead) : nil
+    switch kind {
+    case .fasterRCNN, .maskRCNN:
+      fasterRCNN = try FasterRCNNConfiguration(from: decoder)
+      // The mask head's keys are always there (with defaults); the kind says whether it is built.
+      fasterRCNN.maskHead = kind == .maskRCNN ? try c.decode(MaskHeadConfiguration.self, forKey: .maskHead) : nil
+    case .retinaNet:
+      retinaNet = try RetinaNetConfiguration(from: decoder)
+    case .fcos:
+      fcos = try FCOSConfiguration(from: decoder)
+    }
   }
 
   public func encode(to encoder: any Encoder) throws {
-    try fasterRCNN.encode(to: encoder)
+    switch kind {
+    case .fasterRCNN, .maskRCNN: try fasterRCNN.encode(to: encoder)
+    case .retinaNet: try retinaNet.encode(to: encoder)
+    case .fcos: try fcos.encode(to: encoder)
+    }
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(kind, forKey: .kind)
     try c.encode(weights, forKey: .weights)
     try c.encode(weightsPrefix, forKey: .weightsPrefix)
-    try c.encode(fasterRCNN.maskHead ?? MaskHeadConfiguration(), forKey: .maskHead)
+    if kind == .fasterRCNN || kind == .maskRCNN {
+      try c.encode(fasterRCNN.maskHead ?? MaskHeadConfiguration(), forKey: .maskHead)
+    }
+  }
+
+  /// The number of classes the detector predicts, background (or, for the one-stage detectors,
+  /// the unused output 0) included.
+  public var classes: Int {
+    switch kind {
+    case .fasterRCNN, .maskRCNN: fasterRCNN.classes
+    case .retinaNet: retinaNet.classes
+    case .fcos: fcos.classes
+    }
+  }
+
+  /// The backbone of the selected kind.
+  public var backbone: ResNet.Configuration {
+    switch kind {
+    case .fasterRCNN, .maskRCNN: fasterRCNN.backbone
+    case .retinaNet: retinaNet.backbone
+    case .fcos: fcos.backbone
+    }
+  }
+
+  /// The inference settings of the selected kind's own configuration.
+  public var inferenceSettings: InferenceSettings {
+    switch kind {
+    case .fasterRCNN, .maskRCNN: InferenceSettings(fasterRCNN)
+    case .retinaNet: InferenceSettings(retinaNet)
+    case .fcos: InferenceSettings(fcos)
+    }
   }
 }
 
@@ -359,7 +421,7 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
 extension SimpleDetConfig {
   /// What evaluation and prediction use: the `test` section over the model's own values.
   public var inferenceSettings: InferenceSettings {
-    var settings = InferenceSettings(model.fasterRCNN)
+    var settings = model.inferenceSettings
     settings.scoreThreshold = test.scoreThreshold
     settings.detectionsPerImage = test.detectionsPerImage
     if let minSize = test.minSize { settings.minSize = minSize }

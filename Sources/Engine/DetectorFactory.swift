@@ -6,9 +6,8 @@ extension ModelSection {
   public func makeDetector() -> any Detector {
     switch kind {
     case .fasterRCNN, .maskRCNN: FasterRCNN(fasterRCNN)
+    case .retinaNet: RetinaNet(retinaNet)
+    case .fcos: FCOS(fcos)
     }
   }
-
-  /// The number of classes the detector predicts, background included.
-  public var classes: Int { fasterRCNN.classes }
 }

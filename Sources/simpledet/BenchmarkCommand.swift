@@ -1,6 +1,7 @@
 import ArgumentParser
 import Config
 import Detection
+import Engine
 import Foundation
 import NN
 import Torch
@@ -71,11 +72,11 @@ struct Benchmark: ParsableCommand {
   func run() throws {
     try Torch.checkVersion()
     Torch.threadCount = threads
-    var config: FasterRCNNConfiguration
+    var config: ModelSection
     let name: String
     if self.config != nil || !overrides.isEmpty {
       do {
-        config = try SimpleDetConfig.load(file: self.config, overrides: overrides).model.fasterRCNN
+        config = try SimpleDetConfig.load(file: self.config, overrides: overrides).model
       } catch let error as ConfigError {
         throw fail(error)
       }
@@ -85,9 +86,11 @@ struct Benchmark: ParsableCommand {
       config = preset.configuration
       name = preset.rawValue
     }
-    config.transform.fixedSize = true
-    config.roiHeads.scoreThreshold = scoreThreshold
-    let model = FasterRCNN(config)
+    config.fasterRCNN.transform.fixedSize = true
+    config.retinaNet.transform.fixedSize = true
+    config.fcos.transform.fixedSize = true
+    let model = config.makeDetector()
+    model.inference.scoreThreshold = scoreThreshold
     if let weights {
       do {
         try model.loadWeights(contentsOf: URL(fileURLWithPath: weights))
@@ -98,7 +101,7 @@ struct Benchmark: ParsableCommand {
     let g = Generator(seed: 42)
     let images = (0..<batch).map { _ in Tensor.rand([3, size, size], generator: g) }
     let targets = (0..<batch).map { _ in
-      randomTargets(imageSize: size, classes: config.classes, withMasks: config.maskHead != nil, generator: g)
+      randomTargets(imageSize: size, classes: config.classes, withMasks: model.hasMasks, generator: g)
     }
     let optimizer = SGD(
       groups: ParameterGroup.standard(for: model, learningRate: 0.001, weightDecay: 1e-4), momentum: 0.9)
@@ -220,13 +223,19 @@ enum DetectorPreset: String, ExpressibleByArgument, CaseIterable {
   case fasterrcnnResnet50FpnV2 = "fasterrcnn_resnet50_fpn_v2"
   case maskrcnnResnet50Fpn = "maskrcnn_resnet50_fpn"
   case maskrcnnResnet50FpnV2 = "maskrcnn_resnet50_fpn_v2"
+  case retinanetResnet50Fpn = "retinanet_resnet50_fpn"
+  case retinanetResnet50FpnV2 = "retinanet_resnet50_fpn_v2"
+  case fcosResnet50Fpn = "fcos_resnet50_fpn"
 
-  var configuration: FasterRCNNConfiguration {
+  var configuration: ModelSection {
     switch self {
-    case .fasterrcnnResnet50Fpn: .torchvisionResNet50FPN()
-    case .fasterrcnnResnet50FpnV2: .torchvisionResNet50FPNv2()
-    case .maskrcnnResnet50Fpn: .torchvisionMaskRCNNResNet50FPN()
-    case .maskrcnnResnet50FpnV2: .torchvisionMaskRCNNResNet50FPNv2()
+    case .fasterrcnnResnet50Fpn: ModelSection(kind: .fasterRCNN, fasterRCNN: .torchvisionResNet50FPN())
+    case .fasterrcnnResnet50FpnV2: ModelSection(kind: .fasterRCNN, fasterRCNN: .torchvisionResNet50FPNv2())
+    case .maskrcnnResnet50Fpn: ModelSection(kind: .maskRCNN, fasterRCNN: .torchvisionMaskRCNNResNet50FPN())
+    case .maskrcnnResnet50FpnV2: ModelSection(kind: .maskRCNN, fasterRCNN: .torchvisionMaskRCNNResNet50FPNv2())
+    case .retinanetResnet50Fpn: ModelSection(retinaNet: .torchvisionResNet50FPN())
+    case .retinanetResnet50FpnV2: ModelSection(retinaNet: .torchvisionResNet50FPNv2())
+    case .fcosResnet50Fpn: ModelSection(fcos: .torchvisionResNet50FPN())
     }
   }
 }

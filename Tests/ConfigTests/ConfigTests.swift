@@ -361,6 +361,40 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(v2.model.fasterRCNN == .torchvisionResNet50FPNv2())
   }
 
+  @Test func otherTorchvisionModelsEqualTheSwiftPresets() throws {
+    func load(_ name: String) throws -> ModelSection {
+      try SimpleDetConfig.load(file: configsFolder.appendingPathComponent("torchvision/\(name).yaml").path).model
+    }
+    let mask = try load("maskrcnn_resnet50_fpn")
+    #expect(mask.kind == .maskRCNN && mask.fasterRCNN == .torchvisionMaskRCNNResNet50FPN())
+    let maskV2 = try load("maskrcnn_resnet50_fpn_v2")
+    #expect(maskV2.fasterRCNN == .torchvisionMaskRCNNResNet50FPNv2())
+    let retina = try load("retinanet_resnet50_fpn")
+    #expect(retina.kind == .retinaNet && retina.retinaNet == .torchvisionResNet50FPN())
+    let retinaV2 = try load("retinanet_resnet50_fpn_v2")
+    #expect(retinaV2.retinaNet == .torchvisionResNet50FPNv2())
+    let fcos = try load("fcos_resnet50_fpn")
+    #expect(fcos.kind == .fcos && fcos.fcos == .torchvisionResNet50FPN())
+  }
+
+  @Test func eachModelKindHasItsOwnKeys() throws {
+    let retina = try SimpleDetConfig.load(overrides: ["model.kind=retinanet", "model.focal_loss_gamma=1.5"])
+    #expect(retina.model.retinaNet.focalLossGamma == 1.5)
+    let e = error { _ = try SimpleDetConfig.load(overrides: ["model.kind=retinanet", "model.rpn.nms_threshold=0.6"]) }
+    #expect(e == .unknownKey(path: "model.rpn", source: "--set model.rpn.nms_threshold=0.6"))
+    let fcos = try SimpleDetConfig.load(overrides: ["model.kind=fcos", "model.center_sampling_radius=2"])
+    #expect(fcos.model.fcos.centerSamplingRadius == 2)
+    // A written config reads back as the same model, whatever its kind.
+    let folder = try ConfigFolder()
+    let file = folder.url.appendingPathComponent("written.yaml")
+    try fcos.write(to: file)
+    #expect(try SimpleDetConfig.load(file: file.path) == fcos)
+    let mask = try SimpleDetConfig.load(overrides: ["model.kind=mask_rcnn", "model.mask_head.resolution=7"])
+    #expect(mask.model.fasterRCNN.maskHead?.resolution == 7)
+    let faster = try SimpleDetConfig.load(overrides: ["model.mask_head.resolution=7"])
+    #expect(faster.model.fasterRCNN.maskHead == nil)
+  }
+
   @Test func shapesConfigInheritsAndBuilds() throws {
     let config = try SimpleDetConfig.load(file: configsFolder.appendingPathComponent("shapes/faster_rcnn_r18_fpn.yaml").path)
     #expect(config.model.fasterRCNN.backbone.depth == 18)
