@@ -25,10 +25,10 @@ public func nonMaximumSuppression(boxes: Tensor, scores: Tensor, iouThreshold: D
 ///
 /// Up to `offsetTrickLimit` boxes, each group's boxes are shifted to a disjoint region and NMS
 /// runs once; above it, NMS runs per group natively. torchvision makes the same choice at 4,000
-/// boxes, and since the shift rounds float32 coordinates slightly, matching it keeps our
-/// detections equal to torchvision's.
+/// box coordinates on the CPU (1,000 boxes), and since the shift rounds float32 coordinates
+/// slightly, matching it keeps our detections equal to torchvision's.
 public func batchedNonMaximumSuppression(
-  boxes: Tensor, scores: Tensor, groups: Tensor, iouThreshold: Double, offsetTrickLimit: Int = 4000
+  boxes: Tensor, scores: Tensor, groups: Tensor, iouThreshold: Double, offsetTrickLimit: Int = 1000
 ) -> Tensor {
   let boxes = fullPrecision(boxes)
   let scores = fullPrecision(scores)
