@@ -108,6 +108,16 @@ extension SimpleDetConfig {
       return ("model.backbone.depth", "must be 18, 34, 50, 101 or 152")
     }
     if model.backbone.baseChannels < 8 { return ("model.backbone.base_channels", "must be at least 8") }
+    // Group norm splits channels into 32 groups.
+    let groupNormChannels: Int? =
+      switch model.kind {
+      case .retinaNet: model.retinaNet.headNorm == .groupNorm ? model.retinaNet.fpnChannels : nil
+      case .fcos: model.fcos.headNorm == .groupNorm ? model.fcos.fpnChannels : nil
+      case .fasterRCNN, .maskRCNN: model.fasterRCNN.fpnNorm == .groupNorm ? model.fasterRCNN.fpnChannels : nil
+      }
+    if let channels = groupNormChannels, channels % 32 != 0 {
+      return ("model.fpn_channels", "must be a multiple of 32 with group norm (GN uses 32 groups), got \(channels)")
+    }
     let rpn = model.fasterRCNN.rpn
     if rpn.anchorSizes.count != rpn.aspectRatios.count {
       return ("model.rpn.anchor_sizes", "needs one list per feature level, as many as aspect_ratios (\(rpn.aspectRatios.count))")

@@ -170,7 +170,11 @@ public final class Trainer {
     let losses = withPrecision(config.runtime.precision) { model.losses(images, targets: targets) }
     let names = losses.keys.sorted()
     let total = names.dropFirst().reduce(losses[names[0]]!) { $0 + losses[$1]! }
-    let values = Dictionary(uniqueKeysWithValues: names.map { ($0, losses[$0]!.doubleValue()) })
+    // Logged as `loss_*` whatever the detector calls them (torchvision's one-stage detectors
+    // say `classification`, `bbox_regression`).
+    let values = Dictionary(uniqueKeysWithValues: names.map { name in
+      (name.hasPrefix("loss_") ? name : "loss_" + name, losses[name]!.doubleValue())
+    })
     let totalValue = total.doubleValue()
     var finite = totalValue.isFinite
     if finite {

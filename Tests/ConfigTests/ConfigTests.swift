@@ -382,6 +382,8 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(retina.model.retinaNet.focalLossGamma == 1.5)
     let e = error { _ = try SimpleDetConfig.load(overrides: ["model.kind=retinanet", "model.rpn.nms_threshold=0.6"]) }
     #expect(e == .unknownKey(path: "model.rpn", source: "--set model.rpn.nms_threshold=0.6"))
+    let groups = error { _ = try SimpleDetConfig.load(overrides: ["model.kind=fcos", "model.fpn_channels=48"]) }
+    #expect(groups?.description.contains("model.fpn_channels") == true)
     let fcos = try SimpleDetConfig.load(overrides: ["model.kind=fcos", "model.center_sampling_radius=2"])
     #expect(fcos.model.fcos.centerSamplingRadius == 2)
     // A written config reads back as the same model, whatever its kind.

@@ -36,6 +36,23 @@ func tinyConfig(maxIterations: Int = 6) throws -> SimpleDetConfig {
   ])
 }
 
+/// A tiny one-stage detector (`retinanet` or `fcos`) on the same data and schedule as `tinyConfig`.
+func tinyOneStageConfig(kind: String, maxIterations: Int = 3) throws -> SimpleDetConfig {
+  var model = [
+    "model.kind=\(kind)", "model.classes=4", "model.backbone={depth: 18, norm: BN, frozen_stages: 0, base_channels: 16}",
+    "model.fpn_channels=32", "model.transform.min_size=[96]", "model.transform.max_size=128",
+  ]
+  if kind == "retinanet" {
+    model += ["model.anchor_sizes=[[8], [16], [32], [64], [128]]", "model.aspect_ratios=[[1.0], [1.0], [1.0], [1.0], [1.0]]"]
+  }
+  return try SimpleDetConfig.load(overrides: model + [
+    "data.kind=shapes", "data.train.image_count=8", "data.test.image_count=4", "data.workers=1",
+    "solver.base_lr=0.01", "solver.batch_size=2", "solver.max_iter=\(maxIterations)", "solver.warmup_iters=2",
+    "solver.steps=[4]", "solver.clip_grad_norm=10.0",
+    "runtime.threads=2", "runtime.log_period=1", "runtime.checkpoint_period=0", "runtime.eval_period=0",
+  ])
+}
+
 /// Sets `request` on the stop request after iteration `iteration`, as a signal would.
 final class StopAfter: TrainerHook {
   let iteration: Int

@@ -1,4 +1,5 @@
 import Config
+import Detection
 import Foundation
 import NN
 import Testing
@@ -86,6 +87,26 @@ import Torch
     let losses = records.compactMap { $0["loss"] as? Double }
     #expect(losses.count == 3 && losses.allSatisfy(\.isFinite))
     #expect(FileManager.default.fileExists(atPath: folder.path("eval.json").path))
+  }
+
+  @Test(arguments: ["retinanet", "fcos"])
+  func oneStageDetectorsTrainAndEvaluate(kind: String) throws {
+    let folder = try ScratchFolder()
+    let trainer = try TrainingRun.prepare(
+      config: try tinyOneStageConfig(kind: kind), runDirectory: folder.url, resume: false, log: { _ in })
+    #expect(!(trainer.model is FasterRCNN))
+    try trainer.train()
+    let records = try MetricsLog.read(folder.path("metrics.jsonl"))
+    let first = records[0]
+    let terms = first.keys.filter { $0.hasPrefix("loss_") }.sorted()
+    let expected = kind == "retinanet"
+      ? ["loss_bbox_regression", "loss_classification"] : ["loss_bbox_ctrness", "loss_bbox_regression", "loss_classification"]
+    #expect(terms == expected)
+    #expect(FileManager.default.fileExists(atPath: folder.path("eval.json").path))
+    // The run folder's config rebuilds the same kind, and its weights load strictly.
+    let reloaded = try SimpleDetConfig.load(file: folder.path("config.yaml").path)
+    let model = try ModelLoading.inferenceModel(config: reloaded, weights: folder.path("model_final.safetensors"))
+    #expect(type(of: model) == type(of: trainer.model))
   }
 
   @Test func epochsBecomeIterations() throws {
