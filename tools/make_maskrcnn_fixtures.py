@@ -64,6 +64,45 @@ def write_model_fixtures(model, out_dir, name):
         json.dump(manifest, f, indent=0)
 
 
+def write_training_fixture(out_dir):
+    """Training-mode losses of v1 with samplers that take every candidate, so that no random
+    choice is involved and both sides see the same RoIs."""
+    body = torchvision.models.resnet50(weights=None, norm_layer=torchvision.ops.misc.FrozenBatchNorm2d)
+    model = MaskRCNN(
+        _resnet_fpn_extractor(body, 3), num_classes=91, min_size=160, max_size=256,
+        rpn_batch_size_per_image=100000, rpn_positive_fraction=1.0,
+        box_batch_size_per_image=100000, box_positive_fraction=1.0)
+    state = model.state_dict()
+    keys = sorted(state.keys())
+    model.load_state_dict({key: fill_value(key, list(state[key].shape), k) for k, key in enumerate(keys)}, strict=True)
+    model.train()
+    images = [hashed_image(3, 120, 150, 1000001), hashed_image(3, 100, 90, 1000002)]
+    boxes = [
+        torch.tensor([[10.0, 12.0, 70.0, 90.0], [60.0, 20.0, 140.0, 60.0], [5.0, 70.0, 40.0, 115.0]]),
+        torch.tensor([[20.0, 10.0, 80.0, 70.0], [0.0, 50.0, 30.0, 99.0]]),
+    ]
+    labels = [torch.tensor([1, 17, 62]), torch.tensor([3, 1])]
+    masks = []
+    for i, (image, b) in enumerate(zip(images, boxes)):
+        h, w = image.shape[1:]
+        m = (hashed_uniform(len(b) * h * w, 20 + i) > -0.3).to(torch.uint8).reshape(len(b), h, w)
+        inside = torch.zeros_like(m)
+        for j, (x1, y1, x2, y2) in enumerate(b.long().tolist()):
+            inside[j, y1:y2, x1:x2] = 1
+        masks.append(m * inside)
+    targets = [{"boxes": b, "labels": l, "masks": m} for b, l, m in zip(boxes, labels, masks)]
+    losses = model(images, targets)
+    fixture = {
+        "boxes": [b.tolist() for b in boxes],
+        "labels": [l.tolist() for l in labels],
+        "mask_seeds": [20, 21],
+        "mask_threshold": -0.3,
+        "losses": {k: float(v.detach()) for k, v in losses.items()},
+    }
+    with open(f"{out_dir}/maskrcnn_resnet50_fpn_training.json", "w") as f:
+        json.dump(fixture, f)
+
+
 def write_operation_fixtures(out_dir):
     # Ground-truth masks of a 30x40 image, RoIs matched to them, 8x8 targets.
     gt_masks = (hashed_uniform(2 * 30 * 40, 7) > 0.2).to(torch.uint8).reshape(2, 30, 40)
@@ -92,6 +131,7 @@ def write_operation_fixtures(out_dir):
 def main(out_dir):
     torch.set_num_threads(2)
     write_operation_fixtures(out_dir)
+    write_training_fixture(out_dir)
     write_model_fixtures(v1_model(), out_dir, "maskrcnn_resnet50_fpn")
     write_model_fixtures(v2_model(), out_dir, "maskrcnn_resnet50_fpn_v2")
 

@@ -34,6 +34,14 @@ struct MaskOperationsFixture: Decodable {
   var pasted: [[[Double]]]
 }
 
+struct MaskTrainingFixture: Decodable {
+  var boxes: [[[Double]]]
+  var labels: [[Int]]
+  var mask_seeds: [Int]
+  var mask_threshold: Double
+  var losses: [String: Double]
+}
+
 enum MaskRCNNVariant: String, CaseIterable, Sendable {
   case v1 = "maskrcnn_resnet50_fpn"
   case v2 = "maskrcnn_resnet50_fpn_v2"
@@ -90,6 +98,48 @@ func largestDifference(_ a: [Double], _ b: [Double]) -> Double {
     #expect(pasted.shape == [3, 1, 30, 40])
     let difference = largestDifference(pasted.to(.float64).toArray(Double.self), flatten(f.pasted))
     #expect(difference < 1e-5, "pasted masks differ by \(difference)")
+  }
+
+  /// With samplers that take every candidate there is no random choice, so the training losses
+  /// (Faster R-CNN's four and the mask loss) must equal torchvision's.
+  @Test func trainingLossesMatchTorchvision() throws {
+    let fixture = try JSONDecoder().decode(
+      MaskTrainingFixture.self, from: Data(contentsOf: fixtureURL("maskrcnn_resnet50_fpn_training.json")))
+    var config = FasterRCNNConfiguration.torchvisionMaskRCNNResNet50FPN()
+    config.transform.minSize = [160]
+    config.transform.maxSize = 256
+    config.rpn.batchSizePerImage = 100_000
+    config.rpn.positiveFraction = 1
+    config.roiHeads.batchSizePerImage = 100_000
+    config.roiHeads.positiveFraction = 1
+    let model = FasterRCNN(config)
+    try model.load(stateDict: hashedWeights(for: model))
+    model.train()
+    let images = [hashedImage([3, 120, 150], seed: 1_000_001), hashedImage([3, 100, 90], seed: 1_000_002)]
+    var targets: [Instances] = []
+    for (i, image) in images.enumerated() {
+      let (h, w) = (image.shape[1], image.shape[2])
+      let boxes = fixture.boxes[i]
+      let random = (hashedUniform(boxes.count * h * w, fixture.mask_seeds[i]) .> fixture.mask_threshold).to(.uint8)
+        .reshaped([boxes.count, h, w])
+      let inside = Tensor.zeros([boxes.count, h, w], dtype: .uint8)
+      for (j, b) in boxes.enumerated() {
+        inside[j, Int(b[1]) ..< Int(b[3]), Int(b[0]) ..< Int(b[2])] = Tensor(scalar: UInt8(1))
+      }
+      targets.append(
+        Instances(
+          imageSize: (h, w),
+          fields: [
+            "boxes": Tensor(boxes.flatMap { $0.map(Float.init) }, shape: [boxes.count, 4]),
+            "labels": Tensor(fixture.labels[i]), "masks": random * inside,
+          ]))
+    }
+    let losses = model.losses(images, targets: targets)
+    #expect(Set(losses.keys) == Set(fixture.losses.keys))
+    for (name, expected) in fixture.losses {
+      let value = losses[name]?.doubleValue() ?? .nan
+      #expect(Swift.abs(value - expected) <= 1e-4 * Swift.abs(expected) + 1e-6, "\(name): \(value) vs \(expected)")
+    }
   }
 
   @Test(arguments: MaskRCNNVariant.allCases)
