@@ -132,9 +132,7 @@ public final class FasterRCNN: Module {
   public func detect(_ images: [Tensor]) -> [Instances] {
     withNoGrad {
       let timer = OperationTimer.shared
-      var transform = configuration.transform
-      transform.minSize = [inference.minSize]
-      transform.maxSize = inference.maxSize
+      let transform = configuration.transform.forTesting(inference)
       let (batch, _) = timer.measure("transform") { transform(images) }
       let features = timer.measure("backbone") { backbone(batch.tensor) }
       let proposals = timer.measure("rpn") { rpn.propose(features: features, images: batch) }

@@ -72,6 +72,14 @@ public struct ImageTransform: Codable, Equatable, Sendable {
     return (ImageBatch(tensor: batch(resized), imageSizes: sizes, originalSizes: originals), targets == nil ? nil : newTargets)
   }
 
+  /// This transform with the test-time sizes of `inference` (what every detector's `detect` uses).
+  public func forTesting(_ inference: InferenceSettings) -> ImageTransform {
+    var transform = self
+    transform.minSize = [inference.minSize]
+    transform.maxSize = inference.maxSize
+    return transform
+  }
+
   /// Boxes `[N, 4]` from the resized image of `batch` image `index` back to its original pixels.
   public func boxesToOriginal(_ boxes: Tensor, in batch: ImageBatch, index: Int) -> Tensor {
     Self.rescale(boxes, from: batch.imageSizes[index], to: batch.originalSizes[index])
