@@ -18,12 +18,19 @@ public protocol Detector: Module {
   func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor]
   /// What only inference reads: the test resize, the score threshold, the detections kept.
   var inference: InferenceSettings { get set }
-  /// The state of the generator training's random choices use (sizes, samplers), so that a
-  /// resumed run draws what an uninterrupted one would.
-  var randomState: [UInt8] { get }
-  func restoreRandomState(_ state: [UInt8]) throws
+  /// The generator training's random choices use (sizes, samplers).
+  var generator: Generator { get }
   /// Whether `detect` returns masks and `losses` needs them.
   var hasMasks: Bool { get }
+}
+
+extension Detector {
+  /// The state of `generator`, so that a resumed run draws what an uninterrupted one would.
+  public var randomState: [UInt8] { generator.state }
+
+  public func restoreRandomState(_ state: [UInt8]) throws {
+    try generator.restore(state: state)
+  }
 }
 
 extension FasterRCNN: Detector {

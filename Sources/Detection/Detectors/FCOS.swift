@@ -75,7 +75,8 @@ public final class FCOS: Module, Detector {
   public let configuration: FCOSConfiguration
   /// Read by `detect` only; training keeps using `configuration`.
   public var inference: InferenceSettings
-  let generator: Generator
+  /// Draws training's random choices (sizes, samplers) once the initialisation is seeded.
+  public let generator: Generator
   let coder = BoxLinearCoder()
 
   public init(_ configuration: FCOSConfiguration) {
@@ -125,14 +126,6 @@ public final class FCOS: Module, Detector {
         }
       }
     }
-  }
-
-  /// The state of the random generator that training's size draws use, so that a resumed run
-  /// draws what an uninterrupted one would.
-  public var randomState: [UInt8] { generator.state }
-
-  public func restoreRandomState(_ state: [UInt8]) throws {
-    try generator.restore(state: state)
   }
 
   /// The training losses for `images` and their `targets` (fields `boxes` in image pixels and

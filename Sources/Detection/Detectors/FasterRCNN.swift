@@ -108,7 +108,8 @@ public final class FasterRCNN: Module {
   public let configuration: FasterRCNNConfiguration
   /// Read by `detect` only; training keeps using `configuration`.
   public var inference: InferenceSettings
-  let generator: Generator
+  /// Draws training's random choices (sizes, samplers) once the initialisation is seeded.
+  public let generator: Generator
 
   public init(_ configuration: FasterRCNNConfiguration) {
     self.configuration = configuration
@@ -155,14 +156,6 @@ public final class FasterRCNN: Module {
         return out
       }
     }
-  }
-
-  /// The state of the random generator that training's size draws and samplers use, so that a
-  /// resumed run draws what an uninterrupted one would.
-  public var randomState: [UInt8] { generator.state }
-
-  public func restoreRandomState(_ state: [UInt8]) throws {
-    try generator.restore(state: state)
   }
 
   /// The RPN proposals for `images`, in the resized images' pixels (for inspection and parity checks).
