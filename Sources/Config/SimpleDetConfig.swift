@@ -119,6 +119,24 @@ public struct ModelSection: Codable, Equatable, Sendable {
     }
   }
 
+  /// The input transform of the selected kind.
+  public var transform: ImageTransform {
+    get {
+      switch kind {
+      case .fasterRCNN, .maskRCNN: fasterRCNN.transform
+      case .retinaNet: retinaNet.transform
+      case .fcos: fcos.transform
+      }
+    }
+    set {
+      switch kind {
+      case .fasterRCNN, .maskRCNN: fasterRCNN.transform = newValue
+      case .retinaNet: retinaNet.transform = newValue
+      case .fcos: fcos.transform = newValue
+      }
+    }
+  }
+
   /// The inference settings of the selected kind's own configuration.
   public var inferenceSettings: InferenceSettings {
     switch kind {

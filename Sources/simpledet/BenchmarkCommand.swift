@@ -86,9 +86,7 @@ struct Benchmark: ParsableCommand {
       config = preset.configuration
       name = preset.rawValue
     }
-    config.fasterRCNN.transform.fixedSize = true
-    config.retinaNet.transform.fixedSize = true
-    config.fcos.transform.fixedSize = true
+    config.transform.fixedSize = true
     let model = config.makeDetector()
     model.inference.scoreThreshold = scoreThreshold
     if let weights {
