@@ -10,14 +10,11 @@ public final class MetricsLog {
   public init(url: URL, keepingThrough iteration: Int? = nil) throws {
     self.url = url
     let manager = FileManager.default
+    var kept = ""
     if let iteration, manager.fileExists(atPath: url.path) {
-      let kept = try Self.read(url).filter { ($0["iteration"] as? Int ?? 0) <= iteration }
-      var text = ""
-      for record in kept { text += try Self.line(record) }
-      try Data(text.utf8).write(to: url, options: .atomic)
-    } else if iteration == nil || !manager.fileExists(atPath: url.path) {
-      try Data().write(to: url)
+      for record in try Self.read(url) where record["iteration"] as? Int ?? 0 <= iteration { kept += try Self.line(record) }
     }
+    try Data(kept.utf8).write(to: url, options: .atomic)
     do {
       handle = try FileHandle(forWritingTo: url)
       try handle.seekToEnd()
