@@ -46,7 +46,8 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
     let original = shapes.image(at: 0)
     #expect(picture.width == original.width && picture.height == original.height)
     let predictions = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("seen/predictions.json"))) as? [[String: Any]]
-    #expect(predictions != nil)
+    // Score threshold 0 keeps every detection, so even a barely trained model reports some.
+    #expect(!(predictions ?? []).isEmpty)
     for p in predictions ?? [] {
       let box = p["bbox"] as? [Double] ?? []
       let fileName = p["file_name"] as? String ?? ""
