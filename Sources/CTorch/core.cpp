@@ -4,11 +4,13 @@
 #include <ATen/Parallel.h>
 #include <ATen/cpu/Utils.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/version.h>
 
 #include <malloc.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <cstring>
 
 #include "internal.h"
@@ -127,6 +129,22 @@ int32_t ct_has_bf16_cpu(void) {
 }
 int32_t ct_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 void ct_set_grad_enabled(int32_t enabled) { at::GradMode::set_enabled(enabled != 0); }
+
+int ct_profiler_begin(void) {
+  CT_TRY(torch::autograd::profiler::enableProfilerLegacy(
+      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU)))
+}
+int ct_profiler_end(const char *trace_path) {
+  CT_TRY({
+    auto lists = torch::autograd::profiler::disableProfilerLegacy();
+    std::vector<torch::autograd::profiler::LegacyEvent *> events;
+    for (auto &list : lists)
+      for (auto &event : list) events.push_back(&event);
+    std::ofstream out(trace_path);
+    if (!out) throw std::runtime_error(std::string("cannot write the profile to ") + trace_path);
+    torch::autograd::profiler::writeProfilerEventsToStream(out, events);
+  })
+}
 
 int ct_autocast_enter(int32_t dtype, int32_t *previous_enabled, int32_t *previous_dtype) {
   CT_TRY({

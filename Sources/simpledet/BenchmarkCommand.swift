@@ -60,6 +60,12 @@ struct Benchmark: ParsableCommand {
   @Flag(help: "Print one JSON object instead of a table.")
   var json = false
 
+  @Option(
+    help: ArgumentHelp(
+      "After timing, profile one more iteration with libtorch's profiler: write its Chrome trace here and print the operators taking the most time to stderr.",
+      valueName: "trace.json"))
+  var profile: String?
+
   func validate() throws {
     guard preset == nil || (config == nil && overrides.isEmpty) else {
       throw ValidationError("give either --preset or --config/--set, not both")
@@ -150,6 +156,10 @@ struct Benchmark: ParsableCommand {
         FileHandle.standardError.write(Data("\(padded) \(String(format: "%.3f", value / Double(iters))) s/iter\n".utf8))
       }
     }
+    if let profile {
+      let (_, operators) = try OperatorProfile.record(tracePath: profile) { iteration() }
+      printProfile(operators, iterationSeconds: perIteration)
+    }
     if json {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
@@ -157,6 +167,22 @@ struct Benchmark: ParsableCommand {
     } else {
       print(report.table)
     }
+  }
+
+  /// The operators with the most self time in the profiled iteration, to stderr.
+  private func printProfile(_ profile: OperatorProfile, iterationSeconds: Double) {
+    var lines = ["operator                                   calls   self s  share  total s"]
+    for entry in profile.entries.prefix(25) {
+      let name = entry.name.count > 40 ? String(entry.name.prefix(39)) + "…" : entry.name
+      lines.append(
+        name.padding(toLength: 41, withPad: " ", startingAt: 0)
+          + String(
+            format: " %6d %8.3f %5.1f%% %8.3f", entry.calls, entry.selfSeconds, 100 * entry.selfSeconds / iterationSeconds,
+            entry.totalSeconds))
+    }
+    let inside = profile.entries.reduce(0) { $0 + $1.selfSeconds }
+    lines.append(String(format: "all operators: %.3f s of a %.3f s iteration (median of the timed ones)", inside, iterationSeconds))
+    FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
   }
 
   /// A few random valid boxes, and for mask models each box's filled rectangle as its mask.

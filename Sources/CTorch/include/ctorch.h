@@ -65,6 +65,11 @@ int ct_autocast_enter(int32_t dtype, int32_t *previous_enabled, int32_t *previou
 int ct_autocast_exit(int32_t previous_enabled, int32_t previous_dtype);
 int32_t ct_autocast_enabled(void);
 
+/* Operator profiling (libtorch's legacy CPU profiler), thread-local with propagation into
+ * libtorch's worker threads. `end` writes the recorded operators as a Chrome trace (JSON). */
+int ct_profiler_begin(void);
+int ct_profiler_end(const char *trace_path);
+
 /* ---- generators ------------------------------------------------------------------------- */
 int ct_generator_new(uint64_t seed, ct_generator *out);
 void ct_generator_free(ct_generator g);
