@@ -15,6 +15,8 @@ import sys
 
 import torch
 import torchvision
+from torch import nn
+from torch.nn import functional as F
 from torchvision.models.detection import FasterRCNN, fasterrcnn_resnet50_fpn_v2
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 
@@ -49,6 +51,43 @@ def hashed_image(channels, height, width, k):
     return ((hashed_uniform(channels * height * width, k) + 1.0) * 0.5).to(torch.float32).reshape(channels, height, width)
 
 
+class FoldedConvNorm(nn.Module):
+    """A convolution followed by FrozenBatchNorm2d, computed as one convolution with per-channel
+    scaled weights and the shift as bias, in the same float operations as SimpleDet's ResNet."""
+
+    def __init__(self, conv, norm):
+        super().__init__()
+        self.conv, self.norm = conv, norm
+
+    def forward(self, x):
+        scale = self.norm.weight * (self.norm.running_var + self.norm.eps).rsqrt()
+        shift = self.norm.bias - self.norm.running_mean * scale
+        weight = self.conv.weight * scale.reshape(-1, 1, 1, 1)
+        bias = shift if self.conv.bias is None else self.conv.bias * scale + shift
+        c = self.conv
+        return F.conv2d(x, weight, bias, c.stride, c.padding, c.dilation, c.groups)
+
+
+def simpledet_layout(model):
+    """Runs the ResNet body as SimpleDet does: channels-last input and FrozenBatchNorm2d folded
+    into the preceding convolution. Both only change float rounding, but with hashed weights many
+    scores are within rounding of each other, so the fixtures must come from the same arithmetic
+    for the comparisons to be exact. Call after loading the weights (the module tree changes)."""
+    body = model.backbone.body
+    for module in list(body.modules()):
+        for k in ("1", "2", "3"):
+            conv, norm = getattr(module, "conv" + k, None), getattr(module, "bn" + k, None)
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, torchvision.ops.misc.FrozenBatchNorm2d):
+                setattr(module, "conv" + k, FoldedConvNorm(conv, norm))
+                setattr(module, "bn" + k, nn.Identity())
+        shortcut = getattr(module, "downsample", None)
+        if isinstance(shortcut, nn.Sequential) and isinstance(shortcut[1], torchvision.ops.misc.FrozenBatchNorm2d):
+            shortcut[0], shortcut[1] = FoldedConvNorm(shortcut[0], shortcut[1]), nn.Identity()
+    forward = body.forward
+    body.forward = lambda x: forward(x.contiguous(memory_format=torch.channels_last))
+    return model
+
+
 def v1_model():
     # fasterrcnn_resnet50_fpn(weights_backbone=None) silently switches to BatchNorm2d with all
     # stages trainable; build its fine-tuning configuration (FrozenBatchNorm2d, three trainable
@@ -75,6 +114,7 @@ def write_fixtures(model, out_dir, name):
     manifest = [{"key": key, "shape": list(state[key].shape)} for key in keys]
     new_state = {key: fill_value(key, list(state[key].shape), k) for k, key in enumerate(keys)}
     model.load_state_dict(new_state, strict=True)
+    simpledet_layout(model)
     model.eval()
 
     images = [hashed_image(3, 120, 150, 1000001), hashed_image(3, 100, 90, 1000002)]

@@ -17,7 +17,7 @@ from torchvision.models.detection import MaskRCNN, maskrcnn_resnet50_fpn_v2
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.models.detection.roi_heads import maskrcnn_loss, paste_masks_in_image, project_masks_on_boxes
 
-from make_fasterrcnn_fixtures import fill_value, hashed_image, hashed_uniform
+from make_fasterrcnn_fixtures import fill_value, hashed_image, hashed_uniform, simpledet_layout
 
 
 def v1_model():
@@ -37,6 +37,7 @@ def write_model_fixtures(model, out_dir, name):
     keys = sorted(state.keys())
     manifest = [{"key": key, "shape": list(state[key].shape)} for key in keys]
     model.load_state_dict({key: fill_value(key, list(state[key].shape), k) for k, key in enumerate(keys)}, strict=True)
+    simpledet_layout(model)
     model.eval()
     images = [hashed_image(3, 120, 150, 1000001), hashed_image(3, 100, 90, 1000002)]
     with torch.no_grad():
@@ -75,6 +76,7 @@ def write_training_fixture(out_dir):
     state = model.state_dict()
     keys = sorted(state.keys())
     model.load_state_dict({key: fill_value(key, list(state[key].shape), k) for k, key in enumerate(keys)}, strict=True)
+    simpledet_layout(model)
     model.train()
     images = [hashed_image(3, 120, 150, 1000001), hashed_image(3, 100, 90, 1000002)]
     boxes = [

@@ -21,7 +21,7 @@ from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.models.detection.retinanet import RetinaNetHead, _default_anchorgen
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
-from make_fasterrcnn_fixtures import fill_value, hashed_image
+from make_fasterrcnn_fixtures import fill_value, hashed_image, simpledet_layout
 
 MIN_SIZE = 160
 MAX_SIZE = 256
@@ -78,6 +78,7 @@ def write_fixtures(model, out_dir, name):
     manifest = [{"key": key, "shape": list(state[key].shape)} for key in keys]
     new_state = {key: fill_value(key, list(state[key].shape), k) for k, key in enumerate(keys)}
     model.load_state_dict(new_state, strict=True)
+    simpledet_layout(model)
 
     images = [hashed_image(*shape, seed) for shape, seed in zip(IMAGE_SHAPES, IMAGE_SEEDS)]
     model.eval()

@@ -71,6 +71,19 @@ public final class FrozenBatchNorm2d: Module, UnaryLayer {
     let c = scale.shape[0]
     return x * scale.reshaped([1, c, 1, 1]) + shift.reshaped([1, c, 1, 1])
   }
+
+  /// `self(convolution(x))` computed as one convolution: the weights scaled per output channel
+  /// and the shift as its bias. The result differs from the two-step form only by float
+  /// rounding, and the pass over the activations (and its backward) disappears, which is most of
+  /// what frozen batch norm costs. Gradients still reach the convolution's weights.
+  public func folded(into convolution: Conv2d, applyingTo x: Tensor) -> Tensor {
+    let (scale, shift) = scaleAndShift()
+    let weight = convolution.weight * scale.reshaped([scale.shape[0], 1, 1, 1])
+    let bias = convolution.bias.map { $0 * scale + shift } ?? shift
+    return Functional.conv2d(
+      x, weight: weight, bias: bias, stride: convolution.stride, padding: convolution.padding,
+      dilation: convolution.dilation, groups: convolution.groups)
+  }
 }
 
 /// Group normalisation (`torch.nn.GroupNorm`): statistics over channel groups of each sample, so

@@ -175,6 +175,29 @@ final class TinyNet: Module {
     #expect(bn(x).toArray(Float.self) == [2, 2])
   }
 
+  @Test func frozenBatchNormFoldsIntoTheConvolution() {
+    let g = Generator(seed: 7)
+    let conv = Conv2d(3, 4, kernelSize: 3, stride: 2, padding: 1, generator: g)
+    let bn = FrozenBatchNorm2d(4)
+    bn.weight.copy(from: Tensor.rand([4], generator: g) + 0.5)
+    bn.bias.copy(from: Tensor.randn([4], generator: g))
+    bn.runningMean.copy(from: Tensor.randn([4], generator: g))
+    bn.runningVar.copy(from: Tensor.rand([4], generator: g) + 0.5)
+    let x = Tensor.randn([2, 3, 9, 9], generator: g)
+
+    let twoStep = bn(conv(x))
+    twoStep.sum().backward()
+    let twoStepGradient = conv.weight.grad!.clone()
+    conv.weight.zeroGradient()
+
+    let folded = bn.folded(into: conv, applyingTo: x)
+    folded.sum().backward()
+    #expect(folded.shape == twoStep.shape)
+    #expect(folded.isClose(to: twoStep, relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
+    // The convolution stays trainable through the fold.
+    #expect(conv.weight.grad!.isClose(to: twoStepGradient, relativeTolerance: 1e-5, absoluteTolerance: 1e-4))
+  }
+
   @Test func linearComputesAffineMap() {
     let layer = Linear(2, 1)
     withNoGrad {

