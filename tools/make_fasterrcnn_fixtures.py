@@ -12,6 +12,7 @@ Run with Python torch 2.15.0 and torchvision 0.29.2 installed (never needed by t
 import json
 import math
 import sys
+from functools import partial
 
 import torch
 import torchvision
@@ -68,11 +69,22 @@ class FoldedConvNorm(nn.Module):
         return F.conv2d(x, weight, bias, c.stride, c.padding, c.dilation, c.groups)
 
 
+def onednn_linear(layer, x):
+    """SimpleDet's float32 Linear: oneDNN's matmul (aten::mkldnn_linear) instead of MKL's sgemm."""
+    if x.dim() == 2 and x.dtype == torch.float32 and x.shape[0] > 0:
+        return torch._C._nn.mkldnn_linear(x.contiguous().to_mkldnn(), layer.weight, layer.bias).to_dense()
+    return F.linear(x, layer.weight, layer.bias)
+
+
 def simpledet_layout(model):
-    """Runs the ResNet body as SimpleDet does: channels-last input and FrozenBatchNorm2d folded
-    into the preceding convolution. Both only change float rounding, but with hashed weights many
-    scores are within rounding of each other, so the fixtures must come from the same arithmetic
-    for the comparisons to be exact. Call after loading the weights (the module tree changes)."""
+    """Runs the model as SimpleDet does: the ResNet body on channels-last input with
+    FrozenBatchNorm2d folded into the preceding convolution, and fully connected layers through
+    oneDNN. These only change float rounding, but with hashed weights many scores are within
+    rounding of each other, so the fixtures must come from the same arithmetic for the
+    comparisons to be exact. Call after loading the weights (the module tree changes)."""
+    for layer in model.modules():
+        if isinstance(layer, nn.Linear):
+            layer.forward = partial(onednn_linear, layer)
     body = model.backbone.body
     for module in list(body.modules()):
         for k in ("1", "2", "3"):

@@ -6,9 +6,6 @@ using namespace ctorch;
 extern "C" {
 
 int ct_matmul(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_TRY(*out = wrap(at::matmul(unwrap(a), unwrap(b)))) }
-int ct_linear(ct_tensor x, ct_tensor w, ct_tensor bias, ct_tensor *out) {
-  CT_TRY(*out = wrap(at::linear(unwrap(x), unwrap(w), optional(bias))))
-}
 int ct_conv2d(ct_tensor x, ct_tensor w, ct_tensor bias, const int64_t *stride, const int64_t *padding,
               const int64_t *dilation, int64_t groups, ct_tensor *out) {
   CT_TRY(*out = wrap(at::conv2d(unwrap(x), unwrap(w), optional(bias), ints(stride, 2), ints(padding, 2),

@@ -198,6 +198,27 @@ final class TinyNet: Module {
     #expect(conv.weight.grad!.isClose(to: twoStepGradient, relativeTolerance: 1e-5, absoluteTolerance: 1e-4))
   }
 
+  @Test func linearMatchesTheMatrixProductForwardAndBackward() {
+    // Float32 Linear runs through oneDNN's matmul with its own autograd function; the values and
+    // all three gradients must equal the textbook matrix products.
+    let g = Generator(seed: 11)
+    let layer = Linear(37, 19, generator: g)
+    let x = Tensor.randn([23, 37], generator: g)
+    x.requiresGrad = true
+    let upstream = Tensor.randn([23, 19], generator: g)
+    let y = layer(x)
+    let expected = withNoGrad { x.matmul(layer.weight.transposed(0, 1)) + layer.bias! }
+    #expect(y.isClose(to: expected, relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
+    (y * upstream).sum().backward()
+    withNoGrad {
+      #expect(x.grad!.isClose(to: upstream.matmul(layer.weight), relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
+      #expect(
+        layer.weight.grad!.isClose(
+          to: upstream.transposed(0, 1).matmul(x), relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
+      #expect(layer.bias!.grad!.isClose(to: upstream.sum(axis: 0), relativeTolerance: 1e-5, absoluteTolerance: 1e-5))
+    }
+  }
+
   @Test func linearComputesAffineMap() {
     let layer = Linear(2, 1)
     withNoGrad {
