@@ -77,9 +77,9 @@ def onednn_linear(layer, x):
 
 
 def simpledet_layout(model):
-    """Runs the model as SimpleDet does: the ResNet body on channels-last input with
-    FrozenBatchNorm2d folded into the preceding convolution, and fully connected layers through
-    oneDNN. These only change float rounding, but with hashed weights many scores are within
+    """Runs the model as SimpleDet does: the ResNet body and the mask head on channels-last
+    input, FrozenBatchNorm2d folded into the preceding convolution, and fully connected layers
+    through oneDNN. These only change float rounding, but with hashed weights many scores are within
     rounding of each other, so the fixtures must come from the same arithmetic for the
     comparisons to be exact. Call after loading the weights (the module tree changes)."""
     for layer in model.modules():
@@ -97,6 +97,10 @@ def simpledet_layout(model):
             shortcut[0], shortcut[1] = FoldedConvNorm(shortcut[0], shortcut[1]), nn.Identity()
     forward = body.forward
     body.forward = lambda x: forward(x.contiguous(memory_format=torch.channels_last))
+    mask_head = getattr(getattr(model, "roi_heads", None), "mask_head", None)
+    if mask_head is not None:
+        mask_forward = mask_head.forward
+        mask_head.forward = lambda x: mask_forward(x.contiguous(memory_format=torch.channels_last))
     return model
 
 

@@ -52,7 +52,9 @@ public final class MaskRCNNHeads: Module, UnaryLayer {
 
   public override var namedChildren: [(String, Module)] { layers.namedChildren }
 
-  public func callAsFunction(_ x: Tensor) -> Tensor { layers(x) }
+  /// RoIAlign's NCHW output is taken in channels-last layout, which the head's convolutions
+  /// (and the predictor's) keep: oneDNN runs them faster on it.
+  public func callAsFunction(_ x: Tensor) -> Tensor { layers(x.channelsLast()) }
 }
 
 /// Upsamples the head's features 2× and predicts one mask logit map per class (torchvision's
