@@ -117,6 +117,17 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
     }
   }
 
+  @Test func benchmarkProfilesOneIteration() throws {
+    let folder = Self.run
+    let result = try CommandLineRunner.run(
+      ["benchmark", "--config", "tiny.yaml", "--mode", "infer", "--size", "64", "--batch", "1", "--iters", "1", "--warmup", "0", "--threads", "1", "--profile", "trace.json"],
+      in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    #expect(result.errors.contains("aten::"), "no operator in the profile: \(result.errors)")
+    #expect(result.errors.contains("all operators:"))
+    #expect(folder.exists("trace.json"))
+  }
+
   @Test(arguments: ["train", "eval", "predict", "benchmark", "dataset", "weights", "plot", "info"])
   func everyCommandHasHelp(_ command: String) throws {
     let result = try CommandLineRunner.run([command, "--help"], in: FileManager.default.temporaryDirectory)
