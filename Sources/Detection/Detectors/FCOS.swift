@@ -51,11 +51,11 @@ public struct FCOSConfiguration: Codable, Equatable, Sendable {
 }
 
 extension InferenceSettings {
-  /// The configuration's own values (testing uses the last of its training sizes, as torchvision does).
+  /// The configuration's own values.
   public init(_ configuration: FCOSConfiguration) {
     self.init(
       scoreThreshold: configuration.scoreThreshold, detectionsPerImage: configuration.detectionsPerImage,
-      minSize: configuration.transform.minSize.last ?? 800, maxSize: configuration.transform.maxSize)
+      trainingTransform: configuration.transform)
   }
 }
 

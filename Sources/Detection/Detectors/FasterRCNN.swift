@@ -90,11 +90,19 @@ public struct InferenceSettings: Equatable, Sendable {
     self.maxSize = maxSize
   }
 
-  /// The configuration's own values (testing uses the last of its training sizes, as torchvision does).
+  /// A detector configuration's test settings: its score threshold and detection count, and its
+  /// training transform's last shorter-side size and longer-side limit (as torchvision tests).
+  init(scoreThreshold: Double, detectionsPerImage: Int, trainingTransform transform: ImageTransform) {
+    self.init(
+      scoreThreshold: scoreThreshold, detectionsPerImage: detectionsPerImage, minSize: transform.minSize.last ?? 800,
+      maxSize: transform.maxSize)
+  }
+
+  /// The configuration's own values.
   public init(_ configuration: FasterRCNNConfiguration) {
     self.init(
       scoreThreshold: configuration.roiHeads.scoreThreshold, detectionsPerImage: configuration.roiHeads.detectionsPerImage,
-      minSize: configuration.transform.minSize.last ?? 800, maxSize: configuration.transform.maxSize)
+      trainingTransform: configuration.transform)
   }
 }
 

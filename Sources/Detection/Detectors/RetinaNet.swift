@@ -101,11 +101,11 @@ extension RetinaNetConfiguration {
 }
 
 extension InferenceSettings {
-  /// The configuration's own values (testing uses the last of its training sizes, as torchvision does).
+  /// The configuration's own values.
   public init(_ configuration: RetinaNetConfiguration) {
     self.init(
       scoreThreshold: configuration.scoreThreshold, detectionsPerImage: configuration.detectionsPerImage,
-      minSize: configuration.transform.minSize.last ?? 800, maxSize: configuration.transform.maxSize)
+      trainingTransform: configuration.transform)
   }
 }
 
