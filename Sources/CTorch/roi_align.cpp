@@ -243,7 +243,9 @@ int ct_roi_align(ct_tensor input, ct_tensor rois, int64_t pooled_h, int64_t pool
     TORCH_CHECK(pooled_h > 0 && pooled_w > 0, "roi_align output size must be positive");
     // bf16/fp16 features are pooled in float32 and converted back, as autocast would do.
     const bool reduced = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
-    at::Tensor features = reduced ? x.to(at::kFloat) : x;
+    // One conversion to float32 NCHW: `to` alone keeps channels-last, and the kernel's
+    // `contiguous()` would copy the feature map a second time.
+    at::Tensor features = reduced ? x.to(at::kFloat, false, false, at::MemoryFormat::Contiguous) : x;
     auto result = RoIAlignFunction::apply(features, r.detach(), pooled_h, pooled_w, spatial_scale, sampling_ratio,
                                           aligned != 0)[0];
     *out = wrap(reduced ? result.to(x.scalar_type()) : result);

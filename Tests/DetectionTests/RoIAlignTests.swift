@@ -95,6 +95,10 @@ func referenceRoIAlign(
     let bf16 = roiAlign(input.to(.bfloat16), rois: rois, outputSize: (7, 7), spatialScale: 1, samplingRatio: 2, aligned: false)
     #expect(bf16.dtype == .bfloat16)
     #expect(bf16.to(.float32).isClose(to: f32, relativeTolerance: 0.02, absoluteTolerance: 0.05))
+    // Channels-last features (what the backbones produce) pool to the same values.
+    let channelsLast = roiAlign(
+      input.channelsLast().to(.bfloat16), rois: rois, outputSize: (7, 7), spatialScale: 1, samplingRatio: 2, aligned: false)
+    #expect(channelsLast.isEqual(to: bf16))
   }
 
   @Test func noRoIsGiveAnEmptyResult() {
