@@ -7,7 +7,9 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "internal.h"
 
@@ -28,6 +30,60 @@ struct Geometry {
   int64_t sampling_ratio;
   bool aligned;
 };
+
+// Inner loops of the channels-last kernels: one sample point's four taps applied to a run of
+// contiguous channels. Contraction into FMA is off so that every channel sees exactly the
+// arithmetic of the NCHW kernel (same products, same order of additions), hence the same bits.
+template <typename T>
+inline __attribute__((always_inline)) void gather_taps(T *__restrict acc, const T *src, const int64_t *offset,
+                                                       const T *weight, int64_t n) {
+#ifdef __clang__
+#pragma clang fp contract(off)
+#endif
+  const T *p0 = src + offset[0], *p1 = src + offset[1], *p2 = src + offset[2], *p3 = src + offset[3];
+  const T w0 = weight[0], w1 = weight[1], w2 = weight[2], w3 = weight[3];
+  for (int64_t c = 0; c < n; ++c) acc[c] += w0 * p0[c] + w1 * p1[c] + w2 * p2[c] + w3 * p3[c];
+}
+
+// Taps are applied one after another, so coinciding offsets (a point clamped to the border)
+// accumulate in the NCHW kernel's order.
+template <typename T>
+inline __attribute__((always_inline)) void scatter_taps(T *dst, const int64_t *offset, const T *weight,
+                                                        const T *__restrict share, int64_t n) {
+#ifdef __clang__
+#pragma clang fp contract(off)
+#endif
+  for (int k = 0; k < 4; ++k) {
+    T *__restrict d = dst + offset[k];
+    const T w = weight[k];
+    for (int64_t c = 0; c < n; ++c) d[c] += w * share[c];
+  }
+}
+
+// The loops built for AVX-512 and AVX2 as well as the baseline, chosen when the library loads
+// (the shim is otherwise compiled for baseline x86-64, four floats per instruction).
+#if defined(__x86_64__) && defined(__clang__)
+#define CT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CT_VECTOR_CLONES
+#endif
+
+CT_VECTOR_CLONES void gather_channels(float *acc, const float *src, const int64_t *offset, const float *weight,
+                                      int64_t n) {
+  gather_taps(acc, src, offset, weight, n);
+}
+CT_VECTOR_CLONES void gather_channels(double *acc, const double *src, const int64_t *offset, const double *weight,
+                                      int64_t n) {
+  gather_taps(acc, src, offset, weight, n);
+}
+CT_VECTOR_CLONES void scatter_channels(float *dst, const int64_t *offset, const float *weight, const float *share,
+                                       int64_t n) {
+  scatter_taps(dst, offset, weight, share, n);
+}
+CT_VECTOR_CLONES void scatter_channels(double *dst, const int64_t *offset, const double *weight,
+                                       const double *share, int64_t n) {
+  scatter_taps(dst, offset, weight, share, n);
+}
 
 // The bilinear taps of every sample point of one RoI, in (ph, pw, iy, ix) order; returns the
 // number of samples per bin (the divisor of the average).
@@ -171,23 +227,123 @@ void backward_kernel(const at::Tensor &grad_output, const at::Tensor &rois, cons
   });
 }
 
+// Channels-last features ([N, H, W, C] in memory, as the convolutions leave them): each tap
+// reads a run of C contiguous values, so the loops run over channels. Output stays [K, C, h, w]
+// contiguous, what the box head flattens; each RoI is pooled into a bins × C buffer first.
+template <typename T>
+void forward_channels_last_kernel(const at::Tensor &input, const at::Tensor &rois, const Geometry &g,
+                                  at::Tensor &output) {
+  const int64_t channels = input.size(1);
+  const int64_t plane = g.height * g.width;
+  const int64_t bins = g.pooled_h * g.pooled_w;
+  const T *in = input.data_ptr<T>();
+  const T *r = rois.data_ptr<T>();
+  T *out = output.data_ptr<T>();
+  const int64_t batch = input.size(0);
+  at::parallel_for(0, rois.size(0), 1, [&](int64_t begin, int64_t end) {
+    std::vector<Tap<T>> taps;
+    std::vector<T> pooled(static_cast<size_t>(bins * channels));
+    for (int64_t n = begin; n < end; ++n) {
+      const T *roi = r + n * 5;
+      const int64_t b = static_cast<int64_t>(roi[0]);
+      TORCH_CHECK(b >= 0 && b < batch, "roi_align: RoI ", n, " names image ", b, " but the batch has ", batch);
+      int64_t grid_h, grid_w;
+      const int64_t count = taps_for_roi(roi, g, taps, grid_h, grid_w);
+      const int64_t per_bin = grid_h * grid_w;
+      const T *src = in + b * plane * channels;
+      std::fill(pooled.begin(), pooled.end(), T(0));
+      const Tap<T> *tap = taps.data();
+      for (int64_t bin = 0; bin < bins; ++bin) {
+        for (int64_t s = 0; s < per_bin; ++s, ++tap) {
+          const int64_t offset[4] = {tap->offset[0] * channels, tap->offset[1] * channels,
+                                     tap->offset[2] * channels, tap->offset[3] * channels};
+          gather_channels(pooled.data() + bin * channels, src, offset, tap->weight, channels);
+        }
+      }
+      T *dst = out + n * channels * bins;
+      for (int64_t c = 0; c < channels; ++c) {
+        for (int64_t bin = 0; bin < bins; ++bin) dst[c * bins + bin] = pooled[bin * channels + c] / T(count);
+      }
+    }
+  });
+}
+
+// The gradient of channels-last features, itself channels-last. Threads own disjoint runs of
+// channels (no two write the same memory); each RoI's output gradient is first transposed into
+// a bins × channels buffer, divided by the sample count as the NCHW kernel does.
+template <typename T>
+void backward_channels_last_kernel(const at::Tensor &grad_output, const at::Tensor &rois, const Geometry &g,
+                                   at::Tensor &grad_input) {
+  const int64_t channels = grad_input.size(1);
+  const int64_t plane = g.height * g.width;
+  const int64_t bins = g.pooled_h * g.pooled_w;
+  const T *go = grad_output.data_ptr<T>();
+  const T *r = rois.data_ptr<T>();
+  T *gi = grad_input.data_ptr<T>();
+  const int64_t num_rois = rois.size(0);
+  at::parallel_for(0, channels, 16, [&](int64_t begin, int64_t end) {
+    const int64_t width = end - begin;
+    std::vector<Tap<T>> taps;
+    std::vector<T> share(static_cast<size_t>(bins * width));
+    for (int64_t n = 0; n < num_rois; ++n) {
+      const T *roi = r + n * 5;
+      const int64_t b = static_cast<int64_t>(roi[0]);
+      int64_t grid_h, grid_w;
+      const int64_t count = taps_for_roi(roi, g, taps, grid_h, grid_w);
+      const int64_t per_bin = grid_h * grid_w;
+      const T *src = go + n * channels * bins;
+      for (int64_t c = begin; c < end; ++c) {
+        for (int64_t bin = 0; bin < bins; ++bin) share[bin * width + (c - begin)] = src[c * bins + bin] / T(count);
+      }
+      T *dst = gi + b * plane * channels + begin;
+      const Tap<T> *tap = taps.data();
+      for (int64_t bin = 0; bin < bins; ++bin) {
+        for (int64_t s = 0; s < per_bin; ++s, ++tap) {
+          const int64_t offset[4] = {tap->offset[0] * channels, tap->offset[1] * channels,
+                                     tap->offset[2] * channels, tap->offset[3] * channels};
+          scatter_channels(dst, offset, tap->weight, share.data() + bin * width, width);
+        }
+      }
+    }
+  });
+}
+
+// Whether to use the channels-last kernels: features laid out [N, H, W, C] in memory and not
+// also plain contiguous (one channel, or 1×1 maps, are both).
+bool is_channels_last(const at::Tensor &input) {
+  return !input.is_contiguous() && input.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 at::Tensor roi_align_forward(const at::Tensor &input, const at::Tensor &rois, const Geometry &g) {
-  at::Tensor in = input.contiguous();
+  const bool channels_last = is_channels_last(input);
+  at::Tensor in = channels_last ? input : input.contiguous();
   at::Tensor r = rois.to(in.scalar_type()).contiguous();
   at::Tensor output = at::zeros({r.size(0), in.size(1), g.pooled_h, g.pooled_w}, in.options());
   if (r.size(0) == 0) return output;
-  AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "roi_align_forward", [&] { forward_kernel<scalar_t>(in, r, g, output); });
+  AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "roi_align_forward", [&] {
+    if (channels_last) {
+      forward_channels_last_kernel<scalar_t>(in, r, g, output);
+    } else {
+      forward_kernel<scalar_t>(in, r, g, output);
+    }
+  });
   return output;
 }
 
 at::Tensor roi_align_backward(const at::Tensor &grad_output, const at::Tensor &rois, const Geometry &g,
-                              at::IntArrayRef input_shape) {
+                              at::IntArrayRef input_shape, bool channels_last) {
   at::Tensor go = grad_output.contiguous();
   at::Tensor r = rois.to(go.scalar_type()).contiguous();
-  at::Tensor grad_input = at::zeros(input_shape, go.options());
+  const auto layout = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  at::Tensor grad_input = at::empty(input_shape, go.options(), layout).zero_();
   if (r.size(0) == 0) return grad_input;
-  AT_DISPATCH_FLOATING_TYPES(go.scalar_type(), "roi_align_backward",
-                             [&] { backward_kernel<scalar_t>(go, r, g, grad_input); });
+  AT_DISPATCH_FLOATING_TYPES(go.scalar_type(), "roi_align_backward", [&] {
+    if (channels_last) {
+      backward_channels_last_kernel<scalar_t>(go, r, g, grad_input);
+    } else {
+      backward_kernel<scalar_t>(go, r, g, grad_input);
+    }
+  });
   return grad_input;
 }
 
@@ -206,6 +362,7 @@ struct RoIAlignFunction : public torch::autograd::Function<RoIAlignFunction> {
     ctx->saved_data["sampling_ratio"] = sampling_ratio;
     ctx->saved_data["aligned"] = aligned;
     ctx->saved_data["input_shape"] = input.sizes().vec();
+    ctx->saved_data["channels_last"] = is_channels_last(input);
     ctx->save_for_backward({rois});
     at::AutoDispatchBelowADInplaceOrView guard;
     Geometry g = geometry_from(input, pooled_h, pooled_w, spatial_scale, sampling_ratio, aligned);
@@ -223,7 +380,8 @@ struct RoIAlignFunction : public torch::autograd::Function<RoIAlignFunction> {
                ctx->saved_data["spatial_scale"].toDouble(),
                ctx->saved_data["sampling_ratio"].toInt(),
                ctx->saved_data["aligned"].toBool()};
-    at::Tensor grad_input = roi_align_backward(grad_outputs[0], rois, g, shape);
+    at::Tensor grad_input =
+        roi_align_backward(grad_outputs[0], rois, g, shape, ctx->saved_data["channels_last"].toBool());
     return {grad_input, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
@@ -243,9 +401,8 @@ int ct_roi_align(ct_tensor input, ct_tensor rois, int64_t pooled_h, int64_t pool
     TORCH_CHECK(pooled_h > 0 && pooled_w > 0, "roi_align output size must be positive");
     // bf16/fp16 features are pooled in float32 and converted back, as autocast would do.
     const bool reduced = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
-    // One conversion to float32 NCHW: `to` alone keeps channels-last, and the kernel's
-    // `contiguous()` would copy the feature map a second time.
-    at::Tensor features = reduced ? x.to(at::kFloat, false, false, at::MemoryFormat::Contiguous) : x;
+    // `to` keeps the layout, which the kernels read as it is.
+    at::Tensor features = reduced ? x.to(at::kFloat) : x;
     auto result = RoIAlignFunction::apply(features, r.detach(), pooled_h, pooled_w, spatial_scale, sampling_ratio,
                                           aligned != 0)[0];
     *out = wrap(reduced ? result.to(x.scalar_type()) : result);

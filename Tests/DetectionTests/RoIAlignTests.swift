@@ -101,6 +101,41 @@ func referenceRoIAlign(
     #expect(channelsLast.isEqual(to: bf16))
   }
 
+  /// Channels-last features take their own kernels (vectorised over channels); they must give
+  /// the NCHW kernels' values and gradients bit for bit, with the gradient channels-last too.
+  @Test(arguments: [(true, 2), (false, 0)])
+  func channelsLastKernelsEqualTheNCHWOnes(aligned: Bool, sampling: Int) {
+    // 37 channels: the vector loops' remainders and the threads' channel split are both exercised.
+    let input = Tensor.randn([2, 37, 9, 11], generator: Generator(seed: 4))
+    let rois = Tensor(Self.rois.flatMap { $0.map(Float.init) }, shape: [Self.rois.count, 5])
+    let upstream = Tensor.randn([Self.rois.count, 37, 3, 3], generator: Generator(seed: 6))
+    func pooledAndGradient(_ features: Tensor) -> (Tensor, Tensor) {
+      let x = features.detached().requiringGrad()
+      let out = roiAlign(x, rois: rois, outputSize: (3, 3), spatialScale: 0.5, samplingRatio: sampling, aligned: aligned)
+      // The gradient as the op returns it: a leaf's `.grad` would be re-laid-out like the leaf.
+      return (out, gradients(of: [(out * upstream).sum()], withRespectTo: [x])[0]!)
+    }
+    let (plain, plainGrad) = pooledAndGradient(input)
+    let (channelsLast, channelsLastGrad) = pooledAndGradient(input.channelsLast())
+    #expect(channelsLast.isContiguous)
+    #expect(channelsLastGrad.isChannelsLast && !channelsLastGrad.isContiguous)
+    #expect(channelsLast.isEqual(to: plain))
+    #expect(channelsLastGrad.isEqual(to: plainGrad))
+  }
+
+  @Test func channelsLastMatchesDefinitionInFloat64() {
+    let input = Tensor.randn([2, 3, 8, 8], dtype: .float64, generator: Generator(seed: 5))
+    let rois = Tensor(Self.rois.flatMap { $0 }, shape: [Self.rois.count, 5])
+    let out = roiAlign(input.channelsLast(), rois: rois, outputSize: (3, 3), spatialScale: 0.5, samplingRatio: 0, aligned: true)
+    for (k, roi) in Self.rois.enumerated() {
+      let expected = referenceRoIAlign(
+        input[Int(roi[0])].contiguous().toArray(Double.self), channels: 3, height: 8, width: 8, roi: roi, pooled: 3,
+        scale: 0.5, sampling: 0, aligned: true)
+      let got = out[k].contiguous().toArray(Double.self)
+      #expect(zip(got, expected).allSatisfy { Swift.abs($0 - $1) < 1e-12 }, "roi \(k)")
+    }
+  }
+
   @Test func noRoIsGiveAnEmptyResult() {
     let out = roiAlign(Tensor.zeros([1, 2, 4, 4]), rois: Tensor.zeros([0, 5]), outputSize: (2, 2), spatialScale: 1, samplingRatio: 2, aligned: true)
     #expect(out.shape == [0, 2, 2, 2])
