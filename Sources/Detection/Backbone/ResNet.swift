@@ -26,6 +26,21 @@ func normalized(_ conv: Conv2d, _ norm: any UnaryLayer, _ x: Tensor) -> Tensor {
   return norm(conv(x))
 }
 
+/// `relu(x)`, overwriting `x`: for activations just produced and held by nobody else, as
+/// torchvision's `ReLU(inplace=True)`. Neither a convolution's nor a norm's backward needs its
+/// output, so autograd stays exact; skipping a fresh buffer per layer saves its allocation and
+/// page faults.
+func rectifiedInPlace(_ x: Tensor) -> Tensor {
+  x.apply(.relu)
+  return x
+}
+
+/// `relu(residual + shortcut)` accumulated into `residual` (a block's fresh last activation).
+func residualSum(_ residual: Tensor, shortcut: Tensor) -> Tensor {
+  residual += shortcut
+  return rectifiedInPlace(residual)
+}
+
 /// A residual block's projection shortcut: a strided 1×1 convolution and its norm, named `0` and
 /// `1` as torchvision's `Sequential`.
 final class Downsample: Module, UnaryLayer {
@@ -72,9 +87,8 @@ final class BasicBlock: Module, UnaryLayer {
   }
 
   func callAsFunction(_ x: Tensor) -> Tensor {
-    var y = normalized(conv1, bn1, x).relu()
-    y = normalized(conv2, bn2, y)
-    return (y + (downsample?(x) ?? x)).relu()
+    let y = rectifiedInPlace(normalized(conv1, bn1, x))
+    return residualSum(normalized(conv2, bn2, y), shortcut: downsample?(x) ?? x)
   }
 }
 
@@ -104,10 +118,9 @@ final class Bottleneck: Module, UnaryLayer {
   }
 
   func callAsFunction(_ x: Tensor) -> Tensor {
-    var y = normalized(conv1, bn1, x).relu()
-    y = normalized(conv2, bn2, y).relu()
-    y = normalized(conv3, bn3, y)
-    return (y + (downsample?(x) ?? x)).relu()
+    var y = rectifiedInPlace(normalized(conv1, bn1, x))
+    y = rectifiedInPlace(normalized(conv2, bn2, y))
+    return residualSum(normalized(conv3, bn3, y), shortcut: downsample?(x) ?? x)
   }
 }
 
@@ -199,7 +212,7 @@ public final class ResNet: Module {
   /// The input is taken in channels-last layout, which every later convolution keeps: oneDNN's
   /// convolutions run about 15% faster on it than on NCHW (measured on this 2-core machine).
   public func callAsFunction(_ x: Tensor) -> [Tensor] {
-    var y = normalized(conv1, bn1, x.channelsLast()).relu()
+    var y = rectifiedInPlace(normalized(conv1, bn1, x.channelsLast()))
     y = Functional.maxPool2d(y, kernelSize: (3, 3), stride: (2, 2), padding: (1, 1))
     let c2 = layer1(y)
     let c3 = layer2(c2)
