@@ -8,6 +8,8 @@
 #include <torch/version.h>
 
 #include <malloc.h>
+#include <algorithm>
+#include <climits>
 
 #include <cstdlib>
 #include <fstream>
@@ -126,6 +128,17 @@ int32_t ct_has_bf16_cpu(void) {
   } catch (...) {
     return 0;
   }
+}
+int32_t ct_set_malloc_thresholds(int64_t mmap_threshold, int64_t trim_threshold) {
+#ifdef __GLIBC__
+  // mallopt takes an int; larger requests are clamped rather than wrapped.
+  auto as_int = [](int64_t v) { return static_cast<int>(std::clamp<int64_t>(v, 0, INT32_MAX)); };
+  return mallopt(M_MMAP_THRESHOLD, as_int(mmap_threshold)) == 1 && mallopt(M_TRIM_THRESHOLD, as_int(trim_threshold)) == 1
+             ? 1
+             : 0;
+#else
+  return 0;
+#endif
 }
 int32_t ct_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 void ct_set_grad_enabled(int32_t enabled) { at::GradMode::set_enabled(enabled != 0); }

@@ -17,12 +17,13 @@ struct CommandLineRunner {
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
   }()
 
-  /// Starts `simpledet arguments` without waiting.
-  static func start(_ arguments: [String], in folder: URL) throws -> (Process, Pipe, Pipe) {
+  /// Starts `simpledet arguments` without waiting, with `environment` added to this process's.
+  static func start(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = folder
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -32,8 +33,8 @@ struct CommandLineRunner {
   }
 
   /// Runs `simpledet arguments` to the end.
-  static func run(_ arguments: [String], in folder: URL) throws -> Result {
-    let (process, out, err) = try start(arguments, in: folder)
+  static func run(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) throws -> Result {
+    let (process, out, err) = try start(arguments, in: folder, environment: environment)
     // Read before waiting, so a full pipe cannot block the child.
     let output = out.fileHandleForReading.readDataToEndOfFile()
     let errors = err.fileHandleForReading.readDataToEndOfFile()

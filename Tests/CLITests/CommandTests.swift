@@ -128,6 +128,18 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
     #expect(folder.exists("trace.json"))
   }
 
+  /// The command line keeps freed tensor memory for reuse, unless the user configured malloc.
+  @Test func freedMemoryIsReusedUnlessMallocIsConfigured() throws {
+    let folder = FileManager.default.temporaryDirectory
+    let plain = try CommandLineRunner.run(["info"], in: folder, environment: ["GLIBC_TUNABLES": ""])
+    #expect(plain.status == 0, "\(plain.errors)")
+    #expect(plain.output.contains("freed memory reused yes"), "\(plain.output)")
+    for setting in [["MALLOC_TRIM_THRESHOLD_": "131072"], ["GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"]] {
+      let configured = try CommandLineRunner.run(["info"], in: folder, environment: setting)
+      #expect(configured.output.contains("freed memory reused no"), "\(setting): \(configured.output)")
+    }
+  }
+
   @Test(arguments: ["train", "eval", "predict", "benchmark", "dataset", "weights", "plot", "info"])
   func everyCommandHasHelp(_ command: String) throws {
     let result = try CommandLineRunner.run([command, "--help"], in: FileManager.default.temporaryDirectory)
