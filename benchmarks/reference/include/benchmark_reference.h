@@ -27,7 +27,8 @@ int32_t bref_num_threads(void);
 
 /* Minor page faults of the whole process so far (getrusage). */
 int64_t bref_minor_page_faults(void);
-/* Fixes glibc malloc's mmap threshold (at its 32 MiB ceiling, which also stops it moving) and
+/* Fixes glibc malloc's mmap threshold (at 32 MiB, the top of its dynamic range, above every block
+ * these cases allocate; fixing it also stops it moving; glibc 2.36 accepts larger values) and
  * trim threshold (1 GiB), so large blocks are reused rather than mapped and unmapped every step.
  * Returns 0 on success. */
 int32_t bref_pin_malloc_thresholds(void);
