@@ -1,5 +1,4 @@
 import CTorch
-import Foundation
 
 /// Facts about and settings of the libtorch engine.
 public enum Torch {
@@ -23,35 +22,13 @@ public enum Torch {
   /// Whether this CPU computes bfloat16 natively (AVX-512 BF16), which makes bf16 autocast pay.
   public static var cpuHasBFloat16: Bool { ct_has_bf16_cpu() != 0 }
 
-  /// Has the C allocator keep the memory of freed tensors for the next ones instead of handing it
-  /// back to the system. glibc otherwise maps every block above 32 MB (one ResNet stage's
-  /// activations at 512×512, RoIAlign's pooled features) fresh from the kernel and unmaps it when
-  /// freed, so every training step and every inference pays page faults to zero-fill the same
-  /// memory again: measured on two cores, 15–20% of a Faster R-CNN inference and ~10% of a
-  /// training step, for ~20% more peak memory in training. Call once at start-up; the command
-  /// line tools do. Settings given through `GLIBC_TUNABLES` or glibc's `MALLOC_*_` variables take
-  /// precedence and are left alone.
-  /// - Parameters:
-  ///   - largestHeapBlock: blocks up to this size come from the reusable heap.
-  ///   - retainedFreeMemory: free memory kept at the top of the heap rather than returned.
-  /// - Returns: whether the settings were applied (false where the C library is not glibc, or the
-  ///   user configured malloc).
-  @discardableResult
-  public static func reuseFreedMemory(largestHeapBlock: Int = 256 << 20, retainedFreeMemory: Int = 1 << 30) -> Bool {
-    let environment = ProcessInfo.processInfo.environment
-    let settings = ["mmap_threshold", "trim_threshold", "top_pad", "mmap_max"]
-    let tunables = environment["GLIBC_TUNABLES"] ?? ""
-    let userConfigured = settings.contains { setting in
-      tunables.contains("glibc.malloc.\(setting)") || environment["MALLOC_\(setting.uppercased())_"] != nil
-    }
-    guard !userConfigured else { return false }
-    let applied = ct_set_malloc_thresholds(Int64(largestHeapBlock), Int64(retainedFreeMemory)) != 0
-    if applied { FreedMemoryReuse.shared.record() }
-    return applied
-  }
-
-  /// Whether `reuseFreedMemory` applied its settings in this process.
-  public static var reusesFreedMemory: Bool { FreedMemoryReuse.shared.isOn }
+  /// Whether glibc's malloc keeps freed tensor memory for reuse in this process. The library
+  /// pins malloc's thresholds when it loads (blocks up to 256 MiB from the heap, 1 GiB of free
+  /// memory kept), so that each training step or inference does not fault in freshly zeroed pages
+  /// for the large activations it allocates (docs/benchmarks.md has the measured gains).
+  /// `SIMPLEDET_MALLOC=system`, or thresholds set through `GLIBC_TUNABLES` or glibc's `MALLOC_*_`
+  /// variables, leave malloc as configured (then this is false).
+  public static var reusesFreedMemory: Bool { ct_malloc_pinned() != 0 }
 
   /// Fails with a clear message when the loaded libtorch is not the one SimpleDet was built for:
   /// a mismatched library can load and then misbehave in ways far from the cause.
@@ -67,12 +44,3 @@ public enum Torch {
   }
 }
 
-/// The record of `Torch.reuseFreedMemory` having applied its settings (process-wide, as malloc's).
-private final class FreedMemoryReuse: @unchecked Sendable {
-  static let shared = FreedMemoryReuse()
-  private let lock = NSLock()
-  private var on = false
-
-  func record() { lock.withLock { on = true } }
-  var isOn: Bool { lock.withLock { on } }
-}

@@ -20,11 +20,6 @@ struct SimpleDet: ParsableCommand {
       Plot.self,
     ]
   )
-
-  static func main() {
-    Torch.reuseFreedMemory()
-    main(nil)
-  }
 }
 
 /// Shows the engine SimpleDet runs on.
@@ -37,6 +32,6 @@ struct Info: ParsableCommand {
     print("threads \(Torch.threadCount)")
     print("bf16 on CPU \(Torch.cpuHasBFloat16 ? "yes" : "no")")
     print("CUDA devices \(Device.cudaDeviceCount)")
-    print("freed memory reused \(Torch.reusesFreedMemory ? "yes" : "no (malloc configured through the environment, or not glibc)")")
+    print("freed memory reused \(Torch.reusesFreedMemory ? "yes" : "no (SIMPLEDET_MALLOC=system, or malloc configured through the environment)")")
   }
 }

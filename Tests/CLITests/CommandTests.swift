@@ -128,13 +128,17 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
     #expect(folder.exists("trace.json"))
   }
 
-  /// The command line keeps freed tensor memory for reuse, unless the user configured malloc.
+  /// The library keeps freed tensor memory for reuse, unless the user configured malloc or opted out.
   @Test func freedMemoryIsReusedUnlessMallocIsConfigured() throws {
     let folder = FileManager.default.temporaryDirectory
-    let plain = try CommandLineRunner.run(["info"], in: folder, environment: ["GLIBC_TUNABLES": ""])
+    let plain = try CommandLineRunner.run(["info"], in: folder, environment: ["GLIBC_TUNABLES": "", "SIMPLEDET_MALLOC": ""])
     #expect(plain.status == 0, "\(plain.errors)")
     #expect(plain.output.contains("freed memory reused yes"), "\(plain.output)")
-    for setting in [["MALLOC_TRIM_THRESHOLD_": "131072"], ["GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"]] {
+    let settings = [
+      ["SIMPLEDET_MALLOC": "system"], ["MALLOC_TRIM_THRESHOLD_": "131072"],
+      ["GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"],
+    ]
+    for setting in settings {
       let configured = try CommandLineRunner.run(["info"], in: folder, environment: setting)
       #expect(configured.output.contains("freed memory reused no"), "\(setting): \(configured.output)")
     }

@@ -53,9 +53,9 @@ int32_t ct_get_num_threads(void);
 void ct_manual_seed(uint64_t seed);
 int32_t ct_cuda_device_count(void);
 int32_t ct_has_bf16_cpu(void);
-/* glibc malloc: serve blocks up to mmap_threshold bytes from the heap and keep up to
-   trim_threshold free bytes at its top. 1 when applied, 0 where the C library has no such settings. */
-int32_t ct_set_malloc_thresholds(int64_t mmap_threshold, int64_t trim_threshold);
+/* 1 when the library pinned glibc malloc's thresholds at load (see core.cpp), 0 when the user
+   configured malloc or opted out with SIMPLEDET_MALLOC=system. */
+int32_t ct_malloc_pinned(void);
 
 /* grad mode is thread-local in libtorch */
 int32_t ct_grad_enabled(void);
