@@ -4,6 +4,8 @@
 // Conventions follow torchvision's roi_align: rois are [K, 5] rows (batch index, x1, y1, x2, y2)
 // in input-image coordinates, scaled by `spatial_scale`; `aligned` shifts sample points by half
 // a pixel (the correct convention), and without it RoIs are at least one pixel wide (legacy).
+// Features may be NCHW or channels-last in memory; each layout has its own pair of kernels, with
+// the same arithmetic, and the output is NCHW either way.
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 

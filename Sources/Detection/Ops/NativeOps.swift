@@ -54,7 +54,8 @@ public func batchedNonMaximumSuppression(
 /// RoIAlign (Mask R-CNN): bilinear samples of each region of `features`, averaged into an
 /// `outputSize` grid. Differentiable with respect to `features`.
 /// - Parameters:
-///   - features: `[N, C, H, W]`.
+///   - features: `[N, C, H, W]`, NCHW or channels-last in memory (channels-last, what the
+///     backbones produce, is read as it is and gets a channels-last gradient).
 ///   - rois: `[K, 5]` rows of (image index in the batch, x1, y1, x2, y2) in input-image pixels.
 ///   - spatialScale: feature-map size over input size (1/4 for a stride-4 level).
 ///   - samplingRatio: sample points per bin side; 0 chooses `ceil(roi size / output size)`.
