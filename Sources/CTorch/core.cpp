@@ -181,6 +181,11 @@ int ct_autocast_exit(int32_t previous_enabled, int32_t previous_dtype) {
   })
 }
 int32_t ct_autocast_enabled(void) { return at::autocast::is_autocast_enabled(at::kCPU) ? 1 : 0; }
+int32_t ct_autocast_set_enabled(int32_t enabled) {
+  const bool previous = at::autocast::is_autocast_enabled(at::kCPU);
+  at::autocast::set_autocast_enabled(at::kCPU, enabled != 0);
+  return previous ? 1 : 0;
+}
 
 int ct_generator_new(uint64_t seed, ct_generator *out) {
   CT_TRY({

@@ -92,6 +92,15 @@ public func withAutocast<R>(_ dtype: DType = .bfloat16, _ body: () throws -> R) 
   return try body()
 }
 
+/// Runs `body` with autocast off on this thread and restores it afterwards (a nested
+/// `torch.autocast("cpu", enabled=False)`): for small layers whose float32 precision is worth
+/// more than their cost. Tensors autocast left in bfloat16 must be converted by the caller.
+public func withoutAutocast<R>(_ body: () throws -> R) rethrows -> R {
+  let previous = ct_autocast_set_enabled(0)
+  defer { _ = ct_autocast_set_enabled(previous) }
+  return try body()
+}
+
 /// Whether autocast is on for this thread.
 public var isAutocastEnabled: Bool { ct_autocast_enabled() != 0 }
 

@@ -113,6 +113,19 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
     #expect(found.count == 2 && boxes.shape.count == 2 && boxes.shape[1] == 4)
   }
 
+  /// Under autocast the box predictor still computes in float32 (its scores rank detections),
+  /// on the bfloat16 features the box head gives it, and its gradients reach the features.
+  @Test func boxPredictorRunsInFloat32UnderAutocast() {
+    let predictor = FastRCNNPredictor(inputFeatures: 16, classes: 3, generator: Generator(seed: 1))
+    let features = Tensor.randn([5, 16], generator: Generator(seed: 2)).to(.bfloat16).requiringGrad()
+    let (scores, offsets) = withAutocast(.bfloat16) { predictor(features) }
+    #expect(scores.dtype == .float32 && offsets.dtype == .float32)
+    let reference = predictor(features.detached().to(.float32))
+    #expect(scores.isEqual(to: reference.scores) && offsets.isEqual(to: reference.offsets))
+    (scores.sum() + offsets.sum()).backward()
+    #expect(features.grad?.dtype == .bfloat16)
+  }
+
   @Test func narrowResNetsScaleEveryStage() {
     let basic = ResNet(ResNet.Configuration(depth: 18, baseChannels: 16))
     #expect(basic.stageChannels == [16, 32, 64, 128])

@@ -28,6 +28,21 @@ import Testing
     #expect(!isAutocastEnabled)
   }
 
+  @Test func regionsWithoutAutocastComputeInFloat32AndRestoreIt() {
+    let a = Tensor.ones([4, 8])
+    let b = Tensor.ones([8, 2])
+    withAutocast(.bfloat16) {
+      let inner = withoutAutocast { a.matmul(b) }
+      #expect(inner.dtype == .float32)
+      #expect(isAutocastEnabled)
+      #expect(a.matmul(b).dtype == .bfloat16)
+    }
+    #expect(!isAutocastEnabled)
+    // Outside autocast it changes nothing.
+    #expect(withoutAutocast { a.matmul(b) }.dtype == .float32)
+    #expect(!isAutocastEnabled)
+  }
+
   @Test func gradientsReachFloat32Parameters() {
     let w = Tensor.ones([2, 2]).requiringGrad()
     let x = Tensor.ones([3, 2])

@@ -67,6 +67,8 @@ void ct_set_grad_enabled(int32_t enabled);
 int ct_autocast_enter(int32_t dtype, int32_t *previous_enabled, int32_t *previous_dtype);
 int ct_autocast_exit(int32_t previous_enabled, int32_t previous_dtype);
 int32_t ct_autocast_enabled(void);
+/* turns CPU autocast on or off on this thread (dtype and nesting untouched); returns the previous state */
+int32_t ct_autocast_set_enabled(int32_t enabled);
 
 /* Operator profiling (libtorch's legacy CPU profiler), thread-local with propagation into
  * libtorch's worker threads. `end` writes the recorded operators as a Chrome trace (JSON). */

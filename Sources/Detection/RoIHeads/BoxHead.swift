@@ -139,8 +139,9 @@ public final class FastRCNNPredictor: Module {
     super.init()
   }
 
+  /// Under autocast the two products still run in float32 (see `computedInFloat32`).
   public func callAsFunction(_ x: Tensor) -> (scores: Tensor, offsets: Tensor) {
     let flat = x.rank > 2 ? x.flattened(from: 1) : x
-    return (clsScore(flat), bboxPred(flat))
+    return computedInFloat32(flat) { (clsScore($0), bboxPred($0)) }
   }
 }
