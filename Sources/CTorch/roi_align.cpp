@@ -10,6 +10,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct Geometry {
   double spatial_scale;
   int64_t sampling_ratio;
   bool aligned;
+
+  int64_t plane() const { return height * width; }
+  int64_t bins() const { return pooled_h * pooled_w; }
 };
 
 // Inner loops of the channels-last kernels: one sample point's four taps applied to a run of
@@ -160,24 +164,30 @@ int64_t taps_for_roi(const T *roi, const Geometry &g, std::vector<Tap<T>> &taps,
   return std::max<int64_t>(grid_h * grid_w, 1);
 }
 
+// Calls body(n, image, samples_per_bin, divisor) for RoIs [begin, end) after filling `taps`
+// with RoI n's taps; checks that each RoI names an image of the batch.
+template <typename T, typename Body>
+void for_each_roi(const at::Tensor &rois, const Geometry &g, int64_t batch, int64_t begin, int64_t end,
+                  std::vector<Tap<T>> &taps, Body &&body) {
+  const T *r = rois.data_ptr<T>();
+  for (int64_t n = begin; n < end; ++n) {
+    const T *roi = r + n * 5;
+    const int64_t b = static_cast<int64_t>(roi[0]);
+    TORCH_CHECK(b >= 0 && b < batch, "roi_align: RoI ", n, " names image ", b, " but the batch has ", batch);
+    int64_t grid_h, grid_w;
+    const int64_t count = taps_for_roi(roi, g, taps, grid_h, grid_w);
+    body(n, b, grid_h * grid_w, count);
+  }
+}
+
 template <typename T>
 void forward_kernel(const at::Tensor &input, const at::Tensor &rois, const Geometry &g, at::Tensor &output) {
-  const int64_t channels = input.size(1);
-  const int64_t plane = g.height * g.width;
-  const int64_t bins = g.pooled_h * g.pooled_w;
+  const int64_t channels = input.size(1), plane = g.plane(), bins = g.bins();
   const T *in = input.data_ptr<T>();
-  const T *r = rois.data_ptr<T>();
   T *out = output.data_ptr<T>();
-  const int64_t batch = input.size(0);
   at::parallel_for(0, rois.size(0), 1, [&](int64_t begin, int64_t end) {
     std::vector<Tap<T>> taps;
-    for (int64_t n = begin; n < end; ++n) {
-      const T *roi = r + n * 5;
-      const int64_t b = static_cast<int64_t>(roi[0]);
-      TORCH_CHECK(b >= 0 && b < batch, "roi_align: RoI ", n, " names image ", b, " but the batch has ", batch);
-      int64_t grid_h, grid_w;
-      const int64_t count = taps_for_roi(roi, g, taps, grid_h, grid_w);
-      const int64_t per_bin = grid_h * grid_w;
+    for_each_roi(rois, g, input.size(0), begin, end, taps, [&](int64_t n, int64_t b, int64_t per_bin, int64_t count) {
       for (int64_t c = 0; c < channels; ++c) {
         const T *src = in + (b * channels + c) * plane;
         T *dst = out + (n * channels + c) * bins;
@@ -191,7 +201,7 @@ void forward_kernel(const at::Tensor &input, const at::Tensor &rois, const Geome
           dst[bin] = sum / T(count);
         }
       }
-    }
+    });
   });
 }
 
@@ -199,34 +209,32 @@ void forward_kernel(const at::Tensor &input, const at::Tensor &rois, const Geome
 // taps of each RoI are recomputed per task rather than stored for all RoIs.
 template <typename T>
 void backward_kernel(const at::Tensor &grad_output, const at::Tensor &rois, const Geometry &g, at::Tensor &grad_input) {
-  const int64_t channels = grad_input.size(1);
-  const int64_t plane = g.height * g.width;
-  const int64_t bins = g.pooled_h * g.pooled_w;
+  const int64_t channels = grad_input.size(1), plane = g.plane(), bins = g.bins();
   const T *go = grad_output.data_ptr<T>();
-  const T *r = rois.data_ptr<T>();
   T *gi = grad_input.data_ptr<T>();
-  const int64_t num_rois = rois.size(0);
   at::parallel_for(0, channels, 1, [&](int64_t begin, int64_t end) {
     std::vector<Tap<T>> taps;
-    for (int64_t n = 0; n < num_rois; ++n) {
-      const T *roi = r + n * 5;
-      const int64_t b = static_cast<int64_t>(roi[0]);
-      int64_t grid_h, grid_w;
-      const int64_t count = taps_for_roi(roi, g, taps, grid_h, grid_w);
-      const int64_t per_bin = grid_h * grid_w;
-      for (int64_t c = begin; c < end; ++c) {
-        T *dst = gi + (b * channels + c) * plane;
-        const T *src = go + (n * channels + c) * bins;
-        const Tap<T> *tap = taps.data();
-        for (int64_t bin = 0; bin < bins; ++bin) {
-          const T share = src[bin] / T(count);
-          for (int64_t s = 0; s < per_bin; ++s, ++tap) {
-            for (int k = 0; k < 4; ++k) dst[tap->offset[k]] += tap->weight[k] * share;
-          }
-        }
-      }
-    }
+    for_each_roi(rois, g, grad_input.size(0), 0, rois.size(0), taps,
+                 [&](int64_t n, int64_t b, int64_t per_bin, int64_t count) {
+                   for (int64_t c = begin; c < end; ++c) {
+                     T *dst = gi + (b * channels + c) * plane;
+                     const T *src = go + (n * channels + c) * bins;
+                     const Tap<T> *tap = taps.data();
+                     for (int64_t bin = 0; bin < bins; ++bin) {
+                       const T share = src[bin] / T(count);
+                       for (int64_t s = 0; s < per_bin; ++s, ++tap) {
+                         for (int k = 0; k < 4; ++k) dst[tap->offset[k]] += tap->weight[k] * share;
+                       }
+                     }
+                   }
+                 });
   });
+}
+
+// A tap's plane offsets as offsets into channels-last memory, where each pixel holds C values.
+template <typename T>
+std::array<int64_t, 4> channels_last_offsets(const Tap<T> &tap, int64_t channels) {
+  return {tap.offset[0] * channels, tap.offset[1] * channels, tap.offset[2] * channels, tap.offset[3] * channels};
 }
 
 // Channels-last features ([N, H, W, C] in memory, as the convolutions leave them): each tap
@@ -235,38 +243,27 @@ void backward_kernel(const at::Tensor &grad_output, const at::Tensor &rois, cons
 template <typename T>
 void forward_channels_last_kernel(const at::Tensor &input, const at::Tensor &rois, const Geometry &g,
                                   at::Tensor &output) {
-  const int64_t channels = input.size(1);
-  const int64_t plane = g.height * g.width;
-  const int64_t bins = g.pooled_h * g.pooled_w;
+  const int64_t channels = input.size(1), plane = g.plane(), bins = g.bins();
   const T *in = input.data_ptr<T>();
-  const T *r = rois.data_ptr<T>();
   T *out = output.data_ptr<T>();
-  const int64_t batch = input.size(0);
   at::parallel_for(0, rois.size(0), 1, [&](int64_t begin, int64_t end) {
     std::vector<Tap<T>> taps;
     std::vector<T> pooled(static_cast<size_t>(bins * channels));
-    for (int64_t n = begin; n < end; ++n) {
-      const T *roi = r + n * 5;
-      const int64_t b = static_cast<int64_t>(roi[0]);
-      TORCH_CHECK(b >= 0 && b < batch, "roi_align: RoI ", n, " names image ", b, " but the batch has ", batch);
-      int64_t grid_h, grid_w;
-      const int64_t count = taps_for_roi(roi, g, taps, grid_h, grid_w);
-      const int64_t per_bin = grid_h * grid_w;
+    for_each_roi(rois, g, input.size(0), begin, end, taps, [&](int64_t n, int64_t b, int64_t per_bin, int64_t count) {
       const T *src = in + b * plane * channels;
       std::fill(pooled.begin(), pooled.end(), T(0));
       const Tap<T> *tap = taps.data();
       for (int64_t bin = 0; bin < bins; ++bin) {
         for (int64_t s = 0; s < per_bin; ++s, ++tap) {
-          const int64_t offset[4] = {tap->offset[0] * channels, tap->offset[1] * channels,
-                                     tap->offset[2] * channels, tap->offset[3] * channels};
-          gather_channels(pooled.data() + bin * channels, src, offset, tap->weight, channels);
+          gather_channels(pooled.data() + bin * channels, src, channels_last_offsets(*tap, channels).data(),
+                          tap->weight, channels);
         }
       }
       T *dst = out + n * channels * bins;
       for (int64_t c = 0; c < channels; ++c) {
         for (int64_t bin = 0; bin < bins; ++bin) dst[c * bins + bin] = pooled[bin * channels + c] / T(count);
       }
-    }
+    });
   });
 }
 
@@ -276,37 +273,30 @@ void forward_channels_last_kernel(const at::Tensor &input, const at::Tensor &roi
 template <typename T>
 void backward_channels_last_kernel(const at::Tensor &grad_output, const at::Tensor &rois, const Geometry &g,
                                    at::Tensor &grad_input) {
-  const int64_t channels = grad_input.size(1);
-  const int64_t plane = g.height * g.width;
-  const int64_t bins = g.pooled_h * g.pooled_w;
+  const int64_t channels = grad_input.size(1), plane = g.plane(), bins = g.bins();
   const T *go = grad_output.data_ptr<T>();
-  const T *r = rois.data_ptr<T>();
   T *gi = grad_input.data_ptr<T>();
-  const int64_t num_rois = rois.size(0);
   at::parallel_for(0, channels, 16, [&](int64_t begin, int64_t end) {
     const int64_t width = end - begin;
     std::vector<Tap<T>> taps;
     std::vector<T> share(static_cast<size_t>(bins * width));
-    for (int64_t n = 0; n < num_rois; ++n) {
-      const T *roi = r + n * 5;
-      const int64_t b = static_cast<int64_t>(roi[0]);
-      int64_t grid_h, grid_w;
-      const int64_t count = taps_for_roi(roi, g, taps, grid_h, grid_w);
-      const int64_t per_bin = grid_h * grid_w;
-      const T *src = go + n * channels * bins;
-      for (int64_t c = begin; c < end; ++c) {
-        for (int64_t bin = 0; bin < bins; ++bin) share[bin * width + (c - begin)] = src[c * bins + bin] / T(count);
-      }
-      T *dst = gi + b * plane * channels + begin;
-      const Tap<T> *tap = taps.data();
-      for (int64_t bin = 0; bin < bins; ++bin) {
-        for (int64_t s = 0; s < per_bin; ++s, ++tap) {
-          const int64_t offset[4] = {tap->offset[0] * channels, tap->offset[1] * channels,
-                                     tap->offset[2] * channels, tap->offset[3] * channels};
-          scatter_channels(dst, offset, tap->weight, share.data() + bin * width, width);
-        }
-      }
-    }
+    for_each_roi(rois, g, grad_input.size(0), 0, rois.size(0), taps,
+                 [&](int64_t n, int64_t b, int64_t per_bin, int64_t count) {
+                   const T *src = go + n * channels * bins;
+                   for (int64_t c = begin; c < end; ++c) {
+                     for (int64_t bin = 0; bin < bins; ++bin) {
+                       share[bin * width + (c - begin)] = src[c * bins + bin] / T(count);
+                     }
+                   }
+                   T *dst = gi + b * plane * channels + begin;
+                   const Tap<T> *tap = taps.data();
+                   for (int64_t bin = 0; bin < bins; ++bin) {
+                     for (int64_t s = 0; s < per_bin; ++s, ++tap) {
+                       scatter_channels(dst, channels_last_offsets(*tap, channels).data(), tap->weight,
+                                        share.data() + bin * width, width);
+                     }
+                   }
+                 });
   });
 }
 
