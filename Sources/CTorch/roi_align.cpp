@@ -310,7 +310,8 @@ at::Tensor roi_align_forward(const at::Tensor &input, const at::Tensor &rois, co
   const bool channels_last = is_channels_last(input);
   at::Tensor in = channels_last ? input : input.contiguous();
   at::Tensor r = rois.to(in.scalar_type()).contiguous();
-  at::Tensor output = at::zeros({r.size(0), in.size(1), g.pooled_h, g.pooled_w}, in.options());
+  // Both kernels write every output element.
+  at::Tensor output = at::empty({r.size(0), in.size(1), g.pooled_h, g.pooled_w}, in.options());
   if (r.size(0) == 0) return output;
   AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "roi_align_forward", [&] {
     if (channels_last) {

@@ -49,6 +49,8 @@ func referenceRoIAlign(
 @Suite struct RoIAlignTests {
   static let rois: [[Double]] = [
     [0, 1.3, 2.1, 9.7, 11.2], [1, -3, -2, 5, 4], [0, 0, 0, 15.9, 15.9], [1, 4.2, 4.2, 4.6, 4.9], [0, 12, 3, 30, 9],
+    // Empty: with `aligned` and sampling 0 it has no sample points, and pools to zeros.
+    [1, 3, 3, 3, 3],
   ]
 
   @Test(arguments: [(true, 2), (false, 2), (true, 0), (false, 0)])
@@ -56,7 +58,7 @@ func referenceRoIAlign(
     let input = Tensor.randn([2, 3, 8, 8], dtype: .float64, generator: Generator(seed: 5))
     let rois = Tensor(Self.rois.flatMap { $0 }, shape: [Self.rois.count, 5])
     let out = roiAlign(input, rois: rois, outputSize: (3, 3), spatialScale: 0.5, samplingRatio: sampling, aligned: aligned)
-    #expect(out.shape == [5, 3, 3, 3])
+    #expect(out.shape == [Self.rois.count, 3, 3, 3])
     for (k, roi) in Self.rois.enumerated() {
       let image = input[Int(roi[0])].contiguous().toArray(Double.self)
       let expected = referenceRoIAlign(
