@@ -53,11 +53,13 @@ func referenceRoIAlign(
     [1, 3, 3, 3, 3],
   ]
 
-  @Test(arguments: [(true, 2), (false, 2), (true, 0), (false, 0)])
-  func matchesDefinition(aligned: Bool, sampling: Int) {
+  /// Both kernels (NCHW and channels-last features) against the definition, in float64.
+  @Test(arguments: [(true, 2), (false, 2), (true, 0), (false, 0)], [false, true])
+  func matchesDefinition(settings: (aligned: Bool, sampling: Int), channelsLast: Bool) {
+    let (aligned, sampling) = settings
     let input = Tensor.randn([2, 3, 8, 8], dtype: .float64, generator: Generator(seed: 5))
     let rois = Tensor(Self.rois.flatMap { $0 }, shape: [Self.rois.count, 5])
-    let out = roiAlign(input, rois: rois, outputSize: (3, 3), spatialScale: 0.5, samplingRatio: sampling, aligned: aligned)
+    let out = roiAlign(channelsLast ? input.channelsLast() : input, rois: rois, outputSize: (3, 3), spatialScale: 0.5, samplingRatio: sampling, aligned: aligned)
     #expect(out.shape == [Self.rois.count, 3, 3, 3])
     for (k, roi) in Self.rois.enumerated() {
       let image = input[Int(roi[0])].contiguous().toArray(Double.self)
@@ -123,19 +125,6 @@ func referenceRoIAlign(
     #expect(channelsLastGrad.isChannelsLast && !channelsLastGrad.isContiguous)
     #expect(channelsLast.isEqual(to: plain))
     #expect(channelsLastGrad.isEqual(to: plainGrad))
-  }
-
-  @Test func channelsLastMatchesDefinitionInFloat64() {
-    let input = Tensor.randn([2, 3, 8, 8], dtype: .float64, generator: Generator(seed: 5))
-    let rois = Tensor(Self.rois.flatMap { $0 }, shape: [Self.rois.count, 5])
-    let out = roiAlign(input.channelsLast(), rois: rois, outputSize: (3, 3), spatialScale: 0.5, samplingRatio: 0, aligned: true)
-    for (k, roi) in Self.rois.enumerated() {
-      let expected = referenceRoIAlign(
-        input[Int(roi[0])].contiguous().toArray(Double.self), channels: 3, height: 8, width: 8, roi: roi, pooled: 3,
-        scale: 0.5, sampling: 0, aligned: true)
-      let got = out[k].contiguous().toArray(Double.self)
-      #expect(zip(got, expected).allSatisfy { Swift.abs($0 - $1) < 1e-12 }, "roi \(k)")
-    }
   }
 
   @Test func noRoIsGiveAnEmptyResult() {
