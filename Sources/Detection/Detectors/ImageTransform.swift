@@ -97,12 +97,13 @@ public struct ImageTransform: Codable, Equatable, Sendable {
     return minSize[index]
   }
 
-  /// Bilinear resize with torchvision's arithmetic: the scale is computed in float32 and the
-  /// output size is the floor of size × scale.
+  /// Bilinear resize with torchvision's eager arithmetic: the scale is computed in double
+  /// precision and the output size is size × scale truncated. (Its TorchScript path computes the
+  /// scale in float32, which turns 480 × 800/480 into 799.99998 and a row fewer.)
   private func resize(_ image: Tensor, shortSide: Int) -> (Tensor, (height: Int, width: Int)) {
     let h = image.shape[1], w = image.shape[2]
-    let scale = Swift.min(Float(shortSide) / Float(Swift.min(h, w)), Float(maxSize) / Float(Swift.max(h, w)))
-    let size = (height: Int((Double(h) * Double(scale)).rounded(.down)), width: Int((Double(w) * Double(scale)).rounded(.down)))
+    let scale = Swift.min(Double(shortSide) / Double(Swift.min(h, w)), Double(maxSize) / Double(Swift.max(h, w)))
+    let size = (height: Int(Double(h) * scale), width: Int(Double(w) * scale))
     let out = Functional.interpolate(image.unsqueezed(axis: 0), size: (size.height, size.width), mode: .bilinear)
     return (out.squeezed(axis: 0), size)
   }
