@@ -72,10 +72,10 @@ public struct Predictor {
       throw EngineError("\(url.path): \(error)")
     }
     let found = withPrecision(precision) { model.detect([Self.tensor(image)]) }[0]
-    let detections = cocoDetections(found, imageId: 0, classes: classes).map { d in
+    let labels = found["labels"].map { $0.to(.int64).toArray(Int64.self) } ?? []
+    let detections = zip(cocoDetections(found, imageId: 0, classes: classes), labels).map { d, label in
       Prediction(
-        fileName: url.lastPathComponent, categoryId: d.categoryID,
-        categoryName: classes.categoryIds.firstIndex(of: d.categoryID).map { classes.names[$0] } ?? "class \(d.categoryID)",
+        fileName: url.lastPathComponent, categoryId: d.categoryID, categoryName: classes.name(ofLabel: Int(label)),
         bbox: d.box!.coordinates, score: d.score,
         segmentation: d.segmentation.flatMap { segmentation -> Prediction.Segmentation? in
           guard case .mask(let rle) = segmentation else { return nil }

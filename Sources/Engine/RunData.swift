@@ -35,12 +35,8 @@ public enum RunData {
   /// is accepted too; training always counts categories contiguously.
   public static func classes(of dataset: Dataset, modelClasses: Int, labelsMayBeIds: Bool = false) throws -> DetectionClasses {
     let classes = DetectionClasses(metadata: dataset.metadata)
-    if labelsMayBeIds, modelClasses != classes.count + 1, let largest = classes.categoryIds.max(),
-      largest == modelClasses - 1, classes.categoryIds.allSatisfy({ $0 >= 1 })
-    {
-      var names = (1..<modelClasses).map { _ in "N/A" }
-      for (id, name) in zip(classes.categoryIds, classes.names) { names[id - 1] = name }
-      return DetectionClasses(names: names, categoryIds: Array(1..<modelClasses))
+    if labelsMayBeIds, modelClasses != classes.count + 1, let byId = DetectionClasses(labelledByCategoryId: dataset.metadata, modelClasses: modelClasses) {
+      return byId
     }
     guard modelClasses == classes.count + 1 else {
       throw EngineError(
@@ -50,7 +46,8 @@ public enum RunData {
   }
 
   /// The class names for prediction, from the test split's categories when the data can be read
-  /// and fits the model; otherwise COCO's names for 91-class models (torchvision's weights), or
+  /// and fits the model; otherwise COCO's names for 91-class models (torchvision's weights) and
+  /// for COCO-data models with COCO's 80 classes (the COCO presets, without COCO at hand), or
   /// numbers.
   public static func classesForPrediction(_ config: SimpleDetConfig) -> DetectionClasses {
     let modelClasses = config.model.classes
@@ -60,6 +57,7 @@ public enum RunData {
       return classes
     }
     if modelClasses == DetectionClasses.torchvisionCOCO.count + 1 { return .torchvisionCOCO }
+    if config.data.kind == .coco, modelClasses == DatasetMetadata.coco.classCount + 1 { return DetectionClasses(metadata: .coco) }
     return .numbered(modelClasses: modelClasses)
   }
 
@@ -78,41 +76,52 @@ public struct DetectionClasses: Sendable, Equatable {
   public let names: [String]
   public let categoryIds: [Int]
 
-  public init(names: [String], categoryIds: [Int]) {
-    precondition(names.count == categoryIds.count, "DetectionClasses: one id per name")
+  /// Fails, naming `source` (where the names and ids came from), unless there is one id per name.
+  public init(names: [String], categoryIds: [Int], source: String) throws {
+    guard names.count == categoryIds.count else {
+      throw EngineError("\(source): \(names.count) class names for \(categoryIds.count) category ids")
+    }
     self.names = names
     self.categoryIds = categoryIds
   }
 
   public init(metadata: DatasetMetadata) {
-    self.init(names: metadata.categories.map(\.name), categoryIds: metadata.categories.map(\.id))
+    names = metadata.categories.map(\.name)
+    categoryIds = metadata.categories.map(\.id)
+  }
+
+  /// A model whose labels are the category ids themselves (torchvision's 91-class COCO models:
+  /// `modelClasses` is the largest id plus one), with "N/A" for the ids no category has; nil
+  /// when the ids do not fit that model.
+  public init?(labelledByCategoryId metadata: DatasetMetadata, modelClasses: Int) {
+    let ids = metadata.categories.map(\.id)
+    guard let largest = ids.max(), largest == modelClasses - 1, ids.allSatisfy({ $0 >= 1 }) else { return nil }
+    var names = (1..<modelClasses).map { _ in "N/A" }
+    for category in metadata.categories { names[category.id - 1] = category.name }
+    self.names = names
+    categoryIds = Array(1..<modelClasses)
   }
 
   /// Without a dataset: `class 1`, `class 2`, … with ids equal to the labels.
   public static func numbered(modelClasses: Int) -> DetectionClasses {
-    DetectionClasses(names: (1..<modelClasses).map { "class \($0)" }, categoryIds: Array(1..<modelClasses))
+    let labels = Array(1..<max(modelClasses, 1))
+    return DetectionClasses(metadata: DatasetMetadata(categories: labels.map { .init(id: $0, name: "class \($0)") }))
   }
 
   public var count: Int { names.count }
 
-  /// torchvision's COCO models: labels are COCO's category ids 1...90, with gaps ("N/A").
-  public static let torchvisionCOCO = DetectionClasses(
-    names: [
-      "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-      "fire hydrant", "N/A", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-      "elephant", "bear", "zebra", "giraffe", "N/A", "backpack", "umbrella", "N/A", "N/A", "handbag", "tie",
-      "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove",
-      "skateboard", "surfboard", "tennis racket", "bottle", "N/A", "wine glass", "cup", "fork", "knife", "spoon",
-      "bowl", "banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake",
-      "chair", "couch", "potted plant", "bed", "N/A", "dining table", "N/A", "N/A", "toilet", "N/A", "tv",
-      "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "N/A",
-      "refrigerator", "N/A", "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
-    ],
-    categoryIds: Array(1...90))
+  /// torchvision's COCO models: labels are COCO's category ids 1...90, with gaps ("N/A"), named
+  /// from `DatasetMetadata.coco`.
+  public static let torchvisionCOCO = DetectionClasses(labelledByCategoryId: .coco, modelClasses: 91)!
 
+  /// The class name of `label`. Label 0 is the background slot, which one-stage heads score
+  /// like any class (as torchvision's RetinaNet and FCOS do); it is named as torchvision names it.
   public func name(ofLabel label: Int) -> String {
-    label >= 1 && label <= count ? names[label - 1] : "class \(label)"
+    if label == 0 { return Self.backgroundName }
+    return label >= 1 && label <= count ? names[label - 1] : "class \(label)"
   }
+
+  public static let backgroundName = "__background__"
 
   public func categoryId(ofLabel label: Int) -> Int {
     label >= 1 && label <= count ? categoryIds[label - 1] : label

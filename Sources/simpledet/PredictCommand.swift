@@ -13,7 +13,7 @@ struct Predict: ParsableCommand {
       "bbox": [x, y, w, h], "score"} with boxes in the original image's pixels, and DIR/NAME.png \
       per image with the boxes, class names and scores drawn in one colour per class. Class \
       names come from the config's test data when it can be read, else COCO's for 91-class \
-      models (torchvision weights), else numbers.
+      models (torchvision weights) and for 81-class models of COCO configs, else numbers.
       """)
 
   @Option(help: ArgumentHelp("The config file (YAML) whose model the weights belong to.", valueName: "file"))
