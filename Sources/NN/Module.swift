@@ -172,13 +172,13 @@ open class Module {
   ///
   /// With `strict`, every key of the module must be present and no other key may be: all
   /// missing and unexpected keys are reported together. Shapes must always match.
-  /// `num_batches_tracked` entries are accepted and ignored, as torchvision's BatchNorm
-  /// loaders do, when the module has no such buffer.
+  /// `num_batches_tracked` entries are accepted and ignored when the module has no such buffer,
+  /// and may be absent when it has (the buffer keeps its value), as PyTorch's batch norms load.
   /// - Returns: the keys that were missing and unexpected (both empty under `strict`).
   @discardableResult
   public func load(stateDict state: [String: Tensor], strict: Bool = true) throws -> LoadReport {
     let own = stateDict()
-    let missing = own.keys.filter { state[$0] == nil }.sorted()
+    let missing = own.keys.filter { state[$0] == nil && !$0.hasSuffix("num_batches_tracked") }.sorted()
     let unexpected = state.keys.filter { own[$0] == nil && !$0.hasSuffix("num_batches_tracked") }.sorted()
     var mismatched: [String] = []
     for (key, target) in own {
@@ -282,10 +282,17 @@ public struct StateDictError: Error, CustomStringConvertible, Equatable {
 
   public var description: String {
     var parts: [String] = []
-    if !missing.isEmpty { parts.append("missing keys: \(missing.joined(separator: ", "))") }
-    if !unexpected.isEmpty { parts.append("unexpected keys: \(unexpected.joined(separator: ", "))") }
-    if !mismatched.isEmpty { parts.append("shape mismatches: \(mismatched.joined(separator: "; "))") }
+    if !missing.isEmpty { parts.append("\(missing.count) missing keys: \(Self.listed(missing, separator: ", "))") }
+    if !unexpected.isEmpty { parts.append("\(unexpected.count) unexpected keys: \(Self.listed(unexpected, separator: ", "))") }
+    if !mismatched.isEmpty { parts.append("\(mismatched.count) shape mismatches: \(Self.listed(mismatched, separator: "; "))") }
     return "state dict does not match the model: " + parts.joined(separator: "; ")
+  }
+
+  /// The first few items, so that weights for another architecture give a readable line.
+  private static func listed(_ items: [String], separator: String) -> String {
+    let shown = 6
+    let head = items.prefix(shown).joined(separator: separator)
+    return items.count > shown ? head + separator + "… (\(items.count - shown) more)" : head
   }
 }
 

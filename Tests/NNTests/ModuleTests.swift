@@ -113,6 +113,26 @@ final class TinyNet: Module {
     #expect(error.description.contains("missing keys: fc.weight"))
   }
 
+  /// PyTorch's batch norms load state dicts without `num_batches_tracked`; so do ours.
+  @Test func batchCountsMayBeAbsent() throws {
+    let net = Sequential(BatchNorm2d(3))
+    var state = net.stateDict()
+    #expect(state["0.num_batches_tracked"] != nil)
+    state["0.num_batches_tracked"] = nil
+    state["0.running_mean"] = Tensor([1, 2, 3] as [Float])
+    let report = try net.load(stateDict: state)
+    #expect(report.missing.isEmpty)
+    #expect(net.stateDict()["0.running_mean"]!.toArray(Float.self) == [1, 2, 3])
+  }
+
+  /// Weights for another architecture miss hundreds of keys: the message names a few and counts the rest.
+  @Test func longKeyListsAreShortened() throws {
+    let error = StateDictError(missing: (0..<100).map { "layer.\($0).weight" }, unexpected: [], mismatched: [])
+    #expect(error.description.contains("100 missing keys: layer.0.weight, "))
+    #expect(error.description.contains("(94 more)"))
+    #expect(!error.description.contains("layer.99.weight"))
+  }
+
   @Test func shapeMismatchIsAnErrorEvenWhenNotStrict() throws {
     let net = TinyNet()
     var state = net.stateDict()
