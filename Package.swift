@@ -106,7 +106,8 @@ let package = Package(
       name: "EngineTests", dependencies: ["Config", "Data", "Detection", "Engine", "Evaluation", "NN", "Torch"],
       swiftSettings: swiftSettings),
     // Runs the built `simpledet` executable as a user would.
-    .testTarget(name: "CLITests", dependencies: ["Data", "Torch", "simpledet"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "CLITests", dependencies: ["Config", "Data", "Engine", "Masks", "Torch", "simpledet"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],
