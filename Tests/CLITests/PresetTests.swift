@@ -1,0 +1,69 @@
+import Config
+import Data
+import Engine
+import Foundation
+import Testing
+
+/// Every config under configs/ (found by listing the folder, so a new preset is covered without
+/// editing this file) through the command line at a tiny size: a training step and an inference
+/// pass with `benchmark`, and `predict` on one image with the preset's initial weights, whose
+/// predictions.json must carry the class names of the preset's data (COCO's for COCO and
+/// torchvision presets, the dataset's for the others). Data files a preset names need not exist:
+/// none of these commands reads them.
+@Suite struct PresetTests {
+  static let presets: [String] = {
+    let configs = repositoryRoot.appendingPathComponent("configs")
+    let files = FileManager.default.enumerator(atPath: configs.path)?.compactMap { $0 as? String } ?? []
+    return files.filter { $0.hasSuffix(".yaml") && !$0.hasPrefix("_base_/") }.sorted()
+  }()
+
+  @Test func presetsAreFound() {
+    #expect(Self.presets.count >= 16, "\(Self.presets)")
+    #expect(Self.presets.contains("torchvision/fasterrcnn_resnet50_fpn.yaml") && Self.presets.contains("shapes/demo.yaml"))
+  }
+
+  @Test(arguments: presets)
+  func presetRunsThroughTheCommandLine(_ preset: String) throws {
+    let folder = try ScratchFolder()
+    let config = repositoryRoot.appendingPathComponent("configs/\(preset)").path
+    let tiny = ["--size", "64", "--batch", "1", "--iters", "1", "--warmup", "0", "--threads", "1", "--json"]
+    for mode in ["train", "infer"] {
+      let result = try CommandLineRunner.run(["benchmark", "--config", config, "--mode", mode] + tiny, in: folder.url)
+      #expect(result.status == 0, "\(preset) benchmark --mode \(mode): \(result.errors)")
+      let json = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+      #expect(json?["images_per_sec"] is Double, "\(preset) benchmark --mode \(mode): \(result.output)")
+    }
+
+    let resolved = try SimpleDetConfig.load(file: config)
+    try resolved.model.makeDetector().saveWeights(to: folder.path("initial.safetensors"))
+    try ImageCodec.encodePNG(ShapesDataset(imageCount: 1, seed: 3).image(at: 0)).write(to: folder.path("scene.png"))
+    let result = try CommandLineRunner.run(
+      ["predict", "--config", config, "--weights", "initial.safetensors", "--input", "scene.png", "--output", "seen",
+       "--score-threshold", "0", "--set", "test.min_size=96", "--set", "test.max_size=128"],
+      in: folder.url)
+    try #require(result.status == 0, "\(preset) predict: \(result.errors)")
+    let predictions = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("seen/predictions.json")))
+    #expect(!predictions.isEmpty, "\(preset): no detections at score threshold 0")
+    let names = try Self.expectedNames(resolved)
+    for name in Set(predictions.map(\.categoryName)) {
+      #expect(names.contains(name), "\(preset): predicted class name \(name)")
+    }
+  }
+
+  /// The names a preset's model may predict, from sources independent of the code under test:
+  /// torchvision's COCO list (label = category id) for 91-class models, COCO's 80 names for COCO
+  /// data, the shapes, or the data's own file. The background slot is allowed: one-stage heads
+  /// score it too.
+  static func expectedNames(_ config: SimpleDetConfig) throws -> Set<String> {
+    let torchvisionNames = try JSONDecoder().decode(
+      [String].self, from: Data(contentsOf: TorchvisionPresetTests.fixtures.appendingPathComponent("coco_categories.json")))
+    var names: Set<String>
+    switch config.data.kind {
+    case _ where config.model.classes == torchvisionNames.count: names = Set(torchvisionNames)
+    case .coco: names = Set(torchvisionNames.dropFirst()).subtracting(["N/A"])
+    case .shapes: names = ["circle", "rectangle", "triangle"]
+    case .voc, .lightJSON: names = Set(try RunData.dataset(config.data, split: .test).metadata.classNames)
+    }
+    return names.union(["__background__"])
+  }
+}
