@@ -3,5 +3,5 @@
 #pragma once
 
 #if !__has_include(<ATen/ATen.h>)
-#error "SimpleDet: libtorch not found; run scripts/bootstrap.sh in SimpleDet's checkout (e.g. .build/checkouts/simpledet) and add its .deps/pkgconfig to PKG_CONFIG_PATH (README: Use SimpleDet from your own package)"
+#error "SimpleDet: libtorch not found: run scripts/bootstrap.sh (from a depending package: .build/checkouts/simpledet/scripts/bootstrap.sh, then put that checkout's .deps/pkgconfig on PKG_CONFIG_PATH; see README, Use SimpleDet from your own package)"
 #endif
