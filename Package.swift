@@ -142,3 +142,9 @@ let package = Package(
   ],
   cxxLanguageStandard: .cxx20
 )
+
+// API documentation: `make docs` sets SIMPLEDET_DOCS=1, which adds the DocC plugin. No other build
+// resolves it, so it costs `make test` and depending packages nothing.
+if Context.environment["SIMPLEDET_DOCS"] == "1" {
+  package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}
