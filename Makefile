@@ -1,7 +1,7 @@
 # SimpleDet: two commands set everything up on a fresh machine.
 #   make demo   fetch pinned dependencies, build, run the main job on the built-in data
 #   make test   fetch pinned dependencies, build, run the whole test suite
-.PHONY: deps build demo demo-classifier test bench-foundation clean
+.PHONY: deps build demo demo-classifier test consumer-example docs bench-foundation clean
 
 SWIFT ?= swift
 
@@ -23,6 +23,15 @@ demo-classifier: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel --num-workers 2
+	SWIFT=$(SWIFT) scripts/consumer_example.sh
+
+# Examples/DetectShapes, a package depending on SimpleDet by version, built and run (part of test).
+consumer-example: deps
+	SWIFT=$(SWIFT) scripts/consumer_example.sh
+
+# API documentation (DocC) of the public modules: .build/docs/SimpleDet.doccarchive, a static site.
+docs: deps
+	SWIFT=$(SWIFT) scripts/docs.sh
 
 bench-foundation: deps
 	benchmarks/foundation.sh

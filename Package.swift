@@ -2,31 +2,49 @@
 import Foundation
 import PackageDescription
 
-// libtorch comes from the pinned PyPI wheel that scripts/bootstrap.sh unpacks under .deps/,
-// or from the folder named by $LIBTORCH (a directory holding include/ and lib/).
+// libtorch reaches the build in one of two ways.
+//
+// - SimpleDet as the root package (make, swift build/test in this folder), or as a path or branch
+//   dependency: from the pinned PyPI wheel that scripts/bootstrap.sh unpacks under .deps/, or from
+//   the folder named by $LIBTORCH (a directory holding include/ and lib/), through include, library
+//   and rpath flags. SwiftPM allows these unsafe flags only in such packages.
+// - SimpleDet as a version dependency of another package (checked out under `<scratch>/checkouts/`
+//   or downloaded from a registry): no unsafe flags, which SwiftPM refuses there. The system library
+//   CLibTorch names the pkg-config package `simpledet-libtorch`, whose .pc file scripts/bootstrap.sh
+//   writes to .deps/pkgconfig/ (README: "Use SimpleDet from your own package"); its cflags reach the
+//   C++ shim and its libs the link. SwiftPM takes no rpath from a dependency's .pc file (only -I, -L
+//   and -l pass), so the depending package gives its executables one.
+let isVersionDependency: Bool = {
+  let directory = URL(fileURLWithPath: Context.packageDirectory)
+  return directory.deletingLastPathComponent().lastPathComponent == "checkouts"
+    || Context.packageDirectory.contains("/registry/downloads/")
+}()
+
 let libtorch: String = {
   if let custom = Context.environment["LIBTORCH"], !custom.isEmpty { return custom }
   return Context.packageDirectory + "/.deps/python/torch"
 }()
 
-let torchHeaders = [
-  "-I\(libtorch)/include",
-  "-I\(libtorch)/include/torch/csrc/api/include",
-]
 // The rpath lets binaries find libtorch without LD_LIBRARY_PATH; libtorch_cpu's own RPATH
 // ($ORIGIN/../../nvidia/cu13/lib) then finds the CUDA runtime stubs it needs to load.
-let torchLinker: [LinkerSetting] = [
-  .unsafeFlags(["-L\(libtorch)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(libtorch)/lib"]),
-  .linkedLibrary("torch_cpu"),
-  .linkedLibrary("c10"),
-]
-let shimSettings: [CXXSetting] = [
-  .unsafeFlags(torchHeaders + ["-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"]),
-  .define("_GLIBCXX_USE_CXX11_ABI", to: "1"),
-]
-let swiftSettings: [SwiftSetting] = [
-  .unsafeFlags(["-Xfrontend", "-warn-long-expression-type-checking=200"]),
-]
+let torchLinker: [LinkerSetting] =
+  (isVersionDependency
+    ? [] : [.unsafeFlags(["-L\(libtorch)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(libtorch)/lib"])])
+  + [.linkedLibrary("torch_cpu"), .linkedLibrary("c10")]
+// The shim is optimised even in debug builds (NMS and RoIAlign loop in C++).
+let shimSettings: [CXXSetting] =
+  (isVersionDependency
+    ? []
+    : [
+      .unsafeFlags([
+        "-I\(libtorch)/include", "-I\(libtorch)/include/torch/csrc/api/include",
+        "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter",
+      ])
+    ])
+  + [.define("_GLIBCXX_USE_CXX11_ABI", to: "1")]
+// Long expressions are reported while SimpleDet itself is built; never imposed on a depending package.
+let swiftSettings: [SwiftSetting] =
+  isVersionDependency ? [] : [.unsafeFlags(["-Xfrontend", "-warn-long-expression-type-checking=200"])]
 
 let package = Package(
   name: "SimpleDet",
@@ -34,14 +52,25 @@ let package = Package(
   products: [
     .library(name: "Torch", targets: ["Torch"]),
     .library(name: "NN", targets: ["NN"]),
+    .library(name: "Detection", targets: ["Detection"]),
+    .library(name: "Data", targets: ["Data"]),
+    .library(name: "Masks", targets: ["Masks"]),
+    .library(name: "Evaluation", targets: ["Evaluation"]),
+    .library(name: "Visualization", targets: ["Visualization"]),
+    .library(name: "Config", targets: ["Config"]),
+    .library(name: "Engine", targets: ["Engine"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
   ],
   targets: [
+    // libtorch's headers and libraries: pkg-config's `simpledet-libtorch` when SimpleDet is a version
+    // dependency, the flags above otherwise.
+    .systemLibrary(name: "CLibTorch", pkgConfig: isVersionDependency ? "simpledet-libtorch" : nil),
     .target(
       name: "CTorch",
+      dependencies: ["CLibTorch"],
       cxxSettings: shimSettings,
       linkerSettings: torchLinker
     ),
@@ -76,6 +105,7 @@ let package = Package(
     // Benchmarks: the same computations through the Swift API and directly in C++ with ATen.
     .target(
       name: "BenchmarkReference",
+      dependencies: ["CLibTorch"],
       path: "benchmarks/reference",
       cxxSettings: shimSettings,
       linkerSettings: torchLinker
@@ -113,3 +143,9 @@ let package = Package(
   ],
   cxxLanguageStandard: .cxx20
 )
+
+// API documentation: `make docs` sets SIMPLEDET_DOCS=1, which adds the DocC plugin. No other build
+// resolves it, so it costs `make test` and depending packages nothing.
+if Context.environment["SIMPLEDET_DOCS"] == "1" {
+  package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

@@ -5,6 +5,13 @@
 #   .deps/python/torch/include   libtorch headers (from the PyPI torch wheel)
 #   .deps/python/torch/lib       libtorch_cpu, libc10 and libgomp
 #   .deps/python/nvidia/cu13/lib libcudart and libcupti, which libtorch_cpu needs to load
+#   .deps/pkgconfig/simpledet-libtorch.pc
+#                                pkg-config's description of that libtorch (include folders, -L,
+#                                the libraries), which a package depending on SimpleDet by version
+#                                builds against (README: "Use SimpleDet from your own package")
+#
+# With $LIBTORCH set (a folder holding include/ and lib/), no wheel is fetched and the .pc file
+# describes that libtorch instead.
 #
 # The wheel layout is kept so that the RUNPATH entries baked into libtorch_cpu
 # ($ORIGIN/../../nvidia/...) resolve without LD_LIBRARY_PATH.
@@ -24,9 +31,37 @@ wheels=(
 # the image codecs the data pipeline links against, pkg-config to find them.
 debs=(g++ unzip pkg-config libturbojpeg0-dev libpng-dev)
 
+# Writes .deps/pkgconfig/simpledet-libtorch.pc for the libtorch folder $1; every run, since the
+# checkout may have moved. SwiftPM passes only -I, -L and -l from a .pc file (it drops an rpath
+# with a warning), so none is written: executables get theirs from the package that links them.
+write_pkgconfig() {
+  local torch=$1 version
+  if [[ ! -f "$torch/include/ATen/ATen.h" || ! -f "$torch/lib/libtorch_cpu.so" ]]; then
+    echo "bootstrap: $torch holds no libtorch (include/ATen/ATen.h and lib/libtorch_cpu.so)" >&2
+    exit 1
+  fi
+  version=$(awk '/#define TORCH_VERSION_(MAJOR|MINOR|PATCH) / { v = v (v == "" ? "" : ".") $3 } END { print v }' \
+    "$torch/include/torch/headeronly/version.h" 2>/dev/null || true)
+  mkdir -p "$deps/pkgconfig"
+  {
+    echo "# Written by SimpleDet's scripts/bootstrap.sh: the libtorch SimpleDet builds against."
+    echo "prefix=$torch"
+    echo 'includedir=${prefix}/include'
+    echo 'libdir=${prefix}/lib'
+    echo
+    echo "Name: simpledet-libtorch"
+    echo "Description: libtorch (torch_cpu and c10) for SimpleDet"
+    echo "Version: ${version:-unknown}"
+    echo 'Cflags: -I${includedir} -I${includedir}/torch/csrc/api/include'
+    echo 'Libs: -L${libdir} -ltorch_cpu -lc10'
+  } >"$deps/pkgconfig/simpledet-libtorch.pc.tmp"
+  mv "$deps/pkgconfig/simpledet-libtorch.pc.tmp" "$deps/pkgconfig/simpledet-libtorch.pc"
+}
+
 stamp="$deps/.installed"
 want=$(printf '%s\n' "${wheels[@]}" "${debs[@]}" | sha256sum | cut -d' ' -f1)
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+if [[ -z "${LIBTORCH:-}" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  write_pkgconfig "$deps/python/torch"
   exit 0
 fi
 
@@ -44,6 +79,12 @@ if ((${#missing_debs[@]})); then
     echo "  sudo apt-get install -y ${missing_debs[*]}" >&2
     exit 1
   fi
+fi
+
+if [[ -n "${LIBTORCH:-}" ]]; then
+  [[ -d "$LIBTORCH" ]] || { echo "bootstrap: LIBTORCH=$LIBTORCH is not a folder" >&2; exit 1; }
+  write_pkgconfig "$(cd "$LIBTORCH" && pwd)"
+  exit 0
 fi
 
 python=$(command -v python3 || true)
@@ -87,5 +128,6 @@ done
 for lib in libcudart.so.13 libcupti.so.13; do
   [[ -f "$deps/python/nvidia/cu13/lib/$lib" ]] || { echo "bootstrap: $lib missing after unpacking" >&2; exit 1; }
 done
+write_pkgconfig "$deps/python/torch"
 echo "$want" >"$stamp"
 echo "bootstrap: done ($(du -sh "$deps/python" | cut -f1) under .deps/python)"

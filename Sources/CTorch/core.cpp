@@ -1,4 +1,6 @@
 // Library state, tensor lifetime and properties, creation, conversion and autograd.
+#include "libtorch_check.h"
+
 #include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>

@@ -5,6 +5,8 @@
 // operators are libtorch's own (aten::mkldnn_linear and its two backward halves); this file only
 // wraps them in one autograd function, because libtorch defines their derivatives for oneDNN
 // tensors only.
+#include "libtorch_check.h"
+
 #include <ATen/autocast_mode.h>
 #include <ATen/Context.h>
 #include <torch/csrc/autograd/custom_function.h>

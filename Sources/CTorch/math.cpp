@@ -1,4 +1,6 @@
 // Element-wise arithmetic, comparisons, activations and reductions.
+#include "libtorch_check.h"
+
 #include "internal.h"
 
 using namespace ctorch;

@@ -4,6 +4,8 @@
 // Boxes already dropped are skipped, so the cost follows the number of kept boxes rather than
 // the square of all boxes. Threads work on independent groups in batched NMS, and on the inner
 // loop when one group is large.
+#include "libtorch_check.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>

@@ -1,4 +1,6 @@
 // Neural-network kernels and the losses detection uses.
+#include "libtorch_check.h"
+
 #include "internal.h"
 
 using namespace ctorch;

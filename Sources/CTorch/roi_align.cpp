@@ -6,6 +6,8 @@
 // a pixel (the correct convention), and without it RoIs are at least one pixel wide (legacy).
 // Features may be NCHW or channels-last in memory; each layout has its own pair of kernels, with
 // the same arithmetic, and the output is NCHW either way.
+#include "libtorch_check.h"
+
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 

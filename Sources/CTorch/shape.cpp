@@ -1,4 +1,6 @@
 // Shape manipulation, joining and splitting, and indexing.
+#include "libtorch_check.h"
+
 #include "internal.h"
 
 using namespace ctorch;
