@@ -48,6 +48,22 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
 }
 
 @Suite(.serialized) struct FasterRCNNTrainingTests {
+  /// When the RPN keeps no proposal (here: every proposal is below its minimum size), detection
+  /// returns no boxes and training still gives finite losses, instead of failing to reshape an
+  /// empty tensor.
+  @Test func noProposalsGiveNoDetections() {
+    var config = smallFasterRCNNConfiguration()
+    config.rpn.minSize = 500
+    let model = FasterRCNN(config)
+    let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 1)
+    model.eval()
+    let found = model.detect(images)
+    #expect(found.map { $0["boxes"]!.shape } == [[0, 4], [0, 4]])
+    model.train()
+    let losses = model.losses(images, targets: targets)
+    #expect(losses.values.allSatisfy { $0.doubleValue().isFinite }, "\(losses.mapValues { $0.doubleValue() })")
+  }
+
   @Test func lossesFallOnSyntheticScenes() {
     Torch.threadCount = 2
     let model = FasterRCNN(smallFasterRCNNConfiguration())

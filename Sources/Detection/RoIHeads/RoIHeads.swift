@@ -123,7 +123,7 @@ public final class RoIHeads: Module {
     let classification = Functional.crossEntropy(scores, targets: labels)
     let positive = (labels .> 0).nonzeroIndices().reshaped([-1])
     let positiveLabels = labels.gathering(positive)
-    let perClass = offsets.reshaped([offsets.shape[0], -1, 4])
+    let perClass = offsets.reshaped([offsets.shape[0], offsets.shape[1] / 4, 4])
     let predicted = perClass.gathering(positive).gather(
       axis: 1, indices: positiveLabels.reshaped([-1, 1, 1]).expanded(to: [-1, 1, 4])
     ).squeezed(axis: 1)

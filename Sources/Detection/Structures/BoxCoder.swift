@@ -30,8 +30,10 @@ public struct BoxCoder: Sendable {
   public func decode(_ offsets: Tensor, references: Tensor) -> Tensor {
     let references = references.to(offsets.dtype)
     let (rw, rh, rx, ry) = Self.centerForm(references)
+    // Sizes spelled out: with no references, [0, -1, 4] would be ambiguous.
     let n = offsets.shape[0]
-    let deltas = offsets.reshaped([n, -1, 4])
+    let k = offsets.shape[1] / 4
+    let deltas = offsets.reshaped([n, k, 4])
     let dx = deltas[.all, .all, 0] / weights.0
     let dy = deltas[.all, .all, 1] / weights.1
     let dw = (deltas[.all, .all, 2] / weights.2).clamped(max: scaleClamp)
@@ -40,7 +42,7 @@ public struct BoxCoder: Sendable {
     let cy = dy * rh.unsqueezed(axis: 1) + ry.unsqueezed(axis: 1)
     let halfW = dw.exp() * rw.unsqueezed(axis: 1) * 0.5
     let halfH = dh.exp() * rh.unsqueezed(axis: 1) * 0.5
-    return Tensor.stack([cx - halfW, cy - halfH, cx + halfW, cy + halfH], axis: 2).reshaped([n, -1])
+    return Tensor.stack([cx - halfW, cy - halfH, cx + halfW, cy + halfH], axis: 2).reshaped([n, 4 * k])
   }
 
   static func centerForm(_ boxes: Tensor) -> (Tensor, Tensor, Tensor, Tensor) {
