@@ -233,7 +233,7 @@ func error(of body: () throws -> Void) -> ConfigError? {
     let folder = try ConfigFolder()
     let file = try folder.write("a.yaml", "solver: {batch_size: 0}\n")
     let e = error { _ = try SimpleDetConfig.load(file: file) }
-    #expect(e == .invalidValue(path: "solver.batch_size", source: file, reason: "must be at least 1"))
+    #expect(e == .invalidValue(path: "solver.batch_size", source: file, reason: "must be between 1 and 4096, got 0"))
   }
 
   @Test func invalidYAMLNamesFile() throws {
@@ -268,9 +268,9 @@ func error(of body: () throws -> Void) -> ConfigError? {
 
   @Test func flowValuesAndIntegersForDoubles() throws {
     let config = try SimpleDetConfig.load(overrides: [
-      "model.rpn.anchor_sizes=[[16],[32]]", "model.rpn.aspect_ratios=[[1], [1]]", "solver.base_lr=1",
+      "model.rpn.anchor_sizes=[[16],[32],[64],[128],[256]]", "model.rpn.aspect_ratios=[[1], [1], [1], [1], [1]]", "solver.base_lr=1",
     ])
-    #expect(config.model.fasterRCNN.rpn.anchorSizes == [[16], [32]])
+    #expect(config.model.fasterRCNN.rpn.anchorSizes == [[16], [32], [64], [128], [256]])
     #expect(config.solver.baseLearningRate == 1)
   }
 

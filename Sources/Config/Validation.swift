@@ -1,0 +1,197 @@
+import Detection
+
+/// The first failed check, as (key path, reason): values of the right type that still make no
+/// sense, found when the config loads, so that no value a user writes reaches a precondition or
+/// a libtorch error deep in a run.
+private struct Checks {
+  var first: (String, String)?
+
+  mutating func require(_ condition: @autoclosure () -> Bool, _ path: String, _ reason: @autoclosure () -> String) {
+    if first == nil, !condition() { first = (path, reason()) }
+  }
+
+  mutating func range<T: Comparable>(_ value: T, _ bounds: ClosedRange<T>, _ path: String) {
+    require(bounds.contains(value), path, "must be between \(bounds.lowerBound) and \(bounds.upperBound), got \(value)")
+  }
+
+  /// An IoU pair: 0 <= background <= foreground <= 1.
+  mutating func thresholds(background: Double, foreground: Double, prefix: String) {
+    range(foreground, 0...1, prefix + "foreground_iou")
+    range(background, 0...max(foreground, 0), prefix + "background_iou")
+  }
+
+  /// Anchor sizes and aspect ratios per pyramid level: the five FPN levels, positive values, the
+  /// same number of anchors at every level (the heads share their convolutions across levels).
+  mutating func anchors(sizes: [[Double]], aspectRatios: [[Double]], prefix: String) {
+    require(sizes.count == 5, prefix + "anchor_sizes", "needs one list per pyramid level (5), got \(sizes.count)")
+    require(aspectRatios.count == sizes.count, prefix + "aspect_ratios", "needs one list per level, as many as anchor_sizes (\(sizes.count))")
+    require(sizes.joined().allSatisfy { $0 > 0 } && sizes.allSatisfy { !$0.isEmpty }, prefix + "anchor_sizes", "needs positive sizes at every level")
+    require(aspectRatios.joined().allSatisfy { $0 > 0 } && aspectRatios.allSatisfy { !$0.isEmpty }, prefix + "aspect_ratios", "needs positive ratios at every level")
+    let perLevel = Set(zip(sizes, aspectRatios).map { $0.count * $1.count })
+    require(perLevel.count <= 1, prefix + "anchor_sizes", "every level needs the same number of anchors (sizes × ratios)")
+  }
+
+  /// What the one-stage heads share: focal loss, prior, and post-processing.
+  mutating func denseHead(
+    alpha: Double, gamma: Double, prior: Double, score: Double, topCandidates: Int, nms: Double, detections: Int
+  ) {
+    range(alpha, 0...1, "model.focal_loss_alpha")
+    range(gamma, 0...10, "model.focal_loss_gamma")
+    require(prior > 0 && prior < 1, "model.prior_probability", "must be between 0 and 1 (exclusive), got \(prior)")
+    range(score, 0...1, "model.score_threshold")
+    range(topCandidates, 1...100_000, "model.top_candidates")
+    range(nms, 0.01...1, "model.nms_threshold")
+    range(detections, 1...10_000, "model.detections_per_image")
+  }
+}
+
+extension SimpleDetConfig {
+  /// Values of the right type that still make no sense, as (key path, reason).
+  func firstProblem() -> (String, String)? {
+    var c = Checks()
+    checkModel(&c)
+    checkData(&c)
+    checkSolver(&c)
+    checkTestAndRuntime(&c)
+    return c.first
+  }
+
+  private func checkModel(_ c: inout Checks) {
+    c.range(model.classes, 2...100_000, "model.classes")
+    let backbone = model.backbone
+    c.require([18, 34, 50, 101, 152].contains(backbone.depth), "model.backbone.depth", "must be 18, 34, 50, 101 or 152")
+    c.range(backbone.baseChannels, 8...1024, "model.backbone.base_channels")
+    c.range(backbone.groups, 1...256, "model.backbone.groups")
+    c.range(backbone.widthPerGroup, 1...1024, "model.backbone.width_per_group")
+    c.range(backbone.frozenStages, 0...5, "model.backbone.frozen_stages")
+
+    let transform = model.transform
+    c.require(!transform.minSize.isEmpty, "model.transform.min_size", "needs at least one size")
+    for size in transform.minSize { c.range(size, 32...8192, "model.transform.min_size") }
+    c.range(transform.maxSize, 32...8192, "model.transform.max_size")
+    c.require(transform.mean.count == 3, "model.transform.mean", "needs 3 values (R, G, B)")
+    c.require(transform.std.count == 3 && transform.std.allSatisfy { $0 > 0 }, "model.transform.std", "needs 3 positive values (R, G, B)")
+    c.range(transform.sizeDivisible, 1...512, "model.transform.size_divisible")
+
+    switch model.kind {
+    case .fasterRCNN, .maskRCNN: checkTwoStage(&c)
+    case .retinaNet:
+      let r = model.retinaNet
+      c.range(r.fpnChannels, 1...4096, "model.fpn_channels")
+      groupNorm(&c, channels: r.fpnChannels, used: r.headNorm == .groupNorm)
+      c.anchors(sizes: r.anchorSizes, aspectRatios: r.aspectRatios, prefix: "model.")
+      c.thresholds(background: r.backgroundIoU, foreground: r.foregroundIoU, prefix: "model.")
+      c.denseHead(
+        alpha: r.focalLossAlpha, gamma: r.focalLossGamma, prior: r.priorProbability, score: r.scoreThreshold,
+        topCandidates: r.topCandidates, nms: r.nmsThreshold, detections: r.detectionsPerImage)
+    case .fcos:
+      let f = model.fcos
+      c.range(f.fpnChannels, 1...4096, "model.fpn_channels")
+      groupNorm(&c, channels: f.fpnChannels, used: f.headNorm == .groupNorm)
+      c.require(f.anchorSizes.count == 5 && f.anchorSizes.allSatisfy { $0 > 0 }, "model.anchor_sizes", "needs 5 positive sizes, one per level")
+      c.require(f.centerSamplingRadius > 0, "model.center_sampling_radius", "must be positive")
+      c.require(
+        f.regressionRangeLower > 0 && f.regressionRangeLower < f.regressionRangeUpper, "model.regression_range_lower",
+        "must be positive and below regression_range_upper")
+      c.denseHead(
+        alpha: f.focalLossAlpha, gamma: f.focalLossGamma, prior: f.priorProbability, score: f.scoreThreshold,
+        topCandidates: f.topCandidates, nms: f.nmsThreshold, detections: f.detectionsPerImage)
+    }
+  }
+
+  private func checkTwoStage(_ c: inout Checks) {
+    let config = model.fasterRCNN
+    c.range(config.fpnChannels, 1...4096, "model.fpn_channels")
+    groupNorm(&c, channels: config.fpnChannels, used: config.fpnNorm == .groupNorm)
+    let rpn = config.rpn
+    c.anchors(sizes: rpn.anchorSizes, aspectRatios: rpn.aspectRatios, prefix: "model.rpn.")
+    for (key, value) in [
+      ("pre_nms_top_n_train", rpn.preNMSTopNTrain), ("pre_nms_top_n_test", rpn.preNMSTopNTest),
+      ("post_nms_top_n_train", rpn.postNMSTopNTrain), ("post_nms_top_n_test", rpn.postNMSTopNTest),
+    ] {
+      c.range(value, 1...1_000_000, "model.rpn.\(key)")
+    }
+    c.range(rpn.nmsThreshold, 0.01...1, "model.rpn.nms_threshold")
+    c.thresholds(background: rpn.backgroundIoU, foreground: rpn.foregroundIoU, prefix: "model.rpn.")
+    c.range(rpn.batchSizePerImage, 1...100_000, "model.rpn.batch_size_per_image")
+    c.range(rpn.positiveFraction, 0...1, "model.rpn.positive_fraction")
+    c.range(rpn.scoreThreshold, 0...1, "model.rpn.score_threshold")
+    c.range(rpn.minSize, 0...1000, "model.rpn.min_size")
+    c.range(rpn.convDepth, 1...8, "model.rpn.conv_depth")
+
+    let heads = config.roiHeads
+    c.thresholds(background: heads.backgroundIoU, foreground: heads.foregroundIoU, prefix: "model.roi_heads.")
+    c.range(heads.batchSizePerImage, 1...100_000, "model.roi_heads.batch_size_per_image")
+    c.range(heads.positiveFraction, 0...1, "model.roi_heads.positive_fraction")
+    c.require(
+      heads.boxRegressionWeights.count == 4 && heads.boxRegressionWeights.allSatisfy { $0 > 0 }, "model.roi_heads.box_regression_weights",
+      "needs 4 positive values")
+    c.range(heads.scoreThreshold, 0...1, "model.roi_heads.score_threshold")
+    c.range(heads.nmsThreshold, 0.01...1, "model.roi_heads.nms_threshold")
+    c.range(heads.detectionsPerImage, 1...10_000, "model.roi_heads.detections_per_image")
+    c.range(heads.poolerResolution, 1...64, "model.roi_heads.pooler_resolution")
+    c.range(heads.poolerSamplingRatio, 0...16, "model.roi_heads.pooler_sampling_ratio")
+    c.range(heads.minSize, 0...1000, "model.roi_heads.min_size")
+    switch heads.boxHead {
+    case .twoMLP(let size): c.range(size, 1...65_536, "model.roi_heads.box_head.representation_size")
+    case .convFC(let convolutions, let fullyConnected, _):
+      c.require(convolutions.allSatisfy { (1...4096).contains($0) }, "model.roi_heads.box_head.convolutions", "needs channel counts from 1 to 4096")
+      c.require(
+        !fullyConnected.isEmpty && fullyConnected.allSatisfy { (1...65_536).contains($0) }, "model.roi_heads.box_head.fully_connected",
+        "needs at least one size from 1 to 65536")
+    }
+    if model.kind == .maskRCNN, let mask = config.maskHead {
+      c.require(mask.convolutions.allSatisfy { (1...4096).contains($0) }, "model.mask_head.convolutions", "needs channel counts from 1 to 4096")
+      c.range(mask.resolution, 1...64, "model.mask_head.resolution")
+      c.range(mask.samplingRatio, 0...16, "model.mask_head.sampling_ratio")
+      c.range(mask.predictorChannels, 1...4096, "model.mask_head.predictor_channels")
+    }
+  }
+
+  /// Group norm splits channels into 32 groups.
+  private func groupNorm(_ c: inout Checks, channels: Int, used: Bool) {
+    c.require(!used || channels % 32 == 0, "model.fpn_channels", "must be a multiple of 32 with group norm (GN uses 32 groups), got \(channels)")
+  }
+
+  private func checkData(_ c: inout Checks) {
+    for (name, split) in [("train", data.train), ("test", data.test)] {
+      // The synthetic scenes are drawn up front, a few dozen bytes each.
+      if data.kind == .shapes { c.range(split.imageCount, 1...1_000_000, "data.\(name).image_count") }
+      if data.kind != .shapes {
+        c.require(split.annotations != nil, "data.\(name).annotations", "is required for \(data.kind.rawValue) data")
+      }
+    }
+    c.range(data.workers, 0...64, "data.workers")
+  }
+
+  private func checkSolver(_ c: inout Checks) {
+    c.require(solver.baseLearningRate > 0 && solver.baseLearningRate.isFinite, "solver.base_lr", "must be positive")
+    c.require(solver.momentum >= 0 && solver.momentum < 1, "solver.momentum", "must be at least 0 and below 1")
+    c.require(solver.weightDecay >= 0, "solver.weight_decay", "must be 0 or more")
+    c.require(solver.normWeightDecay >= 0, "solver.norm_weight_decay", "must be 0 or more")
+    c.require(solver.biasWeightDecay >= 0, "solver.bias_weight_decay", "must be 0 or more")
+    c.range(solver.maxIterations, 1...100_000_000, "solver.max_iter")
+    c.range(solver.batchSize, 1...4096, "solver.batch_size")
+    c.range(solver.warmupIterations, 0...100_000_000, "solver.warmup_iters")
+    c.require(solver.warmupFactor > 0 && solver.warmupFactor <= 1, "solver.warmup_factor", "must be above 0 and at most 1")
+    c.require(solver.steps.allSatisfy { $0 >= 1 } && solver.steps == solver.steps.sorted(), "solver.steps", "must be positive and increasing")
+    c.require(solver.gamma > 0 && solver.gamma <= 1, "solver.gamma", "must be above 0 and at most 1")
+    c.range(solver.cosineFinalFactor, 0...1, "solver.cosine_final_factor")
+    if let norm = solver.clipGradientNorm { c.require(norm > 0, "solver.clip_grad_norm", "must be positive or null") }
+    if let epochs = solver.maxEpochs { c.range(epochs, 1...1_000_000, "solver.max_epochs") }
+    c.range(solver.maxNonfiniteSteps, 1...1_000_000, "solver.max_nonfinite_steps")
+  }
+
+  private func checkTestAndRuntime(_ c: inout Checks) {
+    c.range(test.batchSize, 1...1024, "test.batch_size")
+    c.range(test.scoreThreshold, 0...1, "test.score_threshold")
+    c.range(test.detectionsPerImage, 1...10_000, "test.detections_per_image")
+    if let size = test.minSize { c.range(size, 32...8192, "test.min_size") }
+    if let size = test.maxSize { c.range(size, 32...8192, "test.max_size") }
+    c.range(runtime.threads, 1...1024, "runtime.threads")
+    c.range(runtime.logPeriod, 1...100_000_000, "runtime.log_period")
+    c.range(runtime.checkpointPeriod, 0...100_000_000, "runtime.checkpoint_period")
+    c.range(runtime.evalPeriod, 0...100_000_000, "runtime.eval_period")
+    c.range(runtime.checkpointsKept, 1...10_000, "runtime.checkpoints_kept")
+  }
+}
