@@ -2,6 +2,7 @@ import Config
 import Detection
 import Foundation
 import NN
+import Torch
 
 /// Builds the detector a config describes, with weights from a file, ready for inference.
 public enum ModelLoading {
@@ -15,6 +16,8 @@ public enum ModelLoading {
     do {
       try model.loadWeights(contentsOf: weights)
     } catch let error as WeightFileError {
+      throw EngineError("\(error)")
+    } catch let error as CheckpointError {
       throw EngineError("\(error)")
     } catch {
       throw EngineError("\(weights.path): \(error)")

@@ -16,15 +16,7 @@ public enum TrainingRun {
     config: SimpleDetConfig, runDirectory: URL, resume: Bool, showsProgress: Bool = false,
     log: @escaping (String) -> Void = { print($0) }
   ) throws -> Trainer {
-    let manager = FileManager.default
-    do {
-      try manager.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-    } catch {
-      throw EngineError("cannot create the run folder \(runDirectory.path): \(error.localizedDescription)")
-    }
-    guard manager.isWritableFile(atPath: runDirectory.path) else {
-      throw EngineError("the run folder \(runDirectory.path) is not writable")
-    }
+    try OutputFolder.create(runDirectory.path, role: "the run folder")
     let store = CheckpointStore(runDirectory: runDirectory)
     if !resume, let latest = store.latest {
       throw EngineError(

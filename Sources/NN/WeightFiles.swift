@@ -35,10 +35,14 @@ public func readWeightFile(_ url: URL) throws -> [String: Tensor] {
   } catch {
     throw WeightFileError(path: url.path, message: "cannot open: \(error.localizedDescription)")
   }
-  let magic = (try? handle.read(upToCount: 4)) ?? Data()
+  let start = [UInt8]((try? handle.read(upToCount: 9)) ?? Data())
   try? handle.close()
-  if magic.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+  if start.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
     return try PyTorchCheckpoint.readStateDict(contentsOf: url)
+  }
+  // safetensors: an 8-byte header length, then the JSON header.
+  guard start.count == 9, start[8] == UInt8(ascii: "{") else {
+    throw WeightFileError(path: url.path, message: "not a weight file (neither safetensors nor a PyTorch .pth zip archive)")
   }
   return try SafeTensors.read(contentsOf: url)
 }

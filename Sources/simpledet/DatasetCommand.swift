@@ -1,5 +1,6 @@
 import ArgumentParser
 import Data
+import Engine
 import Foundation
 
 /// `simpledet dataset`: make the synthetic dataset, check a dataset for problems, count what is in it.
@@ -72,13 +73,14 @@ extension DatasetCommand {
     var imageFormat: ImageFormat = .png
 
     func validate() throws {
-      guard images > 0 else { throw ValidationError("--images must be positive") }
+      guard (1...1_000_000).contains(images) else { throw ValidationError("--images must be between 1 and 1000000") }
     }
 
     func run() throws {
       do {
         let shapes = ShapesDataset(imageCount: images, seed: seed)
-        let annotations = try shapes.exportCOCO(to: URL(fileURLWithPath: out), imageFormat: imageFormat)
+        let folder = try OutputFolder.create(out, role: "the dataset folder")
+        let annotations = try shapes.exportCOCO(to: folder, imageFormat: imageFormat)
         let stats = DatasetStatistics(shapes.dataset)
         print("wrote \(images) images with \(stats.instanceCount) shapes to \(out) (annotations: \(annotations.path))")
       } catch {

@@ -102,11 +102,7 @@ extension Eval {
     do {
       let resolved = try SimpleDetConfig.load(file: config, overrides: overrides)
       Torch.threadCount = resolved.runtime.threads
-      var folder: URL?
-      if let output {
-        folder = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: folder!, withIntermediateDirectories: true)
-      }
+      let folder = try output.map { try OutputFolder.create($0) }
       let report = try ModelLoading.evaluate(config: resolved, weights: URL(fileURLWithPath: weights))
       if let folder {
         let url = folder.appendingPathComponent("eval.json")

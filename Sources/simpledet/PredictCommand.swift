@@ -49,12 +49,7 @@ struct Predict: ParsableCommand {
       if let scoreThreshold { resolved.test.scoreThreshold = scoreThreshold }
       Torch.threadCount = resolved.runtime.threads
       let images = try Predictor.images(at: input)
-      let folder = URL(fileURLWithPath: output)
-      do {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-      } catch {
-        throw EngineError("cannot create \(folder.path): \(error.localizedDescription)")
-      }
+      let folder = try OutputFolder.create(output)
       let model = try ModelLoading.inferenceModel(config: resolved, weights: URL(fileURLWithPath: weights))
       let predictor = Predictor(model: model, classes: RunData.classesForPrediction(resolved), precision: resolved.runtime.precision)
       var all: [Prediction] = []
