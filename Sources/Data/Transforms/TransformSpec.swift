@@ -99,7 +99,7 @@ extension RandomHorizontalFlip {
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     try c.rejectUnknownKeys(decoder)
-    self.init(probability: try c.decodeIfPresent(Double.self, forKey: .probability) ?? 0.5)
+    self.init(probability: try c.decodeFraction(.probability, default: 0.5))
   }
 }
 
@@ -116,8 +116,8 @@ extension RandomCrop {
       throw DecodingError.dataCorruptedError(forKey: .relativeSize, in: c, debugDescription: "expected [low, high] within (0, 1]")
     }
     self.init(
-      relativeSize: range[0]...range[1], probability: try c.decodeIfPresent(Double.self, forKey: .probability) ?? 1,
-      minimumBoxFraction: try c.decodeIfPresent(Double.self, forKey: .minimumBoxFraction) ?? 0.25)
+      relativeSize: range[0]...range[1], probability: try c.decodeFraction(.probability, default: 1),
+      minimumBoxFraction: try c.decodeFraction(.minimumBoxFraction, default: 0.25))
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -141,5 +141,16 @@ extension PhotometricJitter {
       throw DecodingError.dataCorruptedError(forKey: .hue, in: c, debugDescription: "amounts must be >= 0 and hue <= 0.5")
     }
     self.init(brightness: values[0] ?? 0.2, contrast: values[1] ?? 0.2, saturation: values[2] ?? 0.2, hue: values[3] ?? 0.02)
+  }
+}
+
+extension KeyedDecodingContainer {
+  /// The number in [0, 1] at `key` (a probability, a fraction), or `fallback` when absent.
+  fileprivate func decodeFraction(_ key: Key, default fallback: Double) throws -> Double {
+    let value = try decodeIfPresent(Double.self, forKey: key) ?? fallback
+    guard (0...1).contains(value) else {
+      throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "expected a number between 0 and 1")
+    }
+    return value
   }
 }
