@@ -359,9 +359,12 @@ public struct SolverSection: Codable, Equatable, Sendable {
 
 /// Inference settings for evaluation and prediction; they replace the model's values.
 public struct TestSection: Codable, Equatable, Sendable {
-  /// Detections scoring below this are dropped (low for COCO AP, higher for pictures).
-  public var scoreThreshold = 0.05
-  public var detectionsPerImage = 100
+  /// Detections scoring below this are dropped (low for COCO AP, higher for pictures); nil: the
+  /// model's own (`model.roi_heads.score_threshold`, or `model.score_threshold` for the
+  /// one-stage detectors), as torchvision's models carry theirs.
+  public var scoreThreshold: Double? = nil
+  /// nil: the model's own `detections_per_image`.
+  public var detectionsPerImage: Int? = nil
   /// The shorter side images are resized to for testing (nil: the model's `transform.min_size`).
   public var minSize: Int? = nil
   /// The longer side's limit for testing (nil: the model's `transform.max_size`).
@@ -380,8 +383,8 @@ public struct TestSection: Codable, Equatable, Sendable {
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    scoreThreshold = try c.decode(Double.self, forKey: .scoreThreshold)
-    detectionsPerImage = try c.decode(Int.self, forKey: .detectionsPerImage)
+    scoreThreshold = try c.decodeIfPresent(Double.self, forKey: .scoreThreshold)
+    detectionsPerImage = try c.decodeIfPresent(Int.self, forKey: .detectionsPerImage)
     minSize = try c.decodeIfPresent(Int.self, forKey: .minSize)
     maxSize = try c.decodeIfPresent(Int.self, forKey: .maxSize)
     batchSize = try c.decode(Int.self, forKey: .batchSize)
@@ -440,8 +443,8 @@ extension SimpleDetConfig {
   /// What evaluation and prediction use: the `test` section over the model's own values.
   public var inferenceSettings: InferenceSettings {
     var settings = model.inferenceSettings
-    settings.scoreThreshold = test.scoreThreshold
-    settings.detectionsPerImage = test.detectionsPerImage
+    if let threshold = test.scoreThreshold { settings.scoreThreshold = threshold }
+    if let count = test.detectionsPerImage { settings.detectionsPerImage = count }
     if let minSize = test.minSize { settings.minSize = minSize }
     if let maxSize = test.maxSize { settings.maxSize = maxSize }
     return settings
