@@ -32,7 +32,6 @@ and pycocotools (never a dependency of the build):
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -42,6 +41,9 @@ from PIL import Image
 from pycocotools import mask as mask_util
 from torchvision.models import detection
 from torchvision.models._meta import _COCO_CATEGORIES
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks", "compare_torchvision"))
+from torchvision_side import write_safetensors  # noqa: E402  (the harness's minimal writer)
 
 PRESETS = {
     "fasterrcnn_resnet50_fpn": (detection.fasterrcnn_resnet50_fpn, "box_score_thresh"),
@@ -93,23 +95,6 @@ def calibrate(model, image):
         model([image])
     for h in handles:
         h.remove()
-
-
-def write_safetensors(state, path):
-    header, chunks, offset = {}, [], 0
-    for key in sorted(state):
-        t = state[key].detach().contiguous().to(torch.float32)
-        data = t.view(torch.uint8).numpy().tobytes()
-        header[key] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * ((8 - len(blob) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(blob)))
-        f.write(blob)
-        for c in chunks:
-            f.write(c)
 
 
 def main():
