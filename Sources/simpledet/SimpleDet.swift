@@ -20,6 +20,11 @@ struct SimpleDet: ParsableCommand {
       Plot.self,
     ]
   )
+
+  static func main() {
+    ThreadWaiting.spinBrieflyUnlessConfigured()
+    main(nil)
+  }
 }
 
 /// Shows the engine SimpleDet runs on.
@@ -32,6 +37,7 @@ struct Info: ParsableCommand {
     print("threads \(Torch.threadCount)")
     print("bf16 on CPU \(Torch.cpuHasBFloat16 ? "yes" : "no")")
     print("CUDA devices \(Device.cudaDeviceCount)")
+    print("OpenMP waiting \(ThreadWaiting.description)")
     print("freed memory reused \(Torch.reusesFreedMemory ? "yes" : "no (SIMPLEDET_MALLOC=system, or malloc configured through the environment)")")
   }
 }

@@ -144,6 +144,17 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
     }
   }
 
+  /// The command line re-executes itself so that libgomp spins briefly before sleeping (it reads
+  /// the setting only when it loads), unless the user configured OpenMP's waiting.
+  @Test func openMPThreadsSpinBrieflyUnlessConfigured() throws {
+    let folder = FileManager.default.temporaryDirectory
+    let plain = try CommandLineRunner.run(["info"], in: folder)
+    #expect(plain.status == 0, "\(plain.errors)")
+    #expect(plain.output.contains("OpenMP waiting GOMP_SPINCOUNT=1000"), "\(plain.output)")
+    let configured = try CommandLineRunner.run(["info"], in: folder, environment: ["OMP_WAIT_POLICY": "ACTIVE"])
+    #expect(configured.output.contains("OpenMP waiting OMP_WAIT_POLICY=ACTIVE"), "\(configured.output)")
+  }
+
   @Test(arguments: ["train", "eval", "predict", "benchmark", "dataset", "weights", "plot", "info"])
   func everyCommandHasHelp(_ command: String) throws {
     let result = try CommandLineRunner.run([command, "--help"], in: FileManager.default.temporaryDirectory)
