@@ -50,14 +50,10 @@ public enum CrowdHumanReader {
     }
     let fileNames = entries.map { "\($0.id).jpg" }
     let recordNames = fileNames.indices.map { "image \($0) (\(fileNames[$0]))" }
-    let sizes = ImageSizes.read(fileNames.map { images.appendingPathComponent($0) }, records: recordNames, threadCount: threadCount)
+    let (sizes, imageIssues) = ImageSizes.measure(fileNames.map { images.appendingPathComponent($0) }, records: recordNames, threadCount: threadCount)
     var records: [DatasetRecord] = []
-    var imageIssues: [DataIssue] = []
     for (index, entry) in entries.enumerated() {
-      guard case .size(let width, let height) = sizes[index] else {
-        if case .problem(let issue) = sizes[index] { imageIssues.append(issue) }
-        continue
-      }
+      guard case let (width, height)? = sizes[index] else { continue }
       var record = DatasetRecord(imageId: index, fileName: fileNames[index], width: width, height: height)
       for item in entry.boxes {
         let where_ = "line \(entry.line) (\(entry.id)) gtboxes[\(item.index)]"

@@ -25,6 +25,20 @@ enum ImageSizes {
     return slots.all
   }
 
+  /// The size of each file in order, nil where it cannot be read; the problems are in `issues`.
+  static func measure(_ files: [URL], records: [String], threadCount: Int = 4) -> (sizes: [(width: Int, height: Int)?], issues: [DataIssue]) {
+    var issues: [DataIssue] = []
+    let sizes = read(files, records: records, threadCount: threadCount).map { (measured) -> (width: Int, height: Int)? in
+      switch measured {
+      case .size(let width, let height): return (width, height)
+      case .problem(let issue):
+        issues.append(issue)
+        return nil
+      }
+    }
+    return (sizes, issues)
+  }
+
   /// JPEG headers (with EXIF) nearly always fit in this many bytes; a file whose header does not
   /// is read whole.
   static let headerBytes = 256 * 1024

@@ -43,15 +43,12 @@ public enum KITTIReader {
     let ids = numericIds.count == names.count && Set(numericIds).count == names.count ? numericIds : Array(names.indices)
     let fileNames = names.map { "\($0).png" }
     let recordNames = zip(ids, fileNames).map { "image \($0) (\($1))" }
-    let sizes = ImageSizes.read(fileNames.map { imageFolder.appendingPathComponent($0) }, records: recordNames, threadCount: threadCount)
+    let (sizes, imageIssues) = ImageSizes.measure(fileNames.map { imageFolder.appendingPathComponent($0) }, records: recordNames, threadCount: threadCount)
 
     var records: [DatasetRecord] = []
     var issues: [DataIssue] = []
     for (index, name) in names.enumerated() {
-      guard case .size(let width, let height) = sizes[index] else {
-        if case .problem(let issue) = sizes[index] { issues.append(issue) }
-        continue
-      }
+      guard case let (width, height)? = sizes[index] else { continue }
       let url = labels.appendingPathComponent("\(name).txt")
       var checks = AnnotationChecks(file: url.path, policy: policy)
       var record = DatasetRecord(imageId: ids[index], fileName: fileNames[index], width: width, height: height)
@@ -59,6 +56,7 @@ public enum KITTIReader {
       records.append(record)
       issues += checks.issues
     }
+    issues += imageIssues
     if policy == .fail, !issues.isEmpty { throw DataValidationError(issues: issues) }
     return Dataset(records: records, metadata: classes.metadata, imageSource: .folder(imageFolder), annotationFile: labels.path, issues: issues)
   }

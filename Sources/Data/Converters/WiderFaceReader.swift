@@ -40,14 +40,10 @@ public enum WiderFaceReader {
       }
     }
     let recordNames = kept.indices.map { "image \($0) (\(kept[$0].fileName))" }
-    let sizes = ImageSizes.read(kept.map { images.appendingPathComponent($0.fileName) }, records: recordNames, threadCount: threadCount)
+    let (sizes, imageIssues) = ImageSizes.measure(kept.map { images.appendingPathComponent($0.fileName) }, records: recordNames, threadCount: threadCount)
     var records: [DatasetRecord] = []
-    var imageIssues: [DataIssue] = []
     for (index, entry) in kept.enumerated() {
-      guard case .size(let width, let height) = sizes[index] else {
-        if case .problem(let issue) = sizes[index] { imageIssues.append(issue) }
-        continue
-      }
+      guard case let (width, height)? = sizes[index] else { continue }
       var record = DatasetRecord(imageId: index, fileName: entry.fileName, width: width, height: height)
       for row in 0..<entry.faceCount {
         let lineIndex = entry.line + 2 + row
