@@ -51,6 +51,7 @@ import Testing
     ("a.jpg\n0\nb.jpg\n1\n1 1 8 8 0 0 0 0 0 0\n", "line 3: an image with 0 faces is followed by one all-zero row, found 'b.jpg'"),
     ("a.jpg\n3\n1 1 8 8 0 0 0 0 0 0\n", "line 2: a.jpg has 3 faces but the file ends after 1 of them"),
     ("a.jpg\n", "line 2: expected the number of faces in a.jpg, found the end of the file"),
+    ("a.jpg\n9223372036854775807\n0 0 0 0 0 0 0 0 0 0\n", "line 2: a.jpg has 9223372036854775807 faces but the file ends after 1 of them"),
   ])
   func brokenStructureIsAnErrorNamingTheLine(text: String, expected: String) throws {
     let folder = try temporaryFolder()

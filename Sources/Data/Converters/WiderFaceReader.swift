@@ -89,7 +89,7 @@ public enum WiderFaceReader {
       }
       // An image without faces lists one all-zero row all the same.
       let rows = max(count, 1)
-      guard countLine + rows < lines.count else {
+      guard rows < lines.count - countLine else {
         throw DatasetFormatError(file: file.file, location: "line \(countLine + 1)", message: "\(name) has \(count) faces but the file ends after \(lines.count - countLine - 1) of them")
       }
       if count == 0 {
