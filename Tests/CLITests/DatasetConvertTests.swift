@@ -104,4 +104,18 @@ import Testing
     #expect(first.contains(named), "\(result.errors)")
     if status == 1 { #expect(result.errors.filter { $0 == "\n" }.count == 1, "\(result.errors)") }
   }
+
+  /// Configs read the original files too: a few training steps and the final evaluation on the
+  /// KITTI fixture through data.kind kitti, with vans as cars.
+  @Test func trainsOnKITTIThroughAConfig() throws {
+    let folder = try ScratchFolder()
+    _ = try Self.fixture("kitti", in: folder)
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
+    let result = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "run", "--set", "data.kind=kitti", "--set", "data.classes=[Car+Van, Pedestrian, Cyclist]",
+       "--set", "data.train={annotations: kitti, image_set: null}", "--set", "data.test={annotations: kitti/training, image_set: val}"],
+      in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    #expect(folder.exists("run/eval.json"), "\(result.output)")
+  }
 }
