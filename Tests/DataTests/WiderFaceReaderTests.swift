@@ -46,6 +46,19 @@ import Testing
     #expect(val.records == dataset.records)
   }
 
+  @Test func layoutsGiveTheImageFolder() throws {
+    let root = try converterFixture("wider_face")
+    defer { try? FileManager.default.removeItem(at: root.deletingLastPathComponent()) }
+    let val = try WiderFaceReader.files(at: root, split: "val")
+    #expect(val.annotations.lastPathComponent == "wider_face_val_bbx_gt.txt" && val.images?.path.hasSuffix("WIDER_val/images") == true)
+    let renamed = root.appendingPathComponent("faces.txt")
+    try FileManager.default.copyItem(at: val.annotations, to: renamed)
+    let error = #expect(throws: DatasetFormatError.self) { try DatasetFormat.widerFace.read(annotations: renamed, images: nil, imageSet: nil) }
+    #expect(error?.description == "\(renamed.path): cannot tell where the images are from the file name: name the image folder")
+    let dataset = try DatasetFormat.widerFace.read(annotations: renamed, images: val.images, imageSet: nil)
+    #expect(dataset.records.count == 1)
+  }
+
   @Test(arguments: [
     ("a.jpg\ntwo\n1 1 8 8 0 0 0 0 0 0\n", "line 2: expected the number of faces in a.jpg, found 'two'"),
     ("a.jpg\n0\nb.jpg\n1\n1 1 8 8 0 0 0 0 0 0\n", "line 3: an image with 0 faces is followed by one all-zero row, found 'b.jpg'"),

@@ -32,6 +32,14 @@ public enum CrowdHumanReader {
     var boxes: [(box: [Double], ignore: Bool, index: Int)]
   }
 
+  /// The `.odgt` file and image folder of the dataset's folder (holding `annotation_<split>.odgt`
+  /// and `Images/`) for `split` (nil: `train`), or of an `.odgt` file beside `Images/`.
+  public static func files(at url: URL, split: String?) throws -> SplitFiles {
+    try SplitFiles.locate(
+      url, split: split, file: { "annotation_\($0).odgt" }, images: { _ in "Images" },
+      imagesBesideFile: { $0.deletingLastPathComponent().appendingPathComponent("Images") })
+  }
+
   /// Reads an `.odgt` file; `images` is the folder holding `<ID>.jpg`.
   public static func read(
     annotations url: URL, images: URL, box kind: BoxKind = .full, policy: BadDataPolicy = .skip, threadCount: Int = 4

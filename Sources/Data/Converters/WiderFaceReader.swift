@@ -25,6 +25,20 @@ public enum WiderFaceReader {
     var faceCount: Int
   }
 
+  /// The box list and image folder of the dataset's folder (holding `wider_face_split/` and
+  /// `WIDER_<split>/images/`) for `split` (nil: `train`), or of a `wider_face_<split>_bbx_gt.txt`
+  /// file in `wider_face_split/`.
+  public static func files(at url: URL, split: String?) throws -> SplitFiles {
+    try SplitFiles.locate(
+      url, split: split, file: { "wider_face_split/wider_face_\($0)_bbx_gt.txt" }, images: { "WIDER_\($0)/images" },
+      imagesBesideFile: { file in
+        let name = file.lastPathComponent
+        guard name.hasPrefix("wider_face_"), name.hasSuffix("_bbx_gt.txt") else { return nil }
+        let split = name.dropFirst("wider_face_".count).dropLast("_bbx_gt.txt".count)
+        return file.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("WIDER_\(split)/images")
+      })
+  }
+
   /// Reads a box list; `images` is the folder the listed paths are relative to.
   public static func read(annotations url: URL, images: URL, policy: BadDataPolicy = .skip, threadCount: Int = 4) throws -> Dataset {
     let file = try TextLines(contentsOf: url)

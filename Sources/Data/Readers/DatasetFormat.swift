@@ -63,22 +63,11 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
       let map = try classes.map { try KITTIClassMap($0) } ?? .all
       return try KITTIReader.read(root: annotations, images: images, imageSet: imageSet, classes: map, policy: policy)
     case .widerFace:
-      let (file, defaultImages) = try Self.splitFile(
-        annotations, split: imageSet, file: { "wider_face_split/wider_face_\($0)_bbx_gt.txt" }, images: { "WIDER_\($0)/images" },
-        imagesBesideFile: { file in
-          // wider_face_split/wider_face_<split>_bbx_gt.txt → WIDER_<split>/images
-          let name = file.lastPathComponent
-          guard name.hasPrefix("wider_face_"), name.hasSuffix("_bbx_gt.txt") else { return nil }
-          let split = name.dropFirst("wider_face_".count).dropLast("_bbx_gt.txt".count)
-          return file.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("WIDER_\(split)/images")
-        })
-      return try WiderFaceReader.read(annotations: file, images: Self.imageFolder(images ?? defaultImages, for: file), policy: policy)
+      let files = try WiderFaceReader.files(at: annotations, split: imageSet)
+      return try WiderFaceReader.read(annotations: files.annotations, images: files.imageFolder(or: images), policy: policy)
     case .crowdHuman:
-      let (file, defaultImages) = try Self.splitFile(
-        annotations, split: imageSet, file: { "annotation_\($0).odgt" }, images: { _ in "Images" },
-        imagesBesideFile: { $0.deletingLastPathComponent().appendingPathComponent("Images") })
-      return try CrowdHumanReader.read(
-        annotations: file, images: Self.imageFolder(images ?? defaultImages, for: file), box: crowdHumanBox, policy: policy)
+      let files = try CrowdHumanReader.files(at: annotations, split: imageSet)
+      return try CrowdHumanReader.read(annotations: files.annotations, images: files.imageFolder(or: images), box: crowdHumanBox, policy: policy)
     }
   }
 
@@ -91,28 +80,5 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
     case .crowdHuman: CrowdHumanReader.metadata
     case .coco, .voc, .lightJSON: nil
     }
-  }
-
-  private static func imageFolder(_ folder: URL?, for file: URL) throws -> URL {
-    guard let folder else {
-      throw DatasetFormatError(file: file.path, message: "cannot tell where the images are from the file name: name the image folder")
-    }
-    return folder
-  }
-
-  /// The annotation file and default image folder of a format kept in one file per split: the file
-  /// itself, or inside the dataset's folder the split's file (`split` nil: `train`).
-  private static func splitFile(
-    _ url: URL, split: String?, file: (String) -> String, images: (String) -> String, imagesBesideFile: (URL) -> URL?
-  ) throws -> (URL, URL?) {
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
-      throw DatasetFormatError(file: url.path, message: "no such file or folder")
-    }
-    if isFolder.boolValue {
-      let split = split ?? "train"
-      return (url.appendingPathComponent(file(split)), url.appendingPathComponent(images(split)))
-    }
-    return (url, imagesBesideFile(url))
   }
 }
