@@ -152,15 +152,34 @@ public struct DataSection: Codable, Equatable, Sendable {
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case shapes, coco, voc
     case lightJSON = "light_json"
+    case kitti
+    case widerFace = "wider_face"
+    case crowdhuman
+
+    /// The reader of this kind's files (nil for the synthetic shapes).
+    public var format: DatasetFormat? {
+      switch self {
+      case .shapes: nil
+      case .coco: .coco
+      case .voc: .voc
+      case .lightJSON: .lightJSON
+      case .kitti: .kitti
+      case .widerFace: .widerFace
+      case .crowdhuman: .crowdHuman
+      }
+    }
   }
 
   /// One split's files (or, for `shapes`, its size and seed).
   public struct Split: Codable, Equatable, Sendable {
-    /// The COCO or light JSON file, or the VOC folder (the one holding `Annotations/`).
+    /// The COCO or light JSON file, the VOC folder (the one holding `Annotations/`), the KITTI
+    /// folder holding `label_2/`, WiderFace's `wider_face_*_bbx_gt.txt` or CrowdHuman's `.odgt`
+    /// file (or either dataset's folder, with `image_set` naming the split).
     public var annotations: String? = nil
     /// The folder that image paths in the annotations are relative to (VOC: nil means `JPEGImages/`).
     public var images: String? = nil
-    /// VOC's image-set list under `ImageSets/Main/` (nil: every annotation file).
+    /// VOC's image-set list under `ImageSets/Main/` (nil: every annotation file); KITTI's id list
+    /// (`ImageSets/<name>.txt` beside `training/`, or a path; nil: every label file).
     public var imageSet: String? = nil
     /// `shapes` only: the number of synthetic images.
     public var imageCount = 200
@@ -215,6 +234,12 @@ public struct DataSection: Codable, Equatable, Sendable {
   public var transforms: [TransformSpec] = []
   /// Threads that decode and augment training images while the model trains (0: on the training thread).
   public var workers = 2
+  /// `kitti` only: the classes in label order, each a KITTI type or types joined by `+`
+  /// (`[Car+Van, Pedestrian+Person_sitting, Cyclist]`); empty: all eight types.
+  public var classes: [String] = []
+  /// `crowdhuman` only: the box each person is trained on, `fbox` (full body), `vbox` (visible
+  /// region) or `hbox` (head).
+  public var crowdhumanBox = CrowdHumanReader.BoxKind.full
 
   public init() {}
 }

@@ -1,3 +1,4 @@
+import Data
 import Detection
 
 /// The first failed check, as (key path, reason): values of the right type that still make no
@@ -160,6 +161,14 @@ extension SimpleDetConfig {
       c.range(split.imageCount, 1...1_000_000, "data.\(name).image_count")
     }
     c.range(data.workers, 0...64, "data.workers")
+    c.require(data.classes.isEmpty || data.kind == .kitti, "data.classes", "is for kitti data only")
+    if data.kind == .kitti, !data.classes.isEmpty {
+      do {
+        _ = try KITTIClassMap(data.classes)
+      } catch {
+        c.require(false, "data.classes", "\(error)")
+      }
+    }
   }
 
   private func checkSolver(_ c: inout Checks) {

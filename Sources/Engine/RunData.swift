@@ -13,20 +13,15 @@ public enum RunData {
   public static func dataset(_ data: DataSection, split: Split) throws -> Dataset {
     let files = split == .train ? data.train : data.test
     let key = "data.\(split.rawValue)"
-    let format: DatasetFormat
-    switch data.kind {
-    case .shapes:
-      return ShapesDataset(files.shapes).dataset
-    case .coco: format = .coco
-    case .voc: format = .voc
-    case .lightJSON: format = .lightJSON
-    }
+    guard let format = data.kind.format else { return ShapesDataset(files.shapes).dataset }
     guard let annotations = files.annotations else {
       throw EngineError("\(key).annotations is required for \(data.kind.rawValue) data")
     }
     let annotationsURL = try existing(annotations, key: "\(key).annotations")
     let imagesURL = try files.images.map { try existing($0, key: "\(key).images") }
-    return try format.read(annotations: annotationsURL, images: imagesURL, imageSet: files.imageSet)
+    return try format.read(
+      annotations: annotationsURL, images: imagesURL, classes: data.classes.isEmpty ? nil : data.classes, imageSet: files.imageSet,
+      crowdHumanBox: data.crowdhumanBox)
   }
 
   /// The class names the model predicts, for labels 1..<classes (label 0 is background), checked
@@ -47,8 +42,9 @@ public enum RunData {
 
   /// The class names for prediction, from the test split's categories when the data can be read
   /// and fits the model; otherwise COCO's names for 91-class models (torchvision's weights) and
-  /// for COCO-data models with COCO's 80 classes (the COCO presets, without COCO at hand), or
-  /// numbers.
+  /// for COCO-data models with COCO's 80 classes (the COCO presets, without COCO at hand), the
+  /// format's own classes where the format fixes them (KITTI's configured list, WiderFace's face,
+  /// CrowdHuman's person), or numbers.
   public static func classesForPrediction(_ config: SimpleDetConfig) -> DetectionClasses {
     let modelClasses = config.model.classes
     if let dataset = try? dataset(config.data, split: .test),
@@ -58,6 +54,10 @@ public enum RunData {
     }
     if modelClasses == DetectionClasses.torchvisionCOCO.count + 1 { return .torchvisionCOCO }
     if config.data.kind == .coco, modelClasses == DatasetMetadata.coco.classCount + 1 { return DetectionClasses(metadata: .coco) }
+    let classes = config.data.classes.isEmpty ? nil : config.data.classes
+    if let fixed = config.data.kind.format?.fixedMetadata(classes: classes), modelClasses == fixed.classCount + 1 {
+      return DetectionClasses(metadata: fixed)
+    }
     return .numbered(modelClasses: modelClasses)
   }
 

@@ -8,26 +8,26 @@ struct DatasetCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "dataset",
     abstract: "Create, check and describe datasets.",
-    subcommands: [Synth.self, Check.self, Stats.self]
+    subcommands: [Synth.self, Convert.self, Check.self, Stats.self]
   )
 }
 
 /// The options naming a dataset on disk, shared by `check` and `stats`.
 struct DatasetLocation: ParsableArguments {
-  @Option(help: ArgumentHelp("The annotation file (COCO or light JSON), or a VOC folder.", valueName: "path"))
+  @Option(help: ArgumentHelp("The annotation file (COCO, light JSON, WiderFace, CrowdHuman), or a VOC or KITTI folder.", valueName: "path"))
   var annotations: String
 
   @Option(help: ArgumentHelp("The folder image file names are relative to (default: beside the annotations; VOC: JPEGImages).", valueName: "dir"))
   var images: String?
 
-  @Option(help: "coco, voc or light-json (default: guessed from the file).")
+  @Option(help: "coco, voc, light-json, kitti, wider-face or crowdhuman (default: guessed from the file).")
   var format: DatasetFormat?
 
   @Option(help: ArgumentHelp("VOC: the class list, comma-separated (default: the 20 Pascal classes).", valueName: "names"))
   var classes: String?
 
   @Option(name: .customLong("image-set"), help: "VOC: the image-set list under ImageSets/Main (default: trainval; 'all' for every XML file).")
-  var imageSet: String = "trainval"
+  var imageSet: String?
 
   /// The dataset, or exit status 1 with one line naming the file and the problem.
   func read() throws -> Dataset {
@@ -44,9 +44,10 @@ struct DatasetLocation: ParsableArguments {
       throw DatasetFormatError(file: annotations, message: "no such file or folder")
     }
     let classList = classes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    let set = format == .voc ? imageSet ?? "trainval" : imageSet
     return try format.read(
       annotations: url, images: images.map { URL(fileURLWithPath: $0) }, classes: classList,
-      imageSet: imageSet == "all" ? nil : imageSet, policy: .skip)
+      imageSet: set == "all" ? nil : set, policy: .skip)
   }
 }
 

@@ -52,7 +52,7 @@ import Testing
 
   /// The names a preset's model may predict, from sources independent of the code under test:
   /// torchvision's COCO list (label = category id) for 91-class models, COCO's 80 names for COCO
-  /// data, the shapes, or the data's own file. The background slot is allowed: one-stage heads
+  /// data, the shapes, the classes KITTI, WiderFace and CrowdHuman fix, or the data's own file. The background slot is allowed: one-stage heads
   /// score it too.
   static func expectedNames(_ config: SimpleDetConfig) throws -> Set<String> {
     let torchvisionNames = try JSONDecoder().decode(
@@ -63,6 +63,13 @@ import Testing
     case .coco: names = Set(torchvisionNames.dropFirst()).subtracting(["N/A"])
     case .shapes: names = ["circle", "rectangle", "triangle"]
     case .voc, .lightJSON: names = Set(try RunData.dataset(config.data, split: .test).metadata.classNames)
+    // Formats that fix their classes name them without the data: KITTI's types (the first of
+    // each `+` group of data.classes), WiderFace's face, CrowdHuman's person.
+    case .kitti:
+      let types = ["Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc"]
+      names = config.data.classes.isEmpty ? Set(types) : Set(config.data.classes.map { String($0.prefix { $0 != "+" }) })
+    case .widerFace: names = ["face"]
+    case .crowdhuman: names = ["person"]
     }
     return names.union(["__background__"])
   }

@@ -424,3 +424,22 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(config.solver.learningRateSchedule.factor(at: 10) == 0.5)
   }
 }
+
+/// The data kinds of the converted datasets and their two keys.
+@Suite struct DatasetKindTests {
+  @Test func kittiClassesAndCrowdHumanBoxDecode() throws {
+    let kitti = try SimpleDetConfig.load(overrides: ["data.kind=kitti", "data.classes=[Car+Van, Pedestrian, Cyclist]"])
+    #expect(kitti.data.kind == .kitti && kitti.data.kind.format == .kitti)
+    #expect(kitti.data.classes == ["Car+Van", "Pedestrian", "Cyclist"])
+    let crowd = try SimpleDetConfig.load(overrides: ["data.kind=crowdhuman", "data.crowdhuman_box=hbox"])
+    #expect(crowd.data.crowdhumanBox == .head && crowd.data.kind.format == .crowdHuman)
+    #expect(try SimpleDetConfig.load(overrides: ["data.kind=wider_face"]).data.kind.format == .widerFace)
+    #expect(SimpleDetConfig().data.classes.isEmpty && SimpleDetConfig().data.crowdhumanBox == .full)
+  }
+
+  @Test func classesAreCheckedAndOnlyForKITTI() throws {
+    #expect(error { _ = try SimpleDetConfig.load(overrides: ["data.kind=kitti", "data.classes=[Car, Bus]"]) }?.description.contains("data.classes: 'Bus' in 'Bus' is not a KITTI object type") == true)
+    #expect(error { _ = try SimpleDetConfig.load(overrides: ["data.kind=coco", "data.classes=[Car]"]) }?.description.contains("data.classes: is for kitti data only") == true)
+    #expect(error { _ = try SimpleDetConfig.load(overrides: ["data.kitti_classes=[Car]"]) } == .unknownKey(path: "data.kitti_classes", source: "--set data.kitti_classes=[Car]"))
+  }
+}

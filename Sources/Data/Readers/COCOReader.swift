@@ -3,7 +3,8 @@ import Masks
 
 /// Reads COCO `instances_*.json` files: images, categories with arbitrary ids (mapped to
 /// contiguous labels in id order, as detectron2 does), boxes (`x, y, w, h` in the file),
-/// polygons, RLE masks (plain or compressed counts) and `iscrowd`.
+/// polygons, RLE masks (plain or compressed counts), `iscrowd`, and `difficult` where
+/// `COCOWriter` kept it (not a COCO field).
 public enum COCOReader {
   /// Reads an annotation file; `images` is the folder its `file_name`s are relative to.
   public static func read(annotations url: URL, images: URL, policy: BadDataPolicy = .skip) throws -> Dataset {
@@ -58,6 +59,7 @@ public enum COCOReader {
       let categoryId = try node.member("category_id").int()
       let bbox = try node.member("bbox").doubles(count: 4)
       let isCrowd = try node.optionalMember("iscrowd")?.bool() ?? false
+      let isDifficult = try node.optionalMember("difficult")?.bool() ?? false
       let segmentation = try node.optionalMember("segmentation").flatMap(readSegmentation)
       guard seenAnnotations.insert(id).inserted else {
         checks.report(.duplicateAnnotationId, record: record, detail: "annotation id \(id) appears again; the first is kept")
@@ -91,7 +93,8 @@ public enum COCOReader {
         }
       }
       records[index].instances.append(
-        AnnotationInstance(box: box, label: label, isCrowd: isCrowd, segmentation: segmentation, annotationId: id))
+        AnnotationInstance(
+          box: box, label: label, isCrowd: isCrowd, isDifficult: isDifficult, segmentation: segmentation, annotationId: id))
     }
     let issues = try checks.finish()
     return Dataset(records: records, metadata: metadata, imageSource: imageSource, annotationFile: file, issues: issues)

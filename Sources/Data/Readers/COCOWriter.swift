@@ -3,7 +3,7 @@ import Masks
 
 /// Writes records as a COCO instances JSON file: `bbox` as `x, y, w, h`, the file's category ids
 /// from the metadata, `area` from the mask when there is one (as COCO does) or from the box, and
-/// RLE masks in compressed form.
+/// RLE masks in compressed form; `difficult: 1` on difficult instances (a field COCO lacks).
 public enum COCOWriter {
   public static func encode(records: [DatasetRecord], metadata: DatasetMetadata) throws -> Data {
     var images: [[String: Any]] = []
@@ -19,6 +19,8 @@ public enum COCOWriter {
           "bbox": instance.box.xywh.map(Double.init),
           "iscrowd": instance.isCrowd ? 1 : 0,
         ]
+        // Not part of COCO (pycocotools ignores it): keeps VOC's and KITTI's difficult flags.
+        if instance.isDifficult { annotation["difficult"] = 1 }
         nextAnnotationId = max(nextAnnotationId, (instance.annotationId ?? nextAnnotationId)) + 1
         switch instance.segmentation {
         case .polygons(let polygons):

@@ -6,13 +6,26 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   case coco
   case voc
   case lightJSON = "light-json"
+  case kitti
+  case widerFace = "wider-face"
+  case crowdHuman = "crowdhuman"
 
-  /// Guesses the format: a folder is VOC; a JSON file whose images carry `file` is light JSON,
-  /// otherwise COCO. Nil when the path does not exist.
+  /// Guesses the format: a folder is KITTI (with `label_2/` or `training/label_2/`), WiderFace
+  /// (with `wider_face_split/`), CrowdHuman (with `annotation_train.odgt`) or else VOC; a `.odgt`
+  /// file is CrowdHuman, a `*_bbx_gt.txt` file WiderFace; a JSON file whose images carry `file`
+  /// is light JSON, otherwise COCO. Nil when the path does not exist.
   public static func detect(annotations url: URL) -> DatasetFormat? {
     var isFolder: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else { return nil }
-    if isFolder.boolValue { return .voc }
+    if isFolder.boolValue {
+      let has = { (path: String) in FileManager.default.fileExists(atPath: url.appendingPathComponent(path).path) }
+      if has("label_2") || has("training/label_2") { return .kitti }
+      if has("wider_face_split") { return .widerFace }
+      if has("annotation_train.odgt") || has("annotation_val.odgt") { return .crowdHuman }
+      return .voc
+    }
+    if url.pathExtension == "odgt" { return .crowdHuman }
+    if url.lastPathComponent.hasSuffix("_bbx_gt.txt") { return .widerFace }
     // The first image entry decides; reading a few KiB is enough for either format.
     guard let handle = try? FileHandle(forReadingFrom: url) else { return .coco }
     defer { try? handle.close() }
@@ -27,10 +40,15 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   /// - Parameters:
   ///   - annotations: the JSON file (COCO, light JSON) or the VOC folder (with `Annotations/`).
   ///   - images: the folder image paths are relative to; for VOC, nil means `JPEGImages/`.
-  ///   - classes: VOC's class list (nil: the 20 Pascal classes).
-  ///   - imageSet: VOC's image-set list name (nil: every annotation file).
+  ///   - classes: VOC's class list (nil: the 20 Pascal classes); KITTI's class map entries
+  ///     (`KITTIClassMap`; nil: all eight types).
+  ///   - imageSet: VOC's image-set list name (nil: every annotation file); KITTI's id list (nil:
+  ///     every label file); the split (`train`, `val`; nil: `train`) when WiderFace or
+  ///     CrowdHuman `annotations` is the dataset's folder rather than its annotation file.
+  ///   - crowdHumanBox: which CrowdHuman box to read.
   public func read(
-    annotations: URL, images: URL?, classes: [String]? = nil, imageSet: String? = "trainval", policy: BadDataPolicy = .skip
+    annotations: URL, images: URL?, classes: [String]? = nil, imageSet: String? = "trainval", policy: BadDataPolicy = .skip,
+    crowdHumanBox: CrowdHumanReader.BoxKind = .full
   ) throws -> Dataset {
     switch self {
     case .coco:
@@ -41,6 +59,26 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
       var dataset = try VOCReader.read(root: annotations, imageSet: imageSet, classes: classes ?? VOCReader.pascalClasses, policy: policy)
       if let images { dataset.imageSource = .folder(images) }
       return dataset
+    case .kitti:
+      let map = try classes.map { try KITTIClassMap($0) } ?? .all
+      return try KITTIReader.read(root: annotations, images: images, imageSet: imageSet, classes: map, policy: policy)
+    case .widerFace:
+      let files = try WiderFaceReader.files(at: annotations, split: imageSet)
+      return try WiderFaceReader.read(annotations: files.annotations, images: files.imageFolder(or: images), policy: policy)
+    case .crowdHuman:
+      let files = try CrowdHumanReader.files(at: annotations, split: imageSet)
+      return try CrowdHumanReader.read(annotations: files.annotations, images: files.imageFolder(or: images), box: crowdHumanBox, policy: policy)
+    }
+  }
+
+  /// The classes of formats whose class list does not depend on the data (with `classes` as for
+  /// `read`), nil for the others: what a model trained on such data predicts, without the data.
+  public func fixedMetadata(classes: [String]? = nil) -> DatasetMetadata? {
+    switch self {
+    case .kitti: (try? classes.map { try KITTIClassMap($0) } ?? .all)?.metadata
+    case .widerFace: WiderFaceReader.metadata
+    case .crowdHuman: CrowdHumanReader.metadata
+    case .coco, .voc, .lightJSON: nil
     }
   }
 }

@@ -1,0 +1,121 @@
+import Data
+import Foundation
+import Testing
+
+/// `simpledet dataset convert` on the KITTI, WiderFace and CrowdHuman fixtures of DataTests (their
+/// odd cases are described there), then `dataset check` and `stats` on the COCO files written.
+@Suite struct DatasetConvertTests {
+  /// The fixture copied into `folder` with the gray images its images.txt lists.
+  static func fixture(_ name: String, in folder: ScratchFolder) throws -> URL {
+    let copy = folder.path(name)
+    try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Tests/DataTests/Fixtures/\(name)"), to: copy)
+    for line in try String(contentsOf: copy.appendingPathComponent("images.txt"), encoding: .utf8).split(separator: "\n") {
+      let f = line.split(separator: " ")
+      guard f.count == 3, let width = Int(f[1]), let height = Int(f[2]) else { continue }
+      let url = copy.appendingPathComponent(String(f[0]))
+      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try ImageCodec.encode(Image(width: width, height: height, filledWith: [90]), as: url.pathExtension == "png" ? .png : .jpeg).write(to: url)
+    }
+    return copy
+  }
+
+  struct Case: CustomTestStringConvertible, Sendable {
+    var fixture: String
+    var arguments: [String]
+    var images: String
+    var summary: String
+    var categories: [String]
+    /// Annotations written, and how many of them are iscrowd.
+    var annotations: Int
+    var crowd: Int
+    var testDescription: String { fixture }
+  }
+
+  static let cases = [
+    // 3 + 8 DontCare copies in 000000, 3 in 000001; 5 problems (4 lines, 1 missing image).
+    Case(fixture: "kitti", arguments: ["--from", "kitti", "--input", "kitti"], images: "kitti/training/image_2",
+         summary: "3 images (1 without instances), 6 instances (2 difficult), 8 ignore regions",
+         categories: ["Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc"], annotations: 14, crowd: 8),
+    Case(fixture: "kitti", arguments: ["--from", "kitti", "--input", "kitti/training", "--kitti-classes", "Car+Van,Pedestrian+Person_sitting,Cyclist", "--split", "val"],
+         images: "kitti/training/image_2", summary: "2 images (1 without instances), 2 instances (1 difficult), 0 ignore regions",
+         categories: ["Car", "Pedestrian", "Cyclist"], annotations: 2, crowd: 0),
+    Case(fixture: "wider_face", arguments: ["--from", "wider-face", "--input", "wider_face", "--split", "train"], images: "wider_face/WIDER_train/images",
+         summary: "3 images (1 without instances), 2 instances (0 difficult), 1 ignore regions", categories: ["face"], annotations: 3, crowd: 1),
+    Case(fixture: "crowdhuman", arguments: ["--from", "crowdhuman", "--input", "crowdhuman/annotation_train.odgt", "--crowdhuman-box", "hbox"],
+         images: "crowdhuman/Images", summary: "3 images (2 without instances), 1 instances (0 difficult), 3 ignore regions",
+         categories: ["person"], annotations: 4, crowd: 3),
+  ]
+
+  @Test(arguments: cases)
+  func convertsThenChecks(_ c: Case) throws {
+    let folder = try ScratchFolder()
+    _ = try Self.fixture(c.fixture, in: folder)
+    let converted = try CommandLineRunner.run(["dataset", "convert"] + c.arguments + ["--out", "out/coco.json"], in: folder.url)
+    try #require(converted.status == 0, "\(converted.errors)")
+    #expect(converted.output.contains("wrote out/coco.json: \(c.summary)"), "\(converted.output)")
+    #expect(converted.output.contains("image file names are relative to"))
+
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("out/coco.json"))) as? [String: Any])
+    let categories = try #require(json["categories"] as? [[String: Any]])
+    #expect(categories.compactMap { $0["name"] as? String } == c.categories)
+    #expect(categories.compactMap { $0["id"] as? Int } == Array(1...c.categories.count))
+    let annotations = try #require(json["annotations"] as? [[String: Any]])
+    #expect(annotations.count == c.annotations)
+    #expect(annotations.filter { $0["iscrowd"] as? Int == 1 }.count == c.crowd)
+
+    let location = ["--annotations", "out/coco.json", "--images", c.images]
+    let check = try CommandLineRunner.run(["dataset", "check"] + location, in: folder.url)
+    #expect(check.status == 0, "\(check.output)\(check.errors)")
+    #expect(check.output.contains("no problems"), "\(check.output)")
+    let stats = try CommandLineRunner.run(["dataset", "stats"] + location, in: folder.url)
+    #expect(stats.status == 0 && stats.output.contains("crowd"), "\(stats.errors)")
+  }
+
+  @Test func skipReportsProblemsAndFailStopsAtTheFirstOnOneLine() throws {
+    let folder = try ScratchFolder()
+    let kitti = try Self.fixture("kitti", in: folder)
+    let skipped = try CommandLineRunner.run(["dataset", "convert", "--from", "kitti", "--input", "kitti", "--out", "a.json"], in: folder.url)
+    #expect(skipped.status == 0)
+    #expect(skipped.output.contains(
+      "skipped 5 problems (1 image left out): 1 missing image, 1 box with non-positive width or height, 1 box outside the image, 1 unknown category, 1 invalid record"),
+      "\(skipped.output)")
+    #expect(skipped.output.contains("000001.txt: line 3: unknown category: 'Bus' is not a KITTI object type"))
+
+    let failed = try CommandLineRunner.run(
+      ["dataset", "convert", "--from", "kitti", "--input", "kitti", "--out", "b.json", "--on-error", "fail"], in: folder.url)
+    #expect(failed.status == 1)
+    #expect(failed.errors == "error: \(kitti.path)/training/label_2/000001.txt: line 3: unknown category: 'Bus' is not a KITTI object type (Car, Van, Truck, Pedestrian, Person_sitting, Cyclist, Tram, Misc or DontCare) (1 of 5 problems); --on-error skip converts without them\n")
+    #expect(!folder.exists("b.json"))
+  }
+
+  @Test(arguments: [
+    (["--from", "kitti", "--input", "nowhere"], 1, "nowhere: no label_2 folder"),
+    (["--from", "wider-face", "--input", "nowhere.txt"], 1, "nowhere.txt: no such file or folder"),
+    (["--from", "crowdhuman", "--input", "bad.odgt", "--images", "."], 1, "bad.odgt: line 1: invalid record: malformed JSON"),
+    (["--from", "kitti", "--input", "x", "--kitti-classes", "Car,Bus"], 64, "--kitti-classes: 'Bus' in 'Bus' is not a KITTI object type"),
+    (["--from", "wider-face", "--input", "x", "--crowdhuman-box", "vbox"], 64, "--crowdhuman-box is for --from crowdhuman"),
+  ])
+  func badInputsEndWithOneLine(_ arguments: [String], _ status: Int32, _ named: String) throws {
+    let folder = try ScratchFolder()
+    try folder.write("bad.odgt", "{\"ID\": \n")
+    let result = try CommandLineRunner.run(["dataset", "convert"] + arguments + ["--out", "o.json", "--on-error", "fail"], in: folder.url)
+    #expect(result.status == status)
+    let first = result.errors.split(separator: "\n").first.map(String.init) ?? ""
+    #expect(first.contains(named), "\(result.errors)")
+    if status == 1 { #expect(result.errors.filter { $0 == "\n" }.count == 1, "\(result.errors)") }
+  }
+
+  /// Configs read the original files too: a few training steps and the final evaluation on the
+  /// KITTI fixture through data.kind kitti, with vans as cars.
+  @Test func trainsOnKITTIThroughAConfig() throws {
+    let folder = try ScratchFolder()
+    _ = try Self.fixture("kitti", in: folder)
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
+    let result = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "run", "--set", "data.kind=kitti", "--set", "data.classes=[Car+Van, Pedestrian, Cyclist]",
+       "--set", "data.train={annotations: kitti, image_set: null}", "--set", "data.test={annotations: kitti/training, image_set: val}"],
+      in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    #expect(folder.exists("run/eval.json"), "\(result.output)")
+  }
+}
