@@ -29,6 +29,21 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
     #expect(printed?["bbox"] != nil)
   }
 
+  /// docs/models.md's COCO check: a config whose data section is switched to COCO files on the
+  /// command line, with test annotations only (eval reads no training split).
+  @Test func evalOnCOCOFilesNeedsOnlyTheTestSplit() throws {
+    let folder = Self.run
+    let synth = try CommandLineRunner.run(["dataset", "synth", "--out", "coco", "--images", "3", "--seed", "11"], in: folder.url)
+    #expect(synth.status == 0, "\(synth.errors)")
+    let result = try CommandLineRunner.run(
+      ["eval", "--config", "tiny.yaml", "--weights", "run/model_final.safetensors", "--json", "--set", "data.kind=coco",
+       "--set", "data.test.annotations=coco/annotations.json", "--set", "data.test.images=coco/images"],
+      in: folder.url)
+    #expect(result.status == 0, "\(result.errors)")
+    let printed = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: [String: Double]]
+    #expect(printed?["bbox"]?["AP"] != nil, "\(result.output)")
+  }
+
   @Test func predictWritesJSONAndPictures() throws {
     let folder = Self.run
     let shapes = ShapesDataset(imageCount: 2, seed: 7)
