@@ -19,8 +19,11 @@ struct Layer {
 
 /// Reads config files: `_base_` inheritance, `--set` overrides, key checks against the defaults.
 struct ConfigLoader {
-  /// Mappings that hold one of several kinds of settings (`{kind: two_mlp, ...}`): switching the
-  /// kind starts from that kind's defaults rather than merging into the previous kind's keys.
+  /// The parts: mappings that hold one of several kinds of settings (`{kind: fpn, ...}`), by key
+  /// path, with each kind's defaults (snake_case keys); "" names the defaults of an optional part
+  /// without kinds. Switching the kind starts from that kind's defaults rather than merging into
+  /// the previous kind's keys, and a part set over a null starts from its defaults, so its keys
+  /// are checked as any others.
   let variants: [String: [String: ConfigTree]]
 
   // MARK: Files and _base_
@@ -109,6 +112,11 @@ struct ConfigLoader {
   private func merge(
     _ base: ConfigTree, _ top: ConfigTree, path: String, top layer: Layer, sources: inout [String: String], strict: Bool
   ) throws -> ConfigTree {
+    var base = base
+    if case .mapping(let t) = top, base.mapping == nil, let kinds = variants[path] {
+      let kind = if case .string(let k)? = t["kind"] { k } else { "" }
+      if let fresh = kinds[kind] { base = fresh }
+    }
     guard case .mapping(var b) = base, case .mapping(let t) = top else {
       record(top, at: path, from: layer, into: &sources)
       return top

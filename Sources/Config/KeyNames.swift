@@ -29,17 +29,23 @@ extension ConfigTree {
     }
   }
 
-  /// This snake_case tree with its keys spelled as in `reference`, the encoded defaults: a key
-  /// absent there (a variant's own settings, already in snake_case) stays as it is.
-  func camelCased(like reference: ConfigTree) -> ConfigTree {
+  /// This snake_case tree with its keys spelled as in `reference`, the encoded defaults; under a
+  /// part's key path (`variants`), as in the defaults of the part's kind. A key absent there stays
+  /// as it is.
+  func camelCased(like reference: ConfigTree, variants: [String: [String: ConfigTree]], path: String = "") -> ConfigTree {
     guard case .mapping(let m) = self else { return self }
+    var reference = reference
+    if let kinds = variants[path] {
+      let kind = if case .string(let k)? = m["kind"] { k } else { "" }
+      reference = kinds[kind] ?? reference
+    }
     let known = reference.mapping ?? [:]
     var names: [String: String] = [:]
     for key in known.keys { names[Config.snakeCased(key)] = key }
     var out: [String: ConfigTree] = [:]
     for (key, value) in m {
       let name = names[key] ?? key
-      out[name] = value.camelCased(like: known[name] ?? .null)
+      out[name] = value.camelCased(like: known[name] ?? .null, variants: variants, path: path.isEmpty ? key : "\(path).\(key)")
     }
     return .mapping(out)
   }

@@ -7,7 +7,8 @@ extension SimpleDetConfig {
   /// name the key path and the file or override it came from.
   public static func load(file: String? = nil, overrides: [String] = []) throws -> SimpleDetConfig {
     let defaults = try ConfigTree.encoding(SimpleDetConfig())
-    let loader = ConfigLoader(variants: try variants())
+    let parts = try partDefaults()
+    let loader = ConfigLoader(variants: parts.mapValues { $0.mapValues(\.snakeCased) })
     var layer = Layer(tree: defaults.snakeCased, sources: ["": "defaults"])
     if let file {
       layer = try loader.overlay(layer, with: try loader.load(file: file), strict: true)
@@ -15,17 +16,9 @@ extension SimpleDetConfig {
     for text in overrides {
       layer = try loader.overlay(layer, with: try loader.override(text), strict: true)
     }
-    // A model of another kind has its own keys: spell them as that kind's encoded defaults do.
-    var reference = defaults
-    if case .string(let kind)? = layer.tree.mapping?["model"]?.mapping?["kind"], let model = modelDefaults[kind],
-      case .mapping(var root) = reference
-    {
-      root["model"] = model
-      reference = .mapping(root)
-    }
     let config: SimpleDetConfig
     do {
-      config = try layer.tree.camelCased(like: reference).decoded(as: SimpleDetConfig.self)
+      config = try layer.tree.camelCased(like: defaults, variants: parts).decoded(as: SimpleDetConfig.self)
     } catch let error as DecodingError {
       var (path, reason) = describe(error)
       if case .typeMismatch(let type, _) = error {
@@ -49,25 +42,25 @@ extension SimpleDetConfig {
     try Data(yaml().utf8).write(to: url)
   }
 
-  /// Each model kind's defaults, encoded (camelCase keys).
-  private static var modelDefaults: [String: ConfigTree] {
-    var out: [String: ConfigTree] = [:]
-    for kind in ModelSection.Kind.allCases {
-      var section = ModelSection(kind: kind)
-      section.kind = kind
-      out[kind.rawValue] = try? ConfigTree.encoding(section)
+  /// The defaults of each kind of each part, encoded (camelCase keys), by the part's key path;
+  /// the key "" holds the defaults of an optional part that has no kinds.
+  private static func partDefaults() throws -> [String: [String: ConfigTree]] {
+    func table<Part: Encodable>(_ parts: [Part], kind: (Part) -> String) throws -> [String: ConfigTree] {
+      Dictionary(uniqueKeysWithValues: try parts.map { (kind($0), try ConfigTree.encoding($0)) })
     }
-    return out
-  }
-
-  private static func variants() throws -> [String: [String: ConfigTree]] {
-    [
-      "model": modelDefaults.mapValues(\.snakeCased),
-      "model.roi_heads.box_head": [
-        "two_mlp": try ConfigTree.encoding(BoxHeadKind.twoMLP(representationSize: 1024)),
-        "conv_fc": try ConfigTree.encoding(
-          BoxHeadKind.convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm)),
-      ]
+    return [
+      "model.backbone": try table([BackboneConfiguration.resnet(ResNet.Configuration())]) { $0.kind.rawValue },
+      "model.neck": try table([NeckConfiguration.fpn(FPNConfiguration()), .none]) { $0.kind.rawValue },
+      "model.rpn": ["": try ConfigTree.encoding(RPNConfiguration())],
+      "model.roi_heads": try table([RoIHeadsPart.standard(RoIHeadsConfiguration())]) { $0.kind.rawValue },
+      "model.roi_heads.box_head": try table([
+        BoxHeadKind.twoMLP(representationSize: 1024),
+        .convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm), .resNetStage,
+      ]) { $0.kind.rawValue },
+      "model.roi_heads.mask_head": ["": try ConfigTree.encoding(MaskHeadConfiguration())],
+      "model.head": try table([DenseHeadConfiguration.retinaNet(RetinaNetHeadConfiguration()), .fcos(FCOSHeadConfiguration())]) {
+        $0.kind.rawValue
+      },
     ]
   }
 

@@ -15,135 +15,49 @@ public struct SimpleDetConfig: Codable, Equatable, Sendable {
   public init() {}
 }
 
-/// The detector: its kind, then that detector's own settings at the same level, and the
-/// weights training starts from. Each kind has its own keys (`rpn` and `roi_heads` for the R-CNNs,
-/// `anchor_sizes` and `focal_loss_alpha` for RetinaNet, ...); switching `kind` in a file starts
-/// from that kind's defaults.
+/// The detector, as parts (`backbone`, `neck`, `rpn` and `roi_heads` or `head`; see
+/// `DetectorConfiguration`) at this level, and the weights training starts from. Each part is a
+/// mapping with a `kind` and that kind's own keys; switching a part's `kind` in a file starts
+/// from that kind's defaults. The detector's settings read as the section's own
+/// (`config.model.classes`).
+@dynamicMemberLookup
 public struct ModelSection: Codable, Equatable, Sendable {
-  public enum Kind: String, Codable, Sendable, CaseIterable {
-    case fasterRCNN = "faster_rcnn"
-    /// Faster R-CNN with the mask branch of `mask_head`.
-    case maskRCNN = "mask_rcnn"
-    /// The one-stage detector with focal loss (Lin et al. 2017).
-    case retinaNet = "retinanet"
-    /// The anchor-free one-stage detector (Tian et al. 2019).
-    case fcos
-  }
-
-  public var kind = Kind.fasterRCNN
-  /// The settings of `faster_rcnn` and `mask_rcnn`.
-  public var fasterRCNN = FasterRCNNConfiguration()
-  /// The settings of `retinanet`.
-  public var retinaNet = RetinaNetConfiguration()
-  /// The settings of `fcos`.
-  public var fcos = FCOSConfiguration()
+  public var detector = DetectorConfiguration()
   /// Weights a new training run starts from (.safetensors or a PyTorch .pth state dict): an
   /// ImageNet classifier for the backbone, or a trained detector to fine-tune. Tensors whose
   /// name (after `weightsPrefix`) and shape match the model are loaded; the rest keep their
   /// initialisation. Nil trains from scratch.
-  public var weights: String? = nil
+  @Nullable public var weights: String? = nil
   /// Put before each name of `weights` (`backbone.body.` for torchvision's ImageNet ResNets).
   public var weightsPrefix = ""
 
-  public init(kind: Kind = .fasterRCNN, fasterRCNN: FasterRCNNConfiguration = FasterRCNNConfiguration()) {
-    self.kind = kind
-    self.fasterRCNN = fasterRCNN
-    if kind == .maskRCNN && self.fasterRCNN.maskHead == nil { self.fasterRCNN.maskHead = MaskHeadConfiguration() }
+  public init(_ detector: DetectorConfiguration = DetectorConfiguration()) {
+    self.detector = detector
   }
 
-  public init(retinaNet: RetinaNetConfiguration) {
-    kind = .retinaNet
-    self.retinaNet = retinaNet
-  }
-
-  public init(fcos: FCOSConfiguration) {
-    kind = .fcos
-    self.fcos = fcos
+  public subscript<Value>(dynamicMember path: WritableKeyPath<DetectorConfiguration, Value>) -> Value {
+    get { detector[keyPath: path] }
+    set { detector[keyPath: path] = newValue }
   }
 
   private enum CodingKeys: String, CodingKey {
-    case kind, weights
+    case weights
     case weightsPrefix = "weights_prefix"
-    case maskHead = "mask_head"
   }
 
-  // Flattened (`model: {kind: faster_rcnn, backbone: ...}`) so configs need no extra level.
+  // Flattened (`model: {backbone: ..., weights: ...}`) so configs need no extra level.
   public init(from decoder: any Decoder) throws {
+    detector = try DetectorConfiguration(from: decoder)
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    kind = try c.decode(Kind.self, forKey: .kind)
-    weights = try c.decodeIfPresent(String.self, forKey: .weights)
+    _weights = try c.decode(Nullable<String>.self, forKey: .weights)
     weightsPrefix = try c.decode(String.self, forKey: .weightsPrefix)
-    switch kind {
-    case .fasterRCNN, .maskRCNN:
-      fasterRCNN = try FasterRCNNConfiguration(from: decoder)
-      // The mask head's keys are always there (with defaults); the kind says whether it is built.
-      fasterRCNN.maskHead = kind == .maskRCNN ? try c.decode(MaskHeadConfiguration.self, forKey: .maskHead) : nil
-    case .retinaNet:
-      retinaNet = try RetinaNetConfiguration(from: decoder)
-    case .fcos:
-      fcos = try FCOSConfiguration(from: decoder)
-    }
   }
 
   public func encode(to encoder: any Encoder) throws {
-    switch kind {
-    case .fasterRCNN, .maskRCNN: try fasterRCNN.encode(to: encoder)
-    case .retinaNet: try retinaNet.encode(to: encoder)
-    case .fcos: try fcos.encode(to: encoder)
-    }
+    try detector.encode(to: encoder)
     var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(kind, forKey: .kind)
-    try c.encode(weights, forKey: .weights)
+    try c.encode(_weights, forKey: .weights)
     try c.encode(weightsPrefix, forKey: .weightsPrefix)
-    if kind == .fasterRCNN || kind == .maskRCNN {
-      try c.encode(fasterRCNN.maskHead ?? MaskHeadConfiguration(), forKey: .maskHead)
-    }
-  }
-
-  /// The number of classes the detector predicts, background (or, for the one-stage detectors,
-  /// the unused output 0) included.
-  public var classes: Int {
-    switch kind {
-    case .fasterRCNN, .maskRCNN: fasterRCNN.classes
-    case .retinaNet: retinaNet.classes
-    case .fcos: fcos.classes
-    }
-  }
-
-  /// The backbone of the selected kind.
-  public var backbone: ResNet.Configuration {
-    switch kind {
-    case .fasterRCNN, .maskRCNN: fasterRCNN.backbone
-    case .retinaNet: retinaNet.backbone
-    case .fcos: fcos.backbone
-    }
-  }
-
-  /// The input transform of the selected kind.
-  public var transform: ImageTransform {
-    get {
-      switch kind {
-      case .fasterRCNN, .maskRCNN: fasterRCNN.transform
-      case .retinaNet: retinaNet.transform
-      case .fcos: fcos.transform
-      }
-    }
-    set {
-      switch kind {
-      case .fasterRCNN, .maskRCNN: fasterRCNN.transform = newValue
-      case .retinaNet: retinaNet.transform = newValue
-      case .fcos: fcos.transform = newValue
-      }
-    }
-  }
-
-  /// The inference settings of the selected kind's own configuration.
-  public var inferenceSettings: InferenceSettings {
-    switch kind {
-    case .fasterRCNN, .maskRCNN: InferenceSettings(fasterRCNN)
-    case .retinaNet: InferenceSettings(retinaNet)
-    case .fcos: InferenceSettings(fcos)
-    }
   }
 }
 
@@ -175,12 +89,12 @@ public struct DataSection: Codable, Equatable, Sendable {
     /// The COCO or light JSON file, the VOC folder (the one holding `Annotations/`), the KITTI
     /// folder holding `label_2/`, WiderFace's `wider_face_*_bbx_gt.txt` or CrowdHuman's `.odgt`
     /// file (or either dataset's folder, with `image_set` naming the split).
-    public var annotations: String? = nil
+    @Nullable public var annotations: String? = nil
     /// The folder that image paths in the annotations are relative to (VOC: nil means `JPEGImages/`).
-    public var images: String? = nil
+    @Nullable public var images: String? = nil
     /// VOC's image-set list under `ImageSets/Main/` (nil: every annotation file); KITTI's id list
     /// (`ImageSets/<name>.txt` beside `training/`, or a path; nil: every label file).
-    public var imageSet: String? = nil
+    @Nullable public var imageSet: String? = nil
     /// `shapes` only: the number of synthetic images.
     public var imageCount = 200
     /// `shapes` only: the seed that draws them (different seeds give disjoint scenes).
@@ -198,25 +112,6 @@ public struct DataSection: Codable, Equatable, Sendable {
 
     private enum CodingKeys: String, CodingKey {
       case annotations, images, imageSet = "image_set", imageCount = "image_count", seed
-    }
-
-    public init(from decoder: any Decoder) throws {
-      let c = try decoder.container(keyedBy: CodingKeys.self)
-      annotations = try c.decodeIfPresent(String.self, forKey: .annotations)
-      images = try c.decodeIfPresent(String.self, forKey: .images)
-      imageSet = try c.decodeIfPresent(String.self, forKey: .imageSet)
-      imageCount = try c.decode(Int.self, forKey: .imageCount)
-      seed = try c.decode(UInt64.self, forKey: .seed)
-    }
-
-    // Absent paths are written as null, so that the keys exist in the encoded defaults.
-    public func encode(to encoder: any Encoder) throws {
-      var c = encoder.container(keyedBy: CodingKeys.self)
-      try c.encode(annotations, forKey: .annotations)
-      try c.encode(images, forKey: .images)
-      try c.encode(imageSet, forKey: .imageSet)
-      try c.encode(imageCount, forKey: .imageCount)
-      try c.encode(seed, forKey: .seed)
     }
 
     /// The synthetic shapes dataset this split describes.
@@ -278,10 +173,10 @@ public struct SolverSection: Codable, Equatable, Sendable {
   /// The factor `cosine` ends at, at `maxIterations`.
   public var cosineFinalFactor = 0.0
   /// Gradients are rescaled to at most this L2 norm; nil leaves them alone.
-  public var clipGradientNorm: Double? = nil
+  @Nullable public var clipGradientNorm: Double? = nil
   /// Train for this many passes over the training split instead of `maxIterations`; `steps` are
   /// then epochs too (warm-up stays in iterations, as in mmdetection). Nil counts iterations.
-  public var maxEpochs: Int? = nil
+  @Nullable public var maxEpochs: Int? = nil
   /// Steps in a row whose loss or gradient is NaN or infinite that are skipped before training
   /// stops with an error (the last good checkpoint stays).
   public var maxNonfiniteSteps = 5
@@ -304,51 +199,6 @@ public struct SolverSection: Codable, Equatable, Sendable {
     case clipGradientNorm = "clip_grad_norm"
     case maxNonfiniteSteps = "max_nonfinite_steps"
     case maxEpochs = "max_epochs"
-  }
-
-  public init(from decoder: any Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    optimizer = try c.decode(Optimizer.self, forKey: .optimizer)
-    baseLearningRate = try c.decode(Double.self, forKey: .baseLearningRate)
-    momentum = try c.decode(Double.self, forKey: .momentum)
-    weightDecay = try c.decode(Double.self, forKey: .weightDecay)
-    normWeightDecay = try c.decode(Double.self, forKey: .normWeightDecay)
-    biasWeightDecay = try c.decode(Double.self, forKey: .biasWeightDecay)
-    maxIterations = try c.decode(Int.self, forKey: .maxIterations)
-    batchSize = try c.decode(Int.self, forKey: .batchSize)
-    warmupIterations = try c.decode(Int.self, forKey: .warmupIterations)
-    warmupFactor = try c.decode(Double.self, forKey: .warmupFactor)
-    warmupMethod = try c.decode(LearningRateSchedule.WarmupMethod.self, forKey: .warmupMethod)
-    schedule = try c.decode(Schedule.self, forKey: .schedule)
-    steps = try c.decode([Int].self, forKey: .steps)
-    gamma = try c.decode(Double.self, forKey: .gamma)
-    cosineFinalFactor = try c.decode(Double.self, forKey: .cosineFinalFactor)
-    clipGradientNorm = try c.decodeIfPresent(Double.self, forKey: .clipGradientNorm)
-    maxNonfiniteSteps = try c.decode(Int.self, forKey: .maxNonfiniteSteps)
-    maxEpochs = try c.decodeIfPresent(Int.self, forKey: .maxEpochs)
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(optimizer, forKey: .optimizer)
-    try c.encode(baseLearningRate, forKey: .baseLearningRate)
-    try c.encode(momentum, forKey: .momentum)
-    try c.encode(weightDecay, forKey: .weightDecay)
-    try c.encode(normWeightDecay, forKey: .normWeightDecay)
-    try c.encode(biasWeightDecay, forKey: .biasWeightDecay)
-    try c.encode(maxIterations, forKey: .maxIterations)
-    try c.encode(batchSize, forKey: .batchSize)
-    try c.encode(warmupIterations, forKey: .warmupIterations)
-    try c.encode(warmupFactor, forKey: .warmupFactor)
-    try c.encode(warmupMethod, forKey: .warmupMethod)
-    try c.encode(schedule, forKey: .schedule)
-    try c.encode(steps, forKey: .steps)
-    try c.encode(gamma, forKey: .gamma)
-    try c.encode(cosineFinalFactor, forKey: .cosineFinalFactor)
-    // Explicit null: the key must exist in the encoded defaults for files to set it.
-    try c.encode(clipGradientNorm, forKey: .clipGradientNorm)
-    try c.encode(maxNonfiniteSteps, forKey: .maxNonfiniteSteps)
-    try c.encode(maxEpochs, forKey: .maxEpochs)
   }
 
   /// The solver with `maxEpochs` and epoch `steps` turned into iterations, for a training split
@@ -387,13 +237,13 @@ public struct TestSection: Codable, Equatable, Sendable {
   /// Detections scoring below this are dropped (low for COCO AP, higher for pictures); nil: the
   /// model's own (`model.roi_heads.score_threshold`, or `model.score_threshold` for the
   /// one-stage detectors), as torchvision's models carry theirs.
-  public var scoreThreshold: Double? = nil
+  @Nullable public var scoreThreshold: Double? = nil
   /// nil: the model's own `detections_per_image`.
-  public var detectionsPerImage: Int? = nil
+  @Nullable public var detectionsPerImage: Int? = nil
   /// The shorter side images are resized to for testing (nil: the model's `transform.min_size`).
-  public var minSize: Int? = nil
+  @Nullable public var minSize: Int? = nil
   /// The longer side's limit for testing (nil: the model's `transform.max_size`).
-  public var maxSize: Int? = nil
+  @Nullable public var maxSize: Int? = nil
   /// Images per inference batch.
   public var batchSize = 2
 
@@ -404,24 +254,6 @@ public struct TestSection: Codable, Equatable, Sendable {
     case detectionsPerImage = "detections_per_image"
     case minSize = "min_size", maxSize = "max_size"
     case batchSize = "batch_size"
-  }
-
-  public init(from decoder: any Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    scoreThreshold = try c.decodeIfPresent(Double.self, forKey: .scoreThreshold)
-    detectionsPerImage = try c.decodeIfPresent(Int.self, forKey: .detectionsPerImage)
-    minSize = try c.decodeIfPresent(Int.self, forKey: .minSize)
-    maxSize = try c.decodeIfPresent(Int.self, forKey: .maxSize)
-    batchSize = try c.decode(Int.self, forKey: .batchSize)
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(scoreThreshold, forKey: .scoreThreshold)
-    try c.encode(detectionsPerImage, forKey: .detectionsPerImage)
-    try c.encode(minSize, forKey: .minSize)
-    try c.encode(maxSize, forKey: .maxSize)
-    try c.encode(batchSize, forKey: .batchSize)
   }
 }
 
@@ -467,7 +299,7 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
 extension SimpleDetConfig {
   /// What evaluation and prediction use: the `test` section over the model's own values.
   public var inferenceSettings: InferenceSettings {
-    var settings = model.inferenceSettings
+    var settings = InferenceSettings(model.detector)
     if let threshold = test.scoreThreshold { settings.scoreThreshold = threshold }
     if let count = test.detectionsPerImage { settings.detectionsPerImage = count }
     if let minSize = test.minSize { settings.minSize = minSize }

@@ -21,10 +21,12 @@ private struct Checks {
     range(background, 0...max(foreground, 0), prefix + "background_iou")
   }
 
-  /// Anchor sizes and aspect ratios per pyramid level: the five FPN levels, positive values, the
-  /// same number of anchors at every level (the heads share their convolutions across levels).
-  mutating func anchors(sizes: [[Double]], aspectRatios: [[Double]], prefix: String) {
-    require(sizes.count == 5, prefix + "anchor_sizes", "needs one list per pyramid level (5), got \(sizes.count)")
+  /// Anchor sizes and aspect ratios per level: one list per map the neck gives, positive
+  /// values, the same number of anchors at every level (the heads share their convolutions).
+  mutating func anchors(sizes: [[Double]], aspectRatios: [[Double]], levels: Int, prefix: String) {
+    require(
+      sizes.count == levels, prefix + "anchor_sizes",
+      "needs one list per feature level the neck gives (\(levels)), got \(sizes.count)")
     require(aspectRatios.count == sizes.count, prefix + "aspect_ratios", "needs one list per level, as many as anchor_sizes (\(sizes.count))")
     require(sizes.joined().allSatisfy { $0 > 0 } && sizes.allSatisfy { !$0.isEmpty }, prefix + "anchor_sizes", "needs positive sizes at every level")
     require(aspectRatios.joined().allSatisfy { $0 > 0 } && aspectRatios.allSatisfy { !$0.isEmpty }, prefix + "aspect_ratios", "needs positive ratios at every level")
@@ -36,13 +38,13 @@ private struct Checks {
   mutating func denseHead(
     alpha: Double, gamma: Double, prior: Double, score: Double, topCandidates: Int, nms: Double, detections: Int
   ) {
-    range(alpha, 0...1, "model.focal_loss_alpha")
-    range(gamma, 0...10, "model.focal_loss_gamma")
-    require(prior > 0 && prior < 1, "model.prior_probability", "must be between 0 and 1 (exclusive), got \(prior)")
-    range(score, 0...1, "model.score_threshold")
-    range(topCandidates, 1...100_000, "model.top_candidates")
-    range(nms, 0.01...1, "model.nms_threshold")
-    range(detections, 1...10_000, "model.detections_per_image")
+    range(alpha, 0...1, "model.head.focal_loss_alpha")
+    range(gamma, 0...10, "model.head.focal_loss_gamma")
+    require(prior > 0 && prior < 1, "model.head.prior_probability", "must be between 0 and 1 (exclusive), got \(prior)")
+    range(score, 0...1, "model.head.score_threshold")
+    range(topCandidates, 1...100_000, "model.head.top_candidates")
+    range(nms, 0.01...1, "model.head.nms_threshold")
+    range(detections, 1...10_000, "model.head.detections_per_image")
   }
 }
 
@@ -58,15 +60,11 @@ extension SimpleDetConfig {
   }
 
   private func checkModel(_ c: inout Checks) {
-    c.range(model.classes, 2...100_000, "model.classes")
-    let backbone = model.backbone
-    c.require([18, 34, 50, 101, 152].contains(backbone.depth), "model.backbone.depth", "must be 18, 34, 50, 101 or 152")
-    c.range(backbone.baseChannels, 8...1024, "model.backbone.base_channels")
-    c.range(backbone.groups, 1...256, "model.backbone.groups")
-    c.range(backbone.widthPerGroup, 1...1024, "model.backbone.width_per_group")
-    c.range(backbone.frozenStages, 0...5, "model.backbone.frozen_stages")
+    let detector = model.detector
+    c.range(detector.classes, 2...100_000, "model.classes")
+    checkBackbone(&c)
 
-    let transform = model.transform
+    let transform = detector.transform
     c.require(!transform.minSize.isEmpty, "model.transform.min_size", "needs at least one size")
     for size in transform.minSize { c.range(size, 32...8192, "model.transform.min_size") }
     c.range(transform.maxSize, 32...8192, "model.transform.max_size")
@@ -74,25 +72,64 @@ extension SimpleDetConfig {
     c.require(transform.std.count == 3 && transform.std.allSatisfy { $0 > 0 }, "model.transform.std", "needs 3 positive values (R, G, B)")
     c.range(transform.sizeDivisible, 1...512, "model.transform.size_divisible")
 
-    switch model.kind {
-    case .fasterRCNN, .maskRCNN: checkTwoStage(&c)
-    case .retinaNet:
-      let r = model.retinaNet
-      c.range(r.fpnChannels, 1...4096, "model.fpn_channels")
-      groupNorm(&c, channels: r.fpnChannels, used: r.headNorm == .groupNorm)
-      c.anchors(sizes: r.anchorSizes, aspectRatios: r.aspectRatios, prefix: "model.")
-      c.thresholds(background: r.backgroundIoU, foreground: r.foregroundIoU, prefix: "model.")
+    if case .fpn(let fpn) = detector.neck {
+      c.range(fpn.channels, 1...4096, "model.neck.channels")
+      groupNorm(&c, channels: fpn.channels, used: fpn.norm == .groupNorm, path: "model.neck.norm")
+    }
+    // The heads share their convolutions across levels, so every map they read has one width.
+    let levels = detector.neckOutputs
+    c.require(
+      Set(levels.map(\.channels)).count <= 1, "model.backbone.out_features",
+      "the heads read every level with the same convolutions, so the maps need equal channels; with neck kind none, name one feature")
+
+    switch (detector.rpn, detector.roiHeads, detector.head) {
+    case (let rpn?, let roiHeads?, nil):
+      checkTwoStage(&c, rpn: rpn, roiHeads: roiHeads, levels: levels.count)
+    case (nil, nil, let head?):
+      checkDenseHead(&c, head, levels: levels)
+    case (_, _, _?):
+      c.require(false, "model.head", "a one-stage head replaces rpn and roi_heads: set those to null")
+    default:
+      c.require(false, detector.rpn == nil ? "model.rpn" : "model.roi_heads", "a two-stage detector needs both rpn and roi_heads (a one-stage one sets head instead)")
+    }
+  }
+
+  private func checkBackbone(_ c: inout Checks) {
+    switch model.detector.backbone {
+    case .resnet(let backbone):
+      c.require([18, 34, 50, 101, 152].contains(backbone.depth), "model.backbone.depth", "must be 18, 34, 50, 101 or 152")
+      c.range(backbone.baseChannels, 8...1024, "model.backbone.base_channels")
+      c.range(backbone.groups, 1...256, "model.backbone.groups")
+      c.range(backbone.widthPerGroup, 1...1024, "model.backbone.width_per_group")
+      c.range(backbone.frozenStages, 0...5, "model.backbone.frozen_stages")
+      c.require(
+        backbone.norm != .groupNorm || backbone.baseChannels % 32 == 0, "model.backbone.norm",
+        "group norm needs base_channels that are a multiple of 32 (it uses 32 groups), got \(backbone.baseChannels)")
+      let stages = backbone.outFeatures.map(\.rawValue)
+      c.require(
+        !stages.isEmpty && stages == stages.sorted() && Set(stages).count == stages.count, "model.backbone.out_features",
+        "needs stage outputs (c2 to c5) in increasing order, each once")
+    }
+  }
+
+  private func checkDenseHead(_ c: inout Checks, _ head: DenseHeadConfiguration, levels: [FeatureMapShape]) {
+    let channels = levels.first?.channels ?? 0
+    switch head {
+    case .retinaNet(let r):
+      groupNorm(&c, channels: channels, used: r.norm == .groupNorm, path: "model.head.norm")
+      c.anchors(sizes: r.anchorSizes, aspectRatios: r.aspectRatios, levels: levels.count, prefix: "model.head.")
+      c.thresholds(background: r.backgroundIoU, foreground: r.foregroundIoU, prefix: "model.head.")
       c.denseHead(
         alpha: r.focalLossAlpha, gamma: r.focalLossGamma, prior: r.priorProbability, score: r.scoreThreshold,
         topCandidates: r.topCandidates, nms: r.nmsThreshold, detections: r.detectionsPerImage)
-    case .fcos:
-      let f = model.fcos
-      c.range(f.fpnChannels, 1...4096, "model.fpn_channels")
-      groupNorm(&c, channels: f.fpnChannels, used: f.headNorm == .groupNorm)
-      c.require(f.anchorSizes.count == 5 && f.anchorSizes.allSatisfy { $0 > 0 }, "model.anchor_sizes", "needs 5 positive sizes, one per level")
-      c.require(f.centerSamplingRadius > 0, "model.center_sampling_radius", "must be positive")
+    case .fcos(let f):
+      groupNorm(&c, channels: channels, used: f.norm == .groupNorm, path: "model.head.norm")
       c.require(
-        f.regressionRangeLower > 0 && f.regressionRangeLower < f.regressionRangeUpper, "model.regression_range_lower",
+        f.anchorSizes.count == levels.count && f.anchorSizes.allSatisfy { $0 > 0 }, "model.head.anchor_sizes",
+        "needs one positive size per feature level the neck gives (\(levels.count)), got \(f.anchorSizes.count)")
+      c.require(f.centerSamplingRadius > 0, "model.head.center_sampling_radius", "must be positive")
+      c.require(
+        f.regressionRangeLower > 0 && f.regressionRangeLower < f.regressionRangeUpper, "model.head.regression_range_lower",
         "must be positive and below regression_range_upper")
       c.denseHead(
         alpha: f.focalLossAlpha, gamma: f.focalLossGamma, prior: f.priorProbability, score: f.scoreThreshold,
@@ -100,12 +137,8 @@ extension SimpleDetConfig {
     }
   }
 
-  private func checkTwoStage(_ c: inout Checks) {
-    let config = model.fasterRCNN
-    c.range(config.fpnChannels, 1...4096, "model.fpn_channels")
-    groupNorm(&c, channels: config.fpnChannels, used: config.fpnNorm == .groupNorm)
-    let rpn = config.rpn
-    c.anchors(sizes: rpn.anchorSizes, aspectRatios: rpn.aspectRatios, prefix: "model.rpn.")
+  private func checkTwoStage(_ c: inout Checks, rpn: RPNConfiguration, roiHeads: RoIHeadsPart, levels: Int) {
+    c.anchors(sizes: rpn.anchorSizes, aspectRatios: rpn.aspectRatios, levels: levels, prefix: "model.rpn.")
     for (key, value) in [
       ("pre_nms_top_n_train", rpn.preNMSTopNTrain), ("pre_nms_top_n_test", rpn.preNMSTopNTest),
       ("post_nms_top_n_train", rpn.postNMSTopNTrain), ("post_nms_top_n_test", rpn.postNMSTopNTest),
@@ -120,7 +153,7 @@ extension SimpleDetConfig {
     c.range(rpn.minSize, 0...1000, "model.rpn.min_size")
     c.range(rpn.convDepth, 1...8, "model.rpn.conv_depth")
 
-    let heads = config.roiHeads
+    let heads = roiHeads.standard
     c.thresholds(background: heads.backgroundIoU, foreground: heads.foregroundIoU, prefix: "model.roi_heads.")
     c.range(heads.batchSizePerImage, 1...100_000, "model.roi_heads.batch_size_per_image")
     c.range(heads.positiveFraction, 0...1, "model.roi_heads.positive_fraction")
@@ -140,18 +173,23 @@ extension SimpleDetConfig {
       c.require(
         !fullyConnected.isEmpty && fullyConnected.allSatisfy { (1...65_536).contains($0) }, "model.roi_heads.box_head.fully_connected",
         "needs at least one size from 1 to 65536")
+    case .resNetStage:
+      let backbone = model.detector.backbone.resNet
+      c.require(
+        backbone.map { !$0.outFeatures.contains(.c5) } ?? false, "model.roi_heads.box_head.kind",
+        "resnet_stage runs the backbone ResNet's stage 5, so the backbone's out_features must stop before c5")
     }
-    if model.kind == .maskRCNN, let mask = config.maskHead {
-      c.require(mask.convolutions.allSatisfy { (1...4096).contains($0) }, "model.mask_head.convolutions", "needs channel counts from 1 to 4096")
-      c.range(mask.resolution, 1...64, "model.mask_head.resolution")
-      c.range(mask.samplingRatio, 0...16, "model.mask_head.sampling_ratio")
-      c.range(mask.predictorChannels, 1...4096, "model.mask_head.predictor_channels")
+    if let mask = heads.maskHead {
+      c.require(mask.convolutions.allSatisfy { (1...4096).contains($0) }, "model.roi_heads.mask_head.convolutions", "needs channel counts from 1 to 4096")
+      c.range(mask.resolution, 1...64, "model.roi_heads.mask_head.resolution")
+      c.range(mask.samplingRatio, 0...16, "model.roi_heads.mask_head.sampling_ratio")
+      c.range(mask.predictorChannels, 1...4096, "model.roi_heads.mask_head.predictor_channels")
     }
   }
 
   /// Group norm splits channels into 32 groups.
-  private func groupNorm(_ c: inout Checks, channels: Int, used: Bool) {
-    c.require(!used || channels % 32 == 0, "model.fpn_channels", "must be a multiple of 32 with group norm (GN uses 32 groups), got \(channels)")
+  private func groupNorm(_ c: inout Checks, channels: Int, used: Bool, path: String) {
+    c.require(!used || channels % 32 == 0, path, "group norm needs channels that are a multiple of 32 (it uses 32 groups), got \(channels)")
   }
 
   private func checkData(_ c: inout Checks) {

@@ -12,7 +12,7 @@ public enum ModelLoading {
     guard FileManager.default.fileExists(atPath: weights.path) else {
       throw EngineError("\(weights.path): no such weight file")
     }
-    let model = config.model.makeDetector()
+    let model = config.model.detector.makeDetector()
     do {
       try model.loadWeights(contentsOf: weights)
     } catch let error as WeightFileError {

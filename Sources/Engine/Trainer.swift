@@ -82,7 +82,7 @@ public final class Trainer {
       throw EngineError(
         "the training split has \(dataset.count) images with objects, fewer than solver.batch_size (\(config.solver.batchSize))")
     }
-    model = config.model.makeDetector()
+    model = config.model.detector.makeDetector()
     model.inference = config.inferenceSettings
     let groups = config.solver.parameterGroups(for: model)
     switch config.solver.optimizer {

@@ -93,7 +93,7 @@ struct Benchmark: ParsableCommand {
       name = preset.rawValue
     }
     config.transform.fixedSize = true
-    let model = config.makeDetector()
+    let model = config.detector.makeDetector()
     model.inference.scoreThreshold = scoreThreshold
     if let weights {
       do {
@@ -253,13 +253,13 @@ enum DetectorPreset: String, ExpressibleByArgument, CaseIterable {
 
   var configuration: ModelSection {
     switch self {
-    case .fasterrcnnResnet50Fpn: ModelSection(kind: .fasterRCNN, fasterRCNN: .torchvisionResNet50FPN())
-    case .fasterrcnnResnet50FpnV2: ModelSection(kind: .fasterRCNN, fasterRCNN: .torchvisionResNet50FPNv2())
-    case .maskrcnnResnet50Fpn: ModelSection(kind: .maskRCNN, fasterRCNN: .torchvisionMaskRCNNResNet50FPN())
-    case .maskrcnnResnet50FpnV2: ModelSection(kind: .maskRCNN, fasterRCNN: .torchvisionMaskRCNNResNet50FPNv2())
-    case .retinanetResnet50Fpn: ModelSection(retinaNet: .torchvisionResNet50FPN())
-    case .retinanetResnet50FpnV2: ModelSection(retinaNet: .torchvisionResNet50FPNv2())
-    case .fcosResnet50Fpn: ModelSection(fcos: .torchvisionResNet50FPN())
+    case .fasterrcnnResnet50Fpn: ModelSection(.torchvisionFasterRCNN())
+    case .fasterrcnnResnet50FpnV2: ModelSection(.torchvisionFasterRCNNv2())
+    case .maskrcnnResnet50Fpn: ModelSection(.torchvisionMaskRCNN())
+    case .maskrcnnResnet50FpnV2: ModelSection(.torchvisionMaskRCNNv2())
+    case .retinanetResnet50Fpn: ModelSection(.torchvisionRetinaNet())
+    case .retinanetResnet50FpnV2: ModelSection(.torchvisionRetinaNetv2())
+    case .fcosResnet50Fpn: ModelSection(.torchvisionFCOS())
     }
   }
 }

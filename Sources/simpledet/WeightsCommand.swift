@@ -40,7 +40,7 @@ struct WeightsCommand: ParsableCommand {
         }
         let tensors = try readWeightFile(URL(fileURLWithPath: input))
         if let config {
-          let model = try SimpleDetConfig.load(file: config).model.makeDetector()
+          let model = try SimpleDetConfig.load(file: config).model.detector.makeDetector()
           do {
             try model.load(stateDict: tensors, strict: true)
           } catch {

@@ -5,7 +5,7 @@ import Torch
 public enum ExtraLevels: String, Codable, Sendable {
   case none
   /// One more level by subsampling the coarsest output (Faster/Mask R-CNN's "pool" level).
-  case maxPool
+  case maxPool = "max_pool"
   /// P6 and P7 by strided 3×3 convolutions (RetinaNet, FCOS).
   case p6p7
 }
@@ -20,11 +20,14 @@ public final class FeaturePyramidNetwork: Module {
   public let extra: ExtraLevels
   public let outputChannels: Int
 
-  /// - Parameter norm: a normalisation after each convolution (whose bias is then dropped), as
-  ///   torchvision's `fasterrcnn_resnet50_fpn_v2` uses; nil for the original FPN.
+  /// - Parameters:
+  ///   - norm: a normalisation after each convolution (whose bias is then dropped), as
+  ///     torchvision's `fasterrcnn_resnet50_fpn_v2` uses; nil for the original FPN.
+  ///   - extraInput: where P6 starts from (`.p6p7` only).
+  ///   - reluBeforeP7: whether P7 is computed from `relu(P6)` (torchvision) or from P6 itself.
   public init(
     inputChannels: [Int], outputChannels: Int, extra: ExtraLevels, norm: NormKind? = nil,
-    p6p7InputChannels: Int? = nil, generator: Generator? = nil
+    extraInput: ExtraLevelsInput = .p5, reluBeforeP7: Bool = true, generator: Generator? = nil
   ) {
     func block(_ i: Int, _ o: Int, _ k: Int) -> Sequential {
       let c = Conv2d(i, o, kernelSize: k, padding: k / 2, bias: norm == nil, generator: generator)
@@ -38,7 +41,9 @@ public final class FeaturePyramidNetwork: Module {
     self.outputChannels = outputChannels
     extraBlocks =
       extra == .p6p7
-      ? LastLevelP6P7(inputChannels: p6p7InputChannels ?? outputChannels, outputChannels: outputChannels, generator: generator)
+      ? LastLevelP6P7(
+        inputChannels: extraInput == .p5 ? outputChannels : inputChannels[inputChannels.count - 1],
+        outputChannels: outputChannels, usesP5: extraInput == .p5, reluBeforeP7: reluBeforeP7, generator: generator)
       : nil
     super.init()
   }
@@ -66,50 +71,28 @@ public final class FeaturePyramidNetwork: Module {
   }
 }
 
-/// RetinaNet's extra levels: P6 = conv(input, stride 2), P7 = conv(relu(P6), stride 2). The input
-/// is P5 when the channel counts agree, C5 otherwise (torchvision's rule).
+/// RetinaNet's extra levels: P6 = conv(P5 or C5, stride 2), P7 = conv(relu(P6), stride 2) (the
+/// ReLU is torchvision's; mmdetection's RetinaNet has none).
 public final class LastLevelP6P7: Module {
   let p6: Conv2d
   let p7: Conv2d
   let usesP5: Bool
+  let reluBeforeP7: Bool
 
-  init(inputChannels: Int, outputChannels: Int, generator: Generator?) {
+  init(inputChannels: Int, outputChannels: Int, usesP5: Bool, reluBeforeP7: Bool, generator: Generator?) {
     p6 = Conv2d(inputChannels, outputChannels, kernelSize: 3, stride: 2, padding: 1, generator: generator)
     p7 = Conv2d(outputChannels, outputChannels, kernelSize: 3, stride: 2, padding: 1, generator: generator)
     for conv in [p6, p7] {
       Initializer.kaimingUniform(conv.weight, nonlinearity: .leakyRelu(negativeSlope: 1), generator: generator)
       Initializer.constant(conv.bias!, 0)
     }
-    usesP5 = inputChannels == outputChannels
+    self.usesP5 = usesP5
+    self.reluBeforeP7 = reluBeforeP7
     super.init()
   }
 
   func callAsFunction(p5: Tensor, c5: Tensor) -> [Tensor] {
     let six = p6(usesP5 ? p5 : c5)
-    return [six, p7(six.relu())]
-  }
-}
-
-/// A backbone body followed by an FPN, named `body` and `fpn` as torchvision's `BackboneWithFPN`.
-public final class BackboneWithFPN: Module {
-  public let body: ResNet
-  public let fpn: FeaturePyramidNetwork
-  /// The ResNet stages (1 for `layer1` ... 4 for `layer4`) whose outputs feed the FPN, as
-  /// torchvision's `returned_layers`: all four for Faster R-CNN, `[2, 3, 4]` for RetinaNet and FCOS.
-  public let returnedStages: [Int]
-
-  public init(body: ResNet, fpn: FeaturePyramidNetwork, returnedStages: [Int] = [1, 2, 3, 4]) {
-    precondition(returnedStages.allSatisfy { (1...4).contains($0) }, "BackboneWithFPN: stages are 1...4, got \(returnedStages)")
-    self.body = body
-    self.fpn = fpn
-    self.returnedStages = returnedStages
-    super.init()
-  }
-
-  public var outputChannels: Int { fpn.outputChannels }
-
-  public func callAsFunction(_ images: Tensor) -> [Tensor] {
-    let stages = body(images)
-    return fpn(returnedStages.map { stages[$0 - 1] })
+    return [six, p7(reluBeforeP7 ? six.relu() : six)]
   }
 }

@@ -143,10 +143,13 @@ public final class ResNet: Module {
     /// every torchvision ResNet (whose weights need it); smaller values give narrow ResNets that
     /// train fast on small problems.
     public var baseChannels: Int
+    /// The stage outputs the backbone hands on, finest first. Stages after the last one named
+    /// are not built (a C4 detector's stage 5 lives in its box head).
+    public var outFeatures: [ResNetFeature]
 
     public init(
       depth: Int = 50, groups: Int = 1, widthPerGroup: Int = 64, norm: NormKind = .frozenBatchNorm, frozenStages: Int = 2,
-      baseChannels: Int = 64
+      baseChannels: Int = 64, outFeatures: [ResNetFeature] = ResNetFeature.allCases
     ) {
       self.depth = depth
       self.groups = groups
@@ -154,6 +157,7 @@ public final class ResNet: Module {
       self.norm = norm
       self.frozenStages = frozenStages
       self.baseChannels = baseChannels
+      self.outFeatures = outFeatures
     }
 
     var blocksPerStage: [Int] {
@@ -167,17 +171,30 @@ public final class ResNet: Module {
     }
 
     var usesBottleneck: Bool { depth >= 50 }
+
+    var expansion: Int { usesBottleneck ? Bottleneck.expansion : BasicBlock.expansion }
+
+    /// Output channels of stage `index` (0 for `layer1` ... 3 for `layer4`).
+    func channels(ofStage index: Int) -> Int { (baseChannels << index) * expansion }
+
+    /// Channels and stride of each of `outFeatures`.
+    public var outputShapes: [FeatureMapShape] {
+      outFeatures.map { FeatureMapShape(channels: channels(ofStage: $0.stageIndex), stride: $0.stride) }
+    }
+
+    /// The stages built: up to the last of `outFeatures`.
+    var builtStages: Int { (outFeatures.map(\.stageIndex).max() ?? 3) + 1 }
   }
 
   public let configuration: Configuration
   let conv1: Conv2d
   let bn1: any UnaryLayer
   let layer1: Sequential
-  let layer2: Sequential
-  let layer3: Sequential
-  let layer4: Sequential
+  let layer2: Sequential?
+  let layer3: Sequential?
+  let layer4: Sequential?
 
-  /// Channels of the four stage outputs.
+  /// Channels of the four stage outputs (built or not).
   public let stageChannels: [Int]
 
   public init(_ configuration: Configuration, generator: Generator? = nil) {
@@ -185,50 +202,62 @@ public final class ResNet: Module {
     let base = configuration.baseChannels
     conv1 = Conv2d(3, base, kernelSize: 7, stride: 2, padding: 3, bias: false, generator: generator)
     bn1 = configuration.norm.make(base)
-    let expansion = configuration.usesBottleneck ? Bottleneck.expansion : BasicBlock.expansion
-    var channels = base
     var stages: [Sequential] = []
-    for (index, blocks) in configuration.blocksPerStage.enumerated() {
-      let width = base << index
-      var layers: [any UnaryLayer] = []
-      for b in 0..<blocks {
-        let spec = BlockSpec(
-          inputChannels: channels, width: width, stride: b == 0 && index > 0 ? 2 : 1, groups: configuration.groups,
-          norm: configuration.norm, generator: generator)
-        layers.append(
-          configuration.usesBottleneck ? Bottleneck(spec, baseWidth: configuration.widthPerGroup) : BasicBlock(spec))
-        channels = width * expansion
-      }
-      stages.append(Sequential(layers))
+    for index in 0..<configuration.builtStages {
+      stages.append(
+        ResNet.stage(index, configuration: configuration, inputChannels: index == 0 ? base : configuration.channels(ofStage: index - 1), firstStride: index == 0 ? 1 : 2, generator: generator))
     }
-    (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3])
-    stageChannels = (0..<4).map { (base << $0) * expansion }
+    layer1 = stages[0]
+    layer2 = stages.count > 1 ? stages[1] : nil
+    layer3 = stages.count > 2 ? stages[2] : nil
+    layer4 = stages.count > 3 ? stages[3] : nil
+    stageChannels = (0..<4).map { configuration.channels(ofStage: $0) }
     super.init()
     ResNet.initialize(self, generator: generator)
     freeze(stages: configuration.frozenStages)
   }
 
-  /// The four stage outputs, finest first.
+  /// The outputs of the built stages, finest first (C2, C3, ...).
   /// The input is taken in channels-last layout, which every later convolution keeps: oneDNN's
   /// convolutions run about 15% faster on it than on NCHW (measured on this 2-core machine).
   public func callAsFunction(_ x: Tensor) -> [Tensor] {
     var y = rectifiedInPlace(normalized(conv1, bn1, x.channelsLast()))
     y = Functional.maxPool2d(y, kernelSize: (3, 3), stride: (2, 2), padding: (1, 1))
-    let c2 = layer1(y)
-    let c3 = layer2(c2)
-    let c4 = layer3(c3)
-    let c5 = layer4(c4)
-    return [c2, c3, c4, c5]
+    var outputs = [layer1(y)]
+    for stage in [layer2, layer3, layer4] {
+      guard let stage else { break }
+      outputs.append(stage(outputs[outputs.count - 1]))
+    }
+    return outputs
+  }
+
+  /// Stage `index` (0 for `layer1` ... 3 for `layer4`) of a ResNet with `configuration`, its first
+  /// block striding by `firstStride`; He-initialised like the whole network.
+  static func stage(
+    _ index: Int, configuration: Configuration, inputChannels: Int, firstStride: Int, generator: Generator?
+  ) -> Sequential {
+    let width = configuration.baseChannels << index
+    var channels = inputChannels
+    var layers: [any UnaryLayer] = []
+    for b in 0..<configuration.blocksPerStage[index] {
+      let spec = BlockSpec(
+        inputChannels: channels, width: width, stride: b == 0 ? firstStride : 1, groups: configuration.groups,
+        norm: configuration.norm, generator: generator)
+      layers.append(
+        configuration.usesBottleneck ? Bottleneck(spec, baseWidth: configuration.widthPerGroup) : BasicBlock(spec))
+      channels = width * configuration.expansion
+    }
+    return Sequential(layers)
   }
 
   private func freeze(stages count: Int) {
-    let parts: [Module] = [conv1, bn1, layer1, layer2, layer3, layer4]
+    let parts: [Module] = [conv1, bn1, layer1] + [layer2, layer3, layer4].compactMap { $0 }
     let frozen = count <= 0 ? [] : count == 1 ? [conv1, bn1] : Array(parts.prefix(count + 1))
     for part in frozen { part.setRequiresGrad(false) }
   }
 
   /// torchvision's ResNet initialisation: He-normal (fan-out) convolutions, unit norms.
-  private static func initialize(_ net: ResNet, generator: Generator?) {
+  static func initialize(_ net: Module, generator: Generator?) {
     for (_, module) in net.namedModules() {
       if let conv = module as? Conv2d {
         Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
@@ -242,4 +271,14 @@ public final class ResNet: Module {
       Conv2d(spec.inputChannels, outputChannels, kernelSize: 1, stride: spec.stride, bias: false, generator: spec.generator),
       spec.norm.make(outputChannels))
   }
+}
+
+/// A ResNet stage output a backbone can hand on.
+public enum ResNetFeature: String, Codable, Sendable, CaseIterable {
+  case c2, c3, c4, c5
+
+  /// 0 for `layer1` (C2) ... 3 for `layer4` (C5).
+  var stageIndex: Int { ResNetFeature.allCases.firstIndex(of: self)! }
+
+  var stride: Int { 4 << stageIndex }
 }

@@ -31,3 +31,15 @@ func mergeDetections(
   let kept = keep[..<Swift.min(limit, keep.shape[0])]
   return (allBoxes.gathering(kept), allScores.gathering(kept), allLabels.gathering(kept))
 }
+
+/// One image's detections from a dense head, in its resized pixels, best first.
+public typealias DenseDetections = (boxes: Tensor, scores: Tensor, labels: Tensor)
+
+/// An image's empty detections, of `tensor`'s precision and device.
+func noDetections(like tensor: Tensor) -> DenseDetections {
+  (
+    Tensor.zeros([0, 4], dtype: tensor.dtype, device: tensor.device),
+    Tensor.zeros([0], dtype: tensor.dtype, device: tensor.device),
+    Tensor.zeros([0], dtype: .int64, device: tensor.device)
+  )
+}

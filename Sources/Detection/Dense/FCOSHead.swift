@@ -66,15 +66,27 @@ public final class FCOSRegressionHead: Module {
   }
 }
 
-/// FCOS's two branches, shared by all pyramid levels (torchvision's `FCOSHead`).
+/// FCOS's two branches, shared by all pyramid levels (torchvision's `FCOSHead`), with the
+/// locations and matching that train them (see `FCOS.swift`).
 public final class FCOSHead: Module {
   public let classificationHead: FCOSClassificationHead
   public let regressionHead: FCOSRegressionHead
+  public let configuration: FCOSHeadConfiguration
+  /// One square anchor per location and level: the unit of the regressed distances.
+  public let anchorGenerator: AnchorGenerator
+  /// Sigmoid outputs per location.
+  public let classes: Int
+  let coder = BoxLinearCoder()
 
-  public init(channels: Int, classes: Int, priorProbability: Double, norm: NormKind, generator: Generator?) {
+  public init(configuration: FCOSHeadConfiguration, channels: Int, classes: Int, generator: Generator?) {
+    self.configuration = configuration
+    self.classes = classes
+    anchorGenerator = AnchorGenerator(
+      sizes: configuration.anchorSizes.map { [$0] }, aspectRatios: Array(repeating: [1], count: configuration.anchorSizes.count))
     classificationHead = FCOSClassificationHead(
-      channels: channels, classes: classes, priorProbability: priorProbability, norm: norm, generator: generator)
-    regressionHead = FCOSRegressionHead(channels: channels, norm: norm, generator: generator)
+      channels: channels, classes: classes, priorProbability: configuration.priorProbability, norm: configuration.norm,
+      generator: generator)
+    regressionHead = FCOSRegressionHead(channels: channels, norm: configuration.norm, generator: generator)
     super.init()
   }
 

@@ -61,17 +61,34 @@ public final class RetinaNetRegressionHead: Module {
   }
 }
 
-/// RetinaNet's two branches, shared by all pyramid levels (torchvision's `RetinaNetHead`).
+/// RetinaNet's two branches, shared by all pyramid levels (torchvision's `RetinaNetHead`), with
+/// the anchors and matching that train them (see `RetinaNet.swift`).
 public final class RetinaNetHead: Module {
   public let classificationHead: RetinaNetClassificationHead
   public let regressionHead: RetinaNetRegressionHead
+  public let configuration: RetinaNetHeadConfiguration
+  public let anchorGenerator: AnchorGenerator
+  /// Sigmoid outputs per anchor.
+  public let classes: Int
+  let coder = BoxCoder(weights: (1, 1, 1, 1))
+  let matcher: Matcher
 
-  public init(channels: Int, anchorsPerLocation: Int, classes: Int, priorProbability: Double, norm: NormKind?, generator: Generator?) {
+  /// A head reading maps of `channels` channels, one level per entry of the anchor sizes
+  /// (the config checks the levels agree).
+  public init(configuration: RetinaNetHeadConfiguration, channels: Int, classes: Int, generator: Generator?) {
+    self.configuration = configuration
+    self.classes = classes
+    anchorGenerator = AnchorGenerator(sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios)
+    let perLocation = Set(anchorGenerator.anchorsPerLocation)
+    precondition(perLocation.count == 1, "RetinaNet needs the same number of anchors per location at every level")
     classificationHead = RetinaNetClassificationHead(
-      channels: channels, anchorsPerLocation: anchorsPerLocation, classes: classes, priorProbability: priorProbability,
-      norm: norm, generator: generator)
+      channels: channels, anchorsPerLocation: perLocation.first!, classes: classes,
+      priorProbability: configuration.priorProbability, norm: configuration.norm, generator: generator)
     regressionHead = RetinaNetRegressionHead(
-      channels: channels, anchorsPerLocation: anchorsPerLocation, norm: norm, generator: generator)
+      channels: channels, anchorsPerLocation: perLocation.first!, norm: configuration.norm, generator: generator)
+    matcher = Matcher(
+      highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU,
+      allowLowQualityMatches: configuration.allowLowQualityMatches)
     super.init()
   }
 

@@ -32,7 +32,3 @@ extension Detector {
     try generator.restore(state: state)
   }
 }
-
-extension FasterRCNN: Detector {
-  public var hasMasks: Bool { roiHeads.hasMasks }
-}

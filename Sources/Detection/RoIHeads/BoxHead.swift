@@ -4,6 +4,8 @@ import Torch
 /// What turns pooled RoI features into one feature vector per RoI.
 public protocol BoxHead: Module {
   func callAsFunction(_ x: Tensor) -> Tensor
+  /// The length of the feature vector it produces per RoI.
+  var outputFeatures: Int { get }
 }
 
 /// The box head's architecture, for configs.
@@ -12,22 +14,36 @@ public enum BoxHeadKind: Codable, Equatable, Sendable {
   case twoMLP(representationSize: Int)
   /// Convolutions with normalisation, then fully connected layers (torchvision's v2 models).
   case convFC(convolutions: [Int], fullyConnected: [Int], norm: NormKind)
+  /// The backbone ResNet's stage 5 run on the pooled features, then averaged over space: the
+  /// head of the C4 detectors (Ren et al. 2015 with ResNets; detectron2's `Res5ROIHeads`). It
+  /// continues the backbone, whose settings (depth, norm, width) it takes.
+  case resNetStage
 
-  /// The length of the feature vector the head produces.
-  var outputFeatures: Int {
+  public enum Kind: String, Codable, Sendable, CaseIterable {
+    case twoMLP = "two_mlp"
+    case convFC = "conv_fc"
+    case resNetStage = "resnet_stage"
+  }
+
+  public var kind: Kind {
     switch self {
-    case .twoMLP(let size): size
-    case .convFC(_, let fcs, _): fcs.last!
+    case .twoMLP: .twoMLP
+    case .convFC: .convFC
+    case .resNetStage: .resNetStage
     }
   }
 
-  func make(channels: Int, resolution: Int, generator: Generator?) -> any BoxHead {
+  /// The head for pooled maps of `channels` channels and `resolution`² cells, after `backbone`.
+  func make(channels: Int, resolution: Int, backbone: BackboneConfiguration, generator: Generator?) -> any BoxHead {
     switch self {
     case .twoMLP(let size):
       TwoMLPHead(inputFeatures: channels * resolution * resolution, representationSize: size, generator: generator)
     case .convFC(let convs, let fcs, let norm):
       ConvFCHead(
         channels: channels, resolution: resolution, convolutions: convs, fullyConnected: fcs, norm: norm, generator: generator)
+    case .resNetStage:
+      // Validated by the config: the backbone is a ResNet ending at C4.
+      ResNetStageHead(backbone: backbone.resNet!, inputChannels: channels, generator: generator)
     }
   }
 }
@@ -37,7 +53,6 @@ public enum BoxHeadKind: Codable, Equatable, Sendable {
 // an enum with associated values (`{twoMLP: {representationSize: 1024}}`) is not.
 extension BoxHeadKind {
   private enum CodingKeys: String, CodingKey {
-    case kind
     case representationSize = "representation_size"
     case convolutions
     case fullyConnected = "fully_connected"
@@ -45,33 +60,33 @@ extension BoxHeadKind {
   }
 
   public init(from decoder: any Decoder) throws {
+    let kind = try decoder.partKind(Kind.self, family: "box head")
     let container = try decoder.container(keyedBy: CodingKeys.self)
-    let kind = try container.decode(String.self, forKey: .kind)
     switch kind {
-    case "two_mlp":
+    case .twoMLP:
       self = .twoMLP(representationSize: try container.decode(Int.self, forKey: .representationSize))
-    case "conv_fc":
+    case .convFC:
       self = .convFC(
         convolutions: try container.decode([Int].self, forKey: .convolutions),
         fullyConnected: try container.decode([Int].self, forKey: .fullyConnected),
         norm: try container.decode(NormKind.self, forKey: .norm))
-    default:
-      throw DecodingError.dataCorruptedError(
-        forKey: .kind, in: container, debugDescription: "unknown box head kind '\(kind)' (known: two_mlp, conv_fc)")
+    case .resNetStage:
+      self = .resNetStage
     }
   }
 
   public func encode(to encoder: any Encoder) throws {
+    try encoder.encodePart(kind: kind, settings: nil)
     var container = encoder.container(keyedBy: CodingKeys.self)
     switch self {
     case .twoMLP(let size):
-      try container.encode("two_mlp", forKey: .kind)
       try container.encode(size, forKey: .representationSize)
     case .convFC(let convolutions, let fullyConnected, let norm):
-      try container.encode("conv_fc", forKey: .kind)
       try container.encode(convolutions, forKey: .convolutions)
       try container.encode(fullyConnected, forKey: .fullyConnected)
       try container.encode(norm, forKey: .norm)
+    case .resNetStage:
+      break
     }
   }
 }
@@ -82,9 +97,12 @@ public final class TwoMLPHead: Module, BoxHead {
   let fc6: Linear
   let fc7: Linear
 
+  public let outputFeatures: Int
+
   public init(inputFeatures: Int, representationSize: Int, generator: Generator? = nil) {
     fc6 = Linear(inputFeatures, representationSize, generator: generator)
     fc7 = Linear(representationSize, representationSize, generator: generator)
+    outputFeatures = representationSize
     super.init()
   }
 
@@ -98,6 +116,7 @@ public final class TwoMLPHead: Module, BoxHead {
 /// `5.weight` for the first linear layer after four blocks and a flatten).
 public final class ConvFCHead: Module, BoxHead {
   let layers: Sequential
+  public let outputFeatures: Int
 
   public init(
     channels: Int, resolution: Int, convolutions: [Int], fullyConnected: [Int], norm: NormKind,
@@ -119,12 +138,31 @@ public final class ConvFCHead: Module, BoxHead {
       previous = width
     }
     layers = Sequential(blocks)
+    outputFeatures = previous
     super.init()
   }
 
   public override var namedChildren: [(String, Module)] { layers.namedChildren }
 
   public func callAsFunction(_ x: Tensor) -> Tensor { layers(x) }
+}
+
+/// Stage 5 of the backbone's ResNet over pooled RoI features, striding by 2, then the mean over
+/// space: `layer4.0.conv1.weight`, ... as in the ResNet (a C4 detector's backbone stops at C4).
+public final class ResNetStageHead: Module, BoxHead {
+  let layer4: Sequential
+  public let outputFeatures: Int
+
+  init(backbone: ResNet.Configuration, inputChannels: Int, generator: Generator?) {
+    layer4 = ResNet.stage(3, configuration: backbone, inputChannels: inputChannels, firstStride: 2, generator: generator)
+    outputFeatures = backbone.channels(ofStage: 3)
+    super.init()
+    ResNet.initialize(self, generator: generator)
+  }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    layer4(x.channelsLast()).mean(axes: [2, 3])
+  }
 }
 
 /// Class scores and per-class box offsets (torchvision's `FastRCNNPredictor`: `cls_score`,

@@ -6,7 +6,7 @@ public struct MaskHeadConfiguration: Codable, Equatable, Sendable {
   /// Output channels of each 3×3 convolution of the head.
   public var convolutions = [256, 256, 256, 256]
   /// Normalisation after each convolution (nil: convolutions with bias; torchvision's v2 uses BN).
-  public var norm: NormKind? = nil
+  @Nullable public var norm: NormKind? = nil
   /// RoIAlign output size of the mask branch; the predicted masks are twice this.
   public var resolution = 14
   public var samplingRatio = 2
@@ -14,17 +14,6 @@ public struct MaskHeadConfiguration: Codable, Equatable, Sendable {
   public var predictorChannels = 256
 
   public init() {}
-
-  // Written out so that an absent norm is encoded as an explicit null: config files compare
-  // their keys against the encoded defaults.
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(convolutions, forKey: .convolutions)
-    try c.encode(norm, forKey: .norm)
-    try c.encode(resolution, forKey: .resolution)
-    try c.encode(samplingRatio, forKey: .samplingRatio)
-    try c.encode(predictorChannels, forKey: .predictorChannels)
-  }
 }
 
 /// 3×3 convolution(–norm)–ReLU blocks over pooled RoI features (torchvision's `MaskRCNNHeads`,

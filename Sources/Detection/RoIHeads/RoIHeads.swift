@@ -13,11 +13,64 @@ public struct RoIHeadsConfiguration: Codable, Equatable, Sendable {
   public var detectionsPerImage = 100
   public var boxHead = BoxHeadKind.twoMLP(representationSize: 1024)
   public var poolerResolution = 7
+  /// Sample points per bin side; 0 adapts them to each box (mmdetection, detectron2).
   public var poolerSamplingRatio = 2
+  /// RoIAlign sampling at pixel centres (detectron2's `ROIAlignV2`, mmdetection), as opposed to
+  /// torchvision's legacy half-pixel offset; for the box and the mask branch.
+  public var poolerAligned = false
   /// Boxes smaller than this (pixels) are dropped from the detections.
   public var minSize = 1e-2
+  /// Mask R-CNN's mask branch; null builds Faster R-CNN.
+  @Nullable public var maskHead: MaskHeadConfiguration? = nil
 
   public init() {}
+}
+
+/// The RoI heads part of a two-stage detector, chosen by `kind`.
+public enum RoIHeadsPart: Equatable, Sendable {
+  /// One box head and predictor, and optionally a mask branch (Faster and Mask R-CNN).
+  case standard(RoIHeadsConfiguration)
+
+  public enum Kind: String, Codable, Sendable, CaseIterable {
+    case standard
+  }
+
+  public var kind: Kind {
+    switch self {
+    case .standard: .standard
+    }
+  }
+
+  /// The settings of the standard heads.
+  public var standard: RoIHeadsConfiguration {
+    get {
+      switch self {
+      case .standard(let c): c
+      }
+    }
+    set { self = .standard(newValue) }
+  }
+
+  func make(input: FeatureMapShape, classes: Int, backbone: BackboneConfiguration, generator: Generator) -> RoIHeads {
+    switch self {
+    case .standard(let c):
+      RoIHeads(configuration: c, channels: input.channels, classes: classes, backbone: backbone, generator: generator)
+    }
+  }
+}
+
+extension RoIHeadsPart: Codable {
+  public init(from decoder: any Decoder) throws {
+    switch try decoder.partKind(Kind.self, family: "RoI heads") {
+    case .standard: self = .standard(try RoIHeadsConfiguration(from: decoder))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    switch self {
+    case .standard(let c): try encoder.encodePart(kind: kind, settings: c)
+    }
+  }
 }
 
 /// The second stage of Faster R-CNN: pools each proposal, classifies it and refines its box.
@@ -39,22 +92,27 @@ public final class RoIHeads: Module {
 
   public var hasMasks: Bool { maskHead != nil }
 
+  /// - Parameter backbone: what the box head may continue (the C4 head runs the backbone's stage 5).
   public init(
-    configuration: RoIHeadsConfiguration, channels: Int, classes: Int, mask: MaskHeadConfiguration? = nil, generator: Generator
+    configuration: RoIHeadsConfiguration, channels: Int, classes: Int, backbone: BackboneConfiguration = .resnet(.init()),
+    generator: Generator
   ) {
     self.configuration = configuration
     self.classes = classes
     let r = configuration.poolerResolution
-    pooler = MultiScaleRoIAlign(outputSize: (r, r), samplingRatio: configuration.poolerSamplingRatio)
-    boxHead = configuration.boxHead.make(channels: channels, resolution: r, generator: generator)
-    boxPredictor = FastRCNNPredictor(inputFeatures: configuration.boxHead.outputFeatures, classes: classes, generator: generator)
+    pooler = MultiScaleRoIAlign(
+      outputSize: (r, r), samplingRatio: configuration.poolerSamplingRatio, aligned: configuration.poolerAligned)
+    boxHead = configuration.boxHead.make(channels: channels, resolution: r, backbone: backbone, generator: generator)
+    boxPredictor = FastRCNNPredictor(inputFeatures: boxHead.outputFeatures, classes: classes, generator: generator)
     let w = configuration.boxRegressionWeights
     coder = BoxCoder(weights: (w[0], w[1], w[2], w[3]))
     matcher = Matcher(highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU, allowLowQualityMatches: false)
     sampler = BalancedSampler(
       batchSizePerImage: configuration.batchSizePerImage, positiveFraction: configuration.positiveFraction, generator: generator)
-    if let mask {
-      maskPooler = MultiScaleRoIAlign(outputSize: (mask.resolution, mask.resolution), samplingRatio: mask.samplingRatio)
+    if let mask = configuration.maskHead {
+      maskPooler = MultiScaleRoIAlign(
+        outputSize: (mask.resolution, mask.resolution), samplingRatio: mask.samplingRatio,
+        aligned: configuration.poolerAligned)
       maskHead = MaskRCNNHeads(channels: channels, configuration: mask, generator: generator)
       maskPredictor = MaskRCNNPredictor(
         inputChannels: mask.convolutions.last ?? channels, reducedChannels: mask.predictorChannels, classes: classes,

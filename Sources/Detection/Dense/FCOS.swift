@@ -1,19 +1,13 @@
 import NN
 import Torch
 
-/// Everything that defines an FCOS, decodable from a config file. The defaults are torchvision's
+/// The FCOS head's settings (the `fcos` dense head kind). The defaults are torchvision's
 /// `fcos_resnet50_fpn`.
 ///
 /// Labels: as RetinaNet, FCOS has no background class; `labels` index the `classes` sigmoid
 /// outputs directly, `0..<classes`, and torchvision's COCO models use the 91 COCO category ids
-/// (see `RetinaNetConfiguration`).
-public struct FCOSConfiguration: Codable, Equatable, Sendable {
-  /// Sigmoid outputs, one per class index (no background class): 91 for torchvision's COCO models.
-  public var classes: Int = 91
-  public var backbone = ResNet.Configuration()
-  public var fpnChannels = 256
-  public var extraLevelsInput = ExtraLevelsInput.p5
-  public var transform = ImageTransform()
+/// (see `RetinaNetHeadConfiguration`).
+public struct FCOSHeadConfiguration: Codable, Equatable, Sendable {
   /// The side of the one square anchor per location at each level P3–P7, equal to the level's
   /// stride; it is the unit of the regressed distances and of the ranges below.
   public var anchorSizes: [Double] = [8, 16, 32, 64, 128]
@@ -30,124 +24,51 @@ public struct FCOSConfiguration: Codable, Equatable, Sendable {
   /// The initial foreground probability the classification bias encodes.
   public var priorProbability = 0.01
   /// Normalisation in the head's convolution towers (group norm with 32 groups in torchvision).
-  public var headNorm = NormKind.groupNorm
+  public var norm = NormKind.groupNorm
   /// Detections scoring below this (√(class probability × centerness)) are dropped before ranking.
   public var scoreThreshold = 0.2
   /// Candidates kept per level before NMS.
   public var topCandidates = 1000
   public var nmsThreshold = 0.6
   public var detectionsPerImage = 100
-  /// Seed of the parameter initialisation and of training's size draws.
-  public var seed: UInt64 = 0
 
   public init() {}
-
-  /// torchvision's `fcos_resnet50_fpn` with `classes` sigmoid outputs.
-  public static func torchvisionResNet50FPN(classes: Int = 91) -> FCOSConfiguration {
-    var c = FCOSConfiguration()
-    c.classes = classes
-    return c
-  }
 }
 
-extension InferenceSettings {
-  /// The configuration's own values.
-  public init(_ configuration: FCOSConfiguration) {
-    self.init(
-      scoreThreshold: configuration.scoreThreshold, detectionsPerImage: configuration.detectionsPerImage,
-      trainingTransform: configuration.transform)
-  }
-}
-
-/// FCOS (Tian et al. 2019, "Fully Convolutional One-Stage Object Detection"): an anchor-free
-/// detector that predicts, at every location of an FPN's levels P3–P7, class probabilities, the
-/// distances to the four edges of the object's box, and a centerness that down-weights locations
-/// far from the object's centre. Trained with the focal loss, a GIoU box loss and a binary cross
-/// entropy on the centerness. Names follow torchvision's `FCOS`, so its state dicts load with
-/// `strict: true`.
-///
-/// Labels are class indices `0..<classes` of the sigmoid outputs, with no background class (see
-/// `FCOSConfiguration`).
-public final class FCOS: Module, Detector {
-  public let backbone: BackboneWithFPN
-  public let head: FCOSHead
-  public let anchorGenerator: AnchorGenerator
-  public let configuration: FCOSConfiguration
-  /// Read by `detect` only; training keeps using `configuration`.
-  public var inference: InferenceSettings
-  /// Draws training's random choices (sizes, samplers) once the initialisation is seeded.
-  public let generator: Generator
-  let coder = BoxLinearCoder()
-
-  public init(_ configuration: FCOSConfiguration) {
-    self.configuration = configuration
-    inference = InferenceSettings(configuration)
-    let g = Generator(seed: configuration.seed)
-    generator = g
-    let body = ResNet(configuration.backbone, generator: g)
-    let returnedStages = [2, 3, 4]
-    let fpn = FeaturePyramidNetwork(
-      inputChannels: returnedStages.map { body.stageChannels[$0 - 1] }, outputChannels: configuration.fpnChannels,
-      extra: .p6p7,
-      p6p7InputChannels: configuration.extraLevelsInput == .p5 ? configuration.fpnChannels : body.stageChannels[3],
-      generator: g)
-    backbone = BackboneWithFPN(body: body, fpn: fpn, returnedStages: returnedStages)
-    anchorGenerator = AnchorGenerator(
-      sizes: configuration.anchorSizes.map { [$0] }, aspectRatios: Array(repeating: [1], count: configuration.anchorSizes.count))
-    head = FCOSHead(
-      channels: configuration.fpnChannels, classes: configuration.classes, priorProbability: configuration.priorProbability,
-      norm: configuration.headNorm, generator: g)
-    super.init()
-  }
-
-  public var hasMasks: Bool { false }
-
-  /// Detections for `images` (each `[3, H, W]`, float in [0, 1]), in original image pixels:
-  /// `boxes` `[N, 4]`, `scores` `[N]` (√(class probability × centerness)) and `labels` `[N]`
-  /// (class indices). Runs without recording gradients; call `eval()` first.
-  public func detect(_ images: [Tensor]) -> [Instances] {
-    withNoGrad {
-      let timer = OperationTimer.shared
-      let transform = configuration.transform.forTesting(inference)
-      let (batch, _) = timer.measure("transform") { transform(images) }
-      let features = timer.measure("backbone") { backbone(batch.tensor) }
-      let outputs = timer.measure("head") { head(features) }
-      let anchors = anchors(for: features, batch: batch)
-      return timer.measure("postprocess") {
-        (0..<images.count).map { i in
-          let (boxes, scores, labels) = select(
-            logits: fullPrecision(outputs.logits[i]), distances: fullPrecision(outputs.distances[i]),
-            centerness: fullPrecision(outputs.centerness[i]), anchors: anchors, imageSize: batch.imageSizes[i])
-          return Instances(
-            imageSize: batch.originalSizes[i],
-            fields: [
-              "boxes": transform.boxesToOriginal(boxes, in: batch, index: i), "scores": scores, "labels": labels,
-            ])
-        }
+/// FCOS's training and selection (Tian et al. 2019, "Fully Convolutional One-Stage Object
+/// Detection"): an anchor-free head that predicts, at every location of every level, class
+/// probabilities, the distances to the four edges of the object's box, and a centerness that
+/// down-weights locations far from the object's centre. Trained with the focal loss, a GIoU box
+/// loss and a binary cross entropy on the centerness.
+extension FCOSHead: DenseHead {
+  public func detect(features: [Tensor], batch: ImageBatch, settings: InferenceSettings) -> [DenseDetections] {
+    let timer = OperationTimer.shared
+    let outputs = timer.measure("head") { self(features) }
+    let anchors = anchors(for: features, batch: batch)
+    return timer.measure("postprocess") {
+      (0..<batch.imageSizes.count).map { i in
+        select(
+          logits: fullPrecision(outputs.logits[i]), distances: fullPrecision(outputs.distances[i]),
+          centerness: fullPrecision(outputs.centerness[i]), anchors: anchors, imageSize: batch.imageSizes[i],
+          settings: settings)
       }
     }
   }
 
-  /// The training losses for `images` and their `targets` (fields `boxes` in image pixels and
+  /// The training losses for resized `targets` (fields `boxes` in the batch's pixels and
   /// `labels` in `0..<classes`): `classification` (focal loss over all locations),
   /// `bbox_regression` (GIoU over foreground locations) and `bbox_ctrness` (binary cross entropy
   /// of the centerness over foreground locations), each summed over the batch and divided by the
   /// batch's number of foreground locations, as torchvision does.
-  public func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor] {
-    precondition(images.count == targets.count, "FCOS.losses needs one target per image")
-    let timer = OperationTimer.shared
-    let (batch, resizedTargets) = timer.measure("transform") {
-      configuration.transform(images, targets: targets, generator: generator)
-    }
-    let features = timer.measure("backbone") { backbone(batch.tensor) }
-    let outputs = timer.measure("head") { head(features) }
+  public func losses(features: [Tensor], batch: ImageBatch, targets: [Instances]) -> [String: Tensor] {
+    let outputs = OperationTimer.shared.measure("head") { self(features) }
     let levelAnchors = anchors(for: features, batch: batch)
     let anchors = Tensor.concatenate(levelAnchors, axis: 0)
     var classification: [Tensor] = []
     var regression: [Tensor] = []
     var centerness: [Tensor] = []
     var foregroundCount = 0
-    for (i, target) in resizedTargets!.enumerated() {
+    for (i, target) in targets.enumerated() {
       let groundTruth = target.boxes?.tensor ?? Tensor.zeros([0, 4], device: anchors.device)
       let labels = target["labels"] ?? Tensor.zeros([0], dtype: .int64, device: anchors.device)
       let matches = withNoGrad {
@@ -249,7 +170,7 @@ public final class FCOS: Module, Detector {
   private func oneHotTargets(matches: Tensor, labels: Tensor, like logits: Tensor) -> Tensor {
     guard labels.shape[0] > 0 else { return logits.zerosLike() }
     let locationLabels = labels.to(.int64).gathering(matches.clamped(min: 0))
-    let classIndices = Tensor.arange(configuration.classes, dtype: .int64, device: logits.device)
+    let classIndices = Tensor.arange(classes, dtype: .int64, device: logits.device)
     let isClass = locationLabels.unsqueezed(axis: 1) .== classIndices.unsqueezed(axis: 0)
     return (isClass .&& (matches .>= 0).unsqueezed(axis: 1)).to(logits.dtype)
   }
@@ -258,8 +179,9 @@ public final class FCOS: Module, Detector {
   /// √(class probability × centerness), decoded and clipped; then NMS per class and the best
   /// `detectionsPerImage`.
   private func select(
-    logits: Tensor, distances: Tensor, centerness: Tensor, anchors: [Tensor], imageSize: (height: Int, width: Int)
-  ) -> (Tensor, Tensor, Tensor) {
+    logits: Tensor, distances: Tensor, centerness: Tensor, anchors: [Tensor], imageSize: (height: Int, width: Int),
+    settings: InferenceSettings
+  ) -> DenseDetections {
     var boxes: [Tensor] = []
     var scores: [Tensor] = []
     var labels: [Tensor] = []
@@ -270,7 +192,7 @@ public final class FCOS: Module, Detector {
       let probabilities = logits.sliced(axis: 0, range).sigmoid()
       let levelCenterness = centerness.sliced(axis: 0, range).sigmoid().unsqueezed(axis: 1)
       let candidates = topCandidates(
-        scores: (probabilities * levelCenterness).sqrt(), threshold: inference.scoreThreshold,
+        scores: (probabilities * levelCenterness).sqrt(), threshold: settings.scoreThreshold,
         limit: configuration.topCandidates)
       guard candidates.locations.shape[0] > 0 else { continue }
       let decoded = coder.decode(
@@ -280,16 +202,10 @@ public final class FCOS: Module, Detector {
       scores.append(candidates.scores)
       labels.append(candidates.labels)
     }
-    guard !boxes.isEmpty else {
-      return (
-        Tensor.zeros([0, 4], dtype: logits.dtype, device: logits.device),
-        Tensor.zeros([0], dtype: logits.dtype, device: logits.device),
-        Tensor.zeros([0], dtype: .int64, device: logits.device)
-      )
-    }
+    guard !boxes.isEmpty else { return noDetections(like: logits) }
     return mergeDetections(
       boxes: boxes, scores: scores, labels: labels, nmsThreshold: configuration.nmsThreshold,
-      limit: inference.detectionsPerImage)
+      limit: settings.detectionsPerImage)
   }
 }
 

@@ -1,0 +1,37 @@
+import NN
+import Torch
+
+/// The backbone and the neck together, named `body` and `fpn` as torchvision's
+/// `BackboneWithFPN` (a detector holds it as `backbone`), so torchvision's state dicts load.
+public final class FeatureExtractor: Module {
+  public let body: any FeatureBody
+  /// nil when the neck is `none`.
+  public let fpn: FeaturePyramidNetwork?
+  /// Channels and stride of each output map, finest first.
+  public let outputShapes: [FeatureMapShape]
+  /// The leading outputs computed from backbone maps, before the neck's extra levels: RoI heads
+  /// pool from these (torchvision's `featmap_names` leave out the `pool` level).
+  public let poolableLevels: Int
+
+  public init(backbone: BackboneConfiguration, neck: NeckConfiguration, generator: Generator) {
+    body = backbone.make(generator: generator)
+    let inputs = backbone.outputShapes
+    switch neck {
+    case .none:
+      fpn = nil
+    case .fpn(let c):
+      fpn = FeaturePyramidNetwork(
+        inputChannels: inputs.map(\.channels), outputChannels: c.channels, extra: c.extraLevels, norm: c.norm,
+        extraInput: c.extraInput, reluBeforeP7: c.reluBeforeP7, generator: generator)
+    }
+    outputShapes = neck.outputShapes(input: inputs)
+    poolableLevels = inputs.count
+    super.init()
+  }
+
+  /// The output maps, finest first.
+  public func callAsFunction(_ images: Tensor) -> [Tensor] {
+    let features = body.features(images)
+    return fpn.map { $0(features) } ?? features
+  }
+}

@@ -1,0 +1,88 @@
+import NN
+import Torch
+
+/// The neck part: what combines the backbone's feature maps into the maps the heads read.
+public enum NeckConfiguration: Equatable, Sendable {
+  /// The backbone's maps go to the heads unchanged (C4-style detectors).
+  case none
+  /// A feature pyramid (Lin et al. 2017).
+  case fpn(FPNConfiguration)
+
+  public enum Kind: String, Codable, Sendable, CaseIterable {
+    case none, fpn
+  }
+
+  public var kind: Kind {
+    switch self {
+    case .none: .none
+    case .fpn: .fpn
+    }
+  }
+
+  /// The maps the heads read, finest first, given the backbone's.
+  public func outputShapes(input: [FeatureMapShape]) -> [FeatureMapShape] {
+    switch self {
+    case .none:
+      return input
+    case .fpn(let c):
+      let levels = input.map { FeatureMapShape(channels: c.channels, stride: $0.stride) }
+      let coarsest = input.last?.stride ?? 32
+      switch c.extraLevels {
+      case .none: return levels
+      case .maxPool: return levels + [FeatureMapShape(channels: c.channels, stride: coarsest * 2)]
+      case .p6p7:
+        return levels + [2, 4].map { FeatureMapShape(channels: c.channels, stride: coarsest * $0) }
+      }
+    }
+  }
+}
+
+/// A feature pyramid's settings. The defaults are torchvision's Faster R-CNN FPN.
+public struct FPNConfiguration: Codable, Equatable, Sendable {
+  /// Channels of every pyramid level.
+  public var channels = 256
+  /// Normalisation after each convolution (null: plain convolutions with bias).
+  @Nullable public var norm: NormKind? = nil
+  /// Levels added above the coarsest: `max_pool` (Faster R-CNN's P6 by subsampling), `p6p7`
+  /// (RetinaNet's and FCOS's strided convolutions) or `none`.
+  public var extraLevels = ExtraLevels.maxPool
+  /// `p6p7` only: whether P6 starts from the pyramid's P5 or the backbone's last map (C5).
+  public var extraInput = ExtraLevelsInput.p5
+  /// `p6p7` only: P7 from relu(P6) (torchvision) or from P6 (mmdetection's RetinaNet).
+  public var reluBeforeP7 = true
+
+  public init(
+    channels: Int = 256, norm: NormKind? = nil, extraLevels: ExtraLevels = .maxPool, extraInput: ExtraLevelsInput = .p5,
+    reluBeforeP7: Bool = true
+  ) {
+    self.channels = channels
+    self.norm = norm
+    self.extraLevels = extraLevels
+    self.extraInput = extraInput
+    self.reluBeforeP7 = reluBeforeP7
+  }
+}
+
+/// Where the extra pyramid levels P6 and P7 start from.
+public enum ExtraLevelsInput: String, Codable, Sendable {
+  /// The FPN's P5 output (torchvision's `retinanet_resnet50_fpn`, `fcos_resnet50_fpn`).
+  case p5
+  /// The backbone's last map, C5 (torchvision's `retinanet_resnet50_fpn_v2`, mmdetection's RetinaNet).
+  case c5
+}
+
+extension NeckConfiguration: Codable {
+  public init(from decoder: any Decoder) throws {
+    switch try decoder.partKind(Kind.self, family: "neck") {
+    case .none: self = .none
+    case .fpn: self = .fpn(try FPNConfiguration(from: decoder))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    switch self {
+    case .none: try encoder.encodePart(kind: kind, settings: nil)
+    case .fpn(let c): try encoder.encodePart(kind: kind, settings: c)
+    }
+  }
+}

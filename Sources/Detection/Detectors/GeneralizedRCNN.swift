@@ -1,0 +1,101 @@
+import NN
+import Torch
+
+/// A two-stage detector (Faster R-CNN, Ren et al. 2015; Mask R-CNN, He et al. 2017): the
+/// configured backbone and neck, a region proposal network, and RoI heads that classify and
+/// refine each proposal (and segment it, with a mask head). With a ResNet backbone and an FPN,
+/// names follow torchvision's `FasterRCNN` and `MaskRCNN`, so their state dicts load with
+/// `strict: true`; with no neck and the `resnet_stage` box head it is the C4 detector.
+public final class GeneralizedRCNN: Module {
+  public let backbone: FeatureExtractor
+  public let rpn: RegionProposalNetwork
+  public let roiHeads: RoIHeads
+  public let configuration: DetectorConfiguration
+  /// Read by `detect` only; training keeps using `configuration`.
+  public var inference: InferenceSettings
+  /// Draws training's random choices (sizes, samplers) once the initialisation is seeded.
+  public let generator: Generator
+
+  /// - Precondition: `configuration` has `rpn` and `roiHeads` (a loaded config was checked).
+  public init(_ configuration: DetectorConfiguration) {
+    guard let rpnConfiguration = configuration.rpn, let roiHeadsPart = configuration.roiHeads else {
+      preconditionFailure("GeneralizedRCNN needs rpn and roi_heads in its configuration")
+    }
+    self.configuration = configuration
+    inference = InferenceSettings(configuration)
+    let g = Generator(seed: configuration.seed)
+    generator = g
+    backbone = FeatureExtractor(backbone: configuration.backbone, neck: configuration.neck, generator: g)
+    let levels = backbone.outputShapes
+    rpn = RegionProposalNetwork(configuration: rpnConfiguration, channels: levels[0].channels, generator: g)
+    roiHeads = roiHeadsPart.make(
+      input: levels[0], classes: configuration.classes, backbone: configuration.backbone, generator: g)
+    super.init()
+  }
+
+  /// The maps RoI heads pool from: the neck's levels computed from backbone maps.
+  private func pooled(_ features: [Tensor]) -> [Tensor] {
+    Array(features.prefix(backbone.poolableLevels))
+  }
+
+  /// Detections for `images` (each `[3, H, W]`, float in [0, 1]), in original image pixels.
+  /// Runs without recording gradients; call `eval()` first so batch norms use their statistics.
+  public func detect(_ images: [Tensor]) -> [Instances] {
+    withNoGrad {
+      let timer = OperationTimer.shared
+      let transform = configuration.transform.forTesting(inference)
+      let (batch, _) = timer.measure("transform") { transform(images) }
+      let features = timer.measure("backbone") { backbone(batch.tensor) }
+      let proposals = timer.measure("rpn") { rpn.propose(features: features, images: batch) }
+      let detections = timer.measure("roi_heads") {
+        roiHeads.detect(
+          features: pooled(features), proposals: proposals, images: batch,
+          scoreThreshold: inference.scoreThreshold, detectionsPerImage: inference.detectionsPerImage)
+      }
+      return detections.enumerated().map { i, d in
+        var out = Instances(imageSize: batch.originalSizes[i])
+        for (name, value) in d.fields {
+          out[name] = name == "boxes" ? transform.boxesToOriginal(value, in: batch, index: i) : value
+        }
+        if let masks = d["masks"] {
+          let size = batch.originalSizes[i]
+          out["masks"] = timer.measure("paste_masks") {
+            MaskOperations.paste(masks, boxes: out["boxes"]!, height: size.height, width: size.width)
+          }
+        }
+        return out
+      }
+    }
+  }
+
+  /// The RPN proposals for `images`, in the resized images' pixels (for inspection and parity checks).
+  public func proposals(_ images: [Tensor]) -> (ImageBatch, [Proposals]) {
+    withNoGrad {
+      let (batch, _) = configuration.transform(images)
+      return (batch, rpn.propose(features: backbone(batch.tensor), images: batch))
+    }
+  }
+
+  /// The training losses for `images` and their `targets` (fields `boxes` in image pixels and
+  /// `labels` in `1..<classes`, and for Mask R-CNN `masks` `[N, H, W]`): `loss_objectness`,
+  /// `loss_rpn_box_reg`, `loss_classifier`, `loss_box_reg`, and `loss_mask` with masks.
+  public func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor] {
+    precondition(images.count == targets.count, "GeneralizedRCNN.losses needs one target per image")
+    let timer = OperationTimer.shared
+    let (batch, resizedTargets) = timer.measure("transform") {
+      configuration.transform(images, targets: targets, generator: generator)
+    }
+    let features = timer.measure("backbone") { backbone(batch.tensor) }
+    let (proposals, rpnLosses) = timer.measure("rpn") {
+      rpn.proposeAndLearn(features: features, images: batch, targets: resizedTargets!)
+    }
+    let headLosses = timer.measure("roi_heads") {
+      roiHeads.learn(features: pooled(features), proposals: proposals, images: batch, targets: resizedTargets!)
+    }
+    return rpnLosses.merging(headLosses) { a, _ in a }
+  }
+}
+
+extension GeneralizedRCNN: Detector {
+  public var hasMasks: Bool { roiHeads.hasMasks }
+}
