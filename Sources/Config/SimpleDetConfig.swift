@@ -40,6 +40,10 @@ public struct ModelSection: Codable, Equatable, Sendable {
     set { detector[keyPath: path] = newValue }
   }
 
+  public subscript<Value>(dynamicMember path: KeyPath<DetectorConfiguration, Value>) -> Value {
+    detector[keyPath: path]
+  }
+
   private enum CodingKeys: String, CodingKey {
     case weights
     case weightsPrefix = "weights_prefix"

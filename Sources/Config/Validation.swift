@@ -168,8 +168,11 @@ extension SimpleDetConfig {
     c.range(heads.minSize, 0...1000, "model.roi_heads.min_size")
     switch heads.boxHead {
     case .twoMLP(let size): c.range(size, 1...65_536, "model.roi_heads.box_head.representation_size")
-    case .convFC(let convolutions, let fullyConnected, _):
+    case .convFC(let convolutions, let fullyConnected, let norm):
       c.require(convolutions.allSatisfy { (1...4096).contains($0) }, "model.roi_heads.box_head.convolutions", "needs channel counts from 1 to 4096")
+      c.require(
+        norm != .groupNorm || convolutions.allSatisfy { $0 % 32 == 0 }, "model.roi_heads.box_head.convolutions",
+        "group norm needs channel counts that are multiples of 32 (it uses 32 groups)")
       c.require(
         !fullyConnected.isEmpty && fullyConnected.allSatisfy { (1...65_536).contains($0) }, "model.roi_heads.box_head.fully_connected",
         "needs at least one size from 1 to 65536")
@@ -181,6 +184,9 @@ extension SimpleDetConfig {
     }
     if let mask = heads.maskHead {
       c.require(mask.convolutions.allSatisfy { (1...4096).contains($0) }, "model.roi_heads.mask_head.convolutions", "needs channel counts from 1 to 4096")
+      c.require(
+        mask.norm != .groupNorm || mask.convolutions.allSatisfy { $0 % 32 == 0 }, "model.roi_heads.mask_head.convolutions",
+        "group norm needs channel counts that are multiples of 32 (it uses 32 groups)")
       c.range(mask.resolution, 1...64, "model.roi_heads.mask_head.resolution")
       c.range(mask.samplingRatio, 0...16, "model.roi_heads.mask_head.sampling_ratio")
       c.range(mask.predictorChannels, 1...4096, "model.roi_heads.mask_head.predictor_channels")

@@ -47,7 +47,7 @@ import Testing
     Case(arguments: ["benchmark", "--config", "tiny.yaml", "--size", "0"], named: "size"),
     Case(arguments: ["predict", "--config", "tiny.yaml", "--weights", weights, "--input", "img.png", "--output", "p", "--score-threshold", "2"],
          named: "score-threshold"),
-    Case(arguments: ["train", "--config", "tiny.yaml", "--set", "model.fpn_channels=0"], named: "model.fpn_channels"),
+    Case(arguments: ["train", "--config", "tiny.yaml", "--set", "model.neck.channels=0"], named: "model.neck.channels"),
     Case(arguments: ["train", "--config", "tiny.yaml", "--set", "data.train.image_count=1000000000"], named: "data.train.image_count"),
     Case(arguments: ["predict", "--config", "tiny.yaml", "--weights", weights, "--input", "img.png", "--output", "p", "--set", "test.detections_per_image=-1"],
          named: "test.detections_per_image"),

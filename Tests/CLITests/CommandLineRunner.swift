@@ -78,7 +78,7 @@ func tinyConfig(maxIterations: Int = 6, checkpointPeriod: Int = 3) -> String {
   model:
     classes: 4
     backbone: {depth: 18, norm: BN, frozen_stages: 0}
-    fpn_channels: 16
+    neck: {kind: fpn, channels: 16}
     transform: {min_size: [96], max_size: 128}
     rpn:
       anchor_sizes: [[8], [16], [32], [64], [128]]

@@ -75,7 +75,8 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
   @Test func maskRCNNTrainsEvaluatesAndPredictsMasks() throws {
     let folder = try ScratchFolder()
     let config = tinyConfig(maxIterations: 2, checkpointPeriod: 0)
-      .replacingOccurrences(of: "model:\n", with: "model:\n  kind: mask_rcnn\n  mask_head: {convolutions: [16], predictor_channels: 16}\n")
+      .replacingOccurrences(
+        of: "  roi_heads:\n", with: "  roi_heads:\n    mask_head: {convolutions: [16], predictor_channels: 16}\n")
     try folder.write("mask.yaml", config)
     let train = try CommandLineRunner.run(["train", "--config", "mask.yaml", "--output", "run"], in: folder.url)
     #expect(train.status == 0, "\(train.errors)")

@@ -35,7 +35,7 @@ import Testing
     }
 
     let resolved = try SimpleDetConfig.load(file: config)
-    try resolved.model.makeDetector().saveWeights(to: folder.path("initial.safetensors"))
+    try resolved.model.detector.makeDetector().saveWeights(to: folder.path("initial.safetensors"))
     try ImageCodec.encodePNG(ShapesDataset(imageCount: 1, seed: 3).image(at: 0)).write(to: folder.path("scene.png"))
     let result = try CommandLineRunner.run(
       ["predict", "--config", config, "--weights", "initial.safetensors", "--input", "scene.png", "--output", "seen",

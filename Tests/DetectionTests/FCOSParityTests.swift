@@ -9,12 +9,12 @@ import Testing
 @Suite(.serialized) struct FCOSParityTests {
   static let fixtureName = "fcos_resnet50_fpn"
 
-  static func makeModel() throws -> (FCOS, DenseParityFixture) {
+  static func makeModel() throws -> (DenseDetector, DenseParityFixture) {
     let fixture = try DenseParityFixture.load(fixtureName)
-    var config = FCOSConfiguration.torchvisionResNet50FPN()
+    var config = DetectorConfiguration.torchvisionFCOS()
     config.transform.minSize = [fixture.min_size]
     config.transform.maxSize = fixture.max_size
-    let model = FCOS(config)
+    let model = DenseDetector(config)
     try model.load(stateDict: hashedWeights(for: model))
     return (model, fixture)
   }
@@ -22,7 +22,7 @@ import Testing
   @Test func stateDictKeysAndShapesMatchTorchvision() throws {
     let manifest = try JSONDecoder().decode(
       [ManifestEntry].self, from: Data(contentsOf: fixtureURL("\(Self.fixtureName)_state_dict.json")))
-    let model = FCOS(.torchvisionResNet50FPN())
+    let model = DenseDetector(.torchvisionFCOS())
     let ours = model.stateDict().map { ManifestEntry(key: $0.key, shape: $0.value.shape) }.sorted { $0.key < $1.key }
     #expect(ours.count == manifest.count)
     let differences = zip(ours, manifest).filter { $0 != $1 }.prefix(5).map { "\($0.key) \($0.shape) vs \($1.key) \($1.shape)" }
@@ -67,22 +67,23 @@ import Testing
 
   @Test func centernessIsOneAtTheCentreAndFallsTowardsEdges() {
     let distances = Tensor([Float(2), 3, 2, 3, 1, 3, 3, 1], shape: [2, 4])
-    let values = FCOS.centerness(of: distances).to(.float64).toArray(Double.self)
+    let values = FCOSHead.centerness(of: distances).to(.float64).toArray(Double.self)
     let expected: [Double] = [1, (1.0 / 3 * 1.0 / 3).squareRoot()]
     let matches = zip(values, expected).allSatisfy { Swift.abs($0 - $1) < 1e-6 }
     #expect(matches, "\(values)")
   }
 }
 
-func smallFCOSConfiguration() -> FCOSConfiguration {
-  var config = FCOSConfiguration()
-  config.classes = 3
-  config.backbone = ResNet.Configuration(depth: 18, norm: .frozenBatchNorm, frozenStages: 0)
-  config.fpnChannels = 64
-  config.transform = ImageTransform(minSize: [96], maxSize: 96)
+func smallFCOSConfiguration() -> DetectorConfiguration {
+  var head = FCOSHeadConfiguration()
   // Smaller ranges so 96-pixel scenes use several levels.
-  config.regressionRangeLower = 2
-  config.regressionRangeUpper = 4
+  head.regressionRangeLower = 2
+  head.regressionRangeUpper = 4
+  var config = DetectorConfiguration.torchvisionFCOS(classes: 3)
+  config.head = .fcos(head)
+  config.backbone = .resnet(ResNet.Configuration(depth: 18, norm: .frozenBatchNorm, frozenStages: 0, outFeatures: [.c3, .c4, .c5]))
+  config.neck = .fpn(FPNConfiguration(channels: 64, extraLevels: .p6p7))
+  config.transform = ImageTransform(minSize: [96], maxSize: 96)
   config.seed = 3
   return config
 }
@@ -90,7 +91,7 @@ func smallFCOSConfiguration() -> FCOSConfiguration {
 @Suite(.serialized) struct FCOSTrainingTests {
   @Test func lossesFallOnSyntheticScenes() {
     Torch.threadCount = 2
-    let model = FCOS(smallFCOSConfiguration())
+    let model = DenseDetector(smallFCOSConfiguration())
     let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 1)
     let optimizer = SGD(
       groups: ParameterGroup.standard(for: model, learningRate: 0.01, weightDecay: 1e-4), momentum: 0.9)
@@ -113,7 +114,7 @@ func smallFCOSConfiguration() -> FCOSConfiguration {
   }
 
   @Test func imagesWithoutObjectsHaveOnlyClassificationLoss() {
-    let model = FCOS(smallFCOSConfiguration())
+    let model = DenseDetector(smallFCOSConfiguration())
     let (images, _) = rectangleScenes(count: 1, size: 96, seed: 4)
     let empty = Instances(imageSize: (96, 96), fields: ["boxes": Tensor.zeros([0, 4]), "labels": Tensor.zeros([0], dtype: .int64)])
     let losses = model.losses(images, targets: [empty])
@@ -125,7 +126,7 @@ func smallFCOSConfiguration() -> FCOSConfiguration {
   }
 
   @Test func evalModeDetectsInOriginalPixels() {
-    let model = FCOS(smallFCOSConfiguration())
+    let model = DenseDetector(smallFCOSConfiguration())
     model.eval()
     model.inference.scoreThreshold = 0
     model.inference.detectionsPerImage = 20
@@ -147,9 +148,10 @@ func smallFCOSConfiguration() -> FCOSConfiguration {
   }
 
   @Test func configurationRoundTripsThroughJSON() throws {
-    let config = FCOSConfiguration.torchvisionResNet50FPN(classes: 21)
-    let decoded = try JSONDecoder().decode(FCOSConfiguration.self, from: JSONEncoder().encode(config))
+    let config = DetectorConfiguration.torchvisionFCOS(classes: 21)
+    let decoded = try JSONDecoder().decode(DetectorConfiguration.self, from: JSONEncoder().encode(config))
     #expect(decoded == config)
-    #expect(decoded.classes == 21 && decoded.headNorm == .groupNorm && decoded.nmsThreshold == 0.6)
+    guard case .fcos(let head)? = decoded.head else { Issue.record("not an FCOS head"); return }
+    #expect(decoded.classes == 21 && head.norm == .groupNorm && head.nmsThreshold == 0.6)
   }
 }

@@ -89,23 +89,23 @@ enum TorchvisionVariant: String, CaseIterable, Sendable {
   case v1 = "fasterrcnn_resnet50_fpn"
   case v2 = "fasterrcnn_resnet50_fpn_v2"
 
-  var configuration: FasterRCNNConfiguration {
+  var configuration: DetectorConfiguration {
     switch self {
-    case .v1: .torchvisionResNet50FPN()
-    case .v2: .torchvisionResNet50FPNv2()
+    case .v1: .torchvisionFasterRCNN()
+    case .v2: .torchvisionFasterRCNNv2()
     }
   }
 }
 
 @Suite(.serialized) struct FasterRCNNParityTests {
-  static func makeModel(_ variant: TorchvisionVariant) throws -> (FasterRCNN, ParityFixture) {
+  static func makeModel(_ variant: TorchvisionVariant) throws -> (GeneralizedRCNN, ParityFixture) {
     let fixture = try JSONDecoder().decode(
       ParityFixture.self, from: Data(contentsOf: fixtureURL("\(variant.rawValue)_parity.json")))
     var config = variant.configuration
     config.transform.minSize = [fixture.min_size]
     config.transform.maxSize = fixture.max_size
-    config.roiHeads.scoreThreshold = 0
-    let model = FasterRCNN(config)
+    config.roiHeads?.standard.scoreThreshold = 0
+    let model = GeneralizedRCNN(config)
     try model.load(stateDict: hashedWeights(for: model))
     model.eval()
     return (model, fixture)
@@ -115,7 +115,7 @@ enum TorchvisionVariant: String, CaseIterable, Sendable {
   func stateDictKeysAndShapesMatchTorchvision(variant: TorchvisionVariant) throws {
     let manifest = try JSONDecoder().decode(
       [ManifestEntry].self, from: Data(contentsOf: fixtureURL("\(variant.rawValue)_state_dict.json")))
-    let model = FasterRCNN(variant.configuration)
+    let model = GeneralizedRCNN(variant.configuration)
     let ours = model.stateDict().map { ManifestEntry(key: $0.key, shape: $0.value.shape) }.sorted { $0.key < $1.key }
     #expect(ours.count == manifest.count)
     let differences = zip(ours, manifest).filter { $0 != $1 }.prefix(5).map { "\($0.key) \($0.shape) vs \($1.key) \($1.shape)" }
@@ -123,7 +123,7 @@ enum TorchvisionVariant: String, CaseIterable, Sendable {
   }
 
   @Test func frozenStagesFollowTorchvisionsDefault() {
-    let model = FasterRCNN(.torchvisionResNet50FPN())
+    let model = GeneralizedRCNN(.torchvisionFasterRCNN())
     let trainable = model.namedParameters().filter { $0.1.requiresGrad }.map(\.0)
     #expect(!trainable.contains { $0.hasPrefix("backbone.body.conv1") || $0.hasPrefix("backbone.body.layer1.") })
     #expect(trainable.contains("backbone.body.layer2.0.conv1.weight"))

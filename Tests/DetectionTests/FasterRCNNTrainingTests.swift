@@ -30,19 +30,19 @@ func rectangleScenes(count: Int, size: Int, seed: UInt64) -> ([Tensor], [Instanc
   return (images, targets)
 }
 
-func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
-  var config = FasterRCNNConfiguration()
+func smallFasterRCNNConfiguration() -> DetectorConfiguration {
+  var config = DetectorConfiguration()
   config.classes = 3
-  config.backbone = ResNet.Configuration(depth: 18, norm: .frozenBatchNorm, frozenStages: 0)
-  config.fpnChannels = 64
+  config.backbone = .resnet(ResNet.Configuration(depth: 18, norm: .frozenBatchNorm, frozenStages: 0))
+  config.neck = .fpn(FPNConfiguration(channels: 64))
   config.transform = ImageTransform(minSize: [96], maxSize: 96)
-  config.rpn.anchorSizes = [[16], [32], [48], [64], [96]]
-  config.rpn.preNMSTopNTrain = 300
-  config.rpn.postNMSTopNTrain = 200
-  config.rpn.preNMSTopNTest = 200
-  config.rpn.postNMSTopNTest = 100
-  config.roiHeads.batchSizePerImage = 64
-  config.roiHeads.boxHead = .twoMLP(representationSize: 128)
+  config.rpn?.anchorSizes = [[16], [32], [48], [64], [96]]
+  config.rpn?.preNMSTopNTrain = 300
+  config.rpn?.postNMSTopNTrain = 200
+  config.rpn?.preNMSTopNTest = 200
+  config.rpn?.postNMSTopNTest = 100
+  config.roiHeads?.standard.batchSizePerImage = 64
+  config.roiHeads?.standard.boxHead = .twoMLP(representationSize: 128)
   config.seed = 3
   return config
 }
@@ -53,8 +53,8 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
   /// empty tensor.
   @Test func noProposalsGiveNoDetections() {
     var config = smallFasterRCNNConfiguration()
-    config.rpn.minSize = 500
-    let model = FasterRCNN(config)
+    config.rpn?.minSize = 500
+    let model = GeneralizedRCNN(config)
     let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 1)
     model.eval()
     let found = model.detect(images)
@@ -66,7 +66,7 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
 
   @Test func lossesFallOnSyntheticScenes() {
     Torch.threadCount = 2
-    let model = FasterRCNN(smallFasterRCNNConfiguration())
+    let model = GeneralizedRCNN(smallFasterRCNNConfiguration())
     let (images, targets) = rectangleScenes(count: 4, size: 96, seed: 1)
     let optimizer = SGD(
       groups: ParameterGroup.standard(for: model, learningRate: 0.02, weightDecay: 1e-4), momentum: 0.9)
@@ -89,7 +89,7 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
   }
 
   @Test func evalModeDetectsWithoutGradients() {
-    let model = FasterRCNN(smallFasterRCNNConfiguration())
+    let model = GeneralizedRCNN(smallFasterRCNNConfiguration())
     model.eval()
     let (images, _) = rectangleScenes(count: 2, size: 96, seed: 2)
     let detections = model.detect([images[0], images[1][.all, 0..<80, 0..<64]])
@@ -113,7 +113,7 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
   }
 
   @Test func bfloat16AutocastTrainsAndDetects() {
-    let model = FasterRCNN(smallFasterRCNNConfiguration())
+    let model = GeneralizedRCNN(smallFasterRCNNConfiguration())
     let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 5)
     model.train()
     let losses = withAutocast(.bfloat16) { model.losses(images, targets: targets) }
@@ -163,13 +163,26 @@ func smallFasterRCNNConfiguration() -> FasterRCNNConfiguration {
 
 @Suite struct PyramidTests {
   @Test func p6p7LevelsFollowRetinaNetsNaming() {
-    let fpn = FeaturePyramidNetwork(inputChannels: [8, 16, 32], outputChannels: 8, extra: .p6p7, p6p7InputChannels: 32)
+    let fpn = FeaturePyramidNetwork(inputChannels: [8, 16, 32], outputChannels: 8, extra: .p6p7, extraInput: .c5)
     let keys = fpn.stateDict().keys.sorted()
     #expect(keys.contains("extra_blocks.p6.weight") && keys.contains("extra_blocks.p7.bias"))
     let features = [Tensor.zeros([1, 8, 32, 32]), Tensor.zeros([1, 16, 16, 16]), Tensor.zeros([1, 32, 8, 8])]
     let outputs = withNoGrad { fpn(features) }
     #expect(outputs.map { $0.shape[2] } == [32, 16, 8, 4, 2])
     #expect(outputs.allSatisfy { $0.shape[1] == 8 })
+  }
+
+  @Test func p7TakesTheReluOfP6OnlyWhenAsked() {
+    let features = [8, 16, 32].enumerated().map { i, c in Tensor.randn([1, c, 32 >> i, 32 >> i], generator: Generator(seed: 5)) }
+    func outputs(relu: Bool) -> [Tensor] {
+      let fpn = FeaturePyramidNetwork(
+        inputChannels: [8, 16, 32], outputChannels: 8, extra: .p6p7, extraInput: .c5, reluBeforeP7: relu,
+        generator: Generator(seed: 1))
+      return withNoGrad { fpn(features) }
+    }
+    let (torchvision, mmdetection) = (outputs(relu: true), outputs(relu: false))
+    #expect((torchvision[3] - mmdetection[3]).abs().max().doubleValue() == 0)
+    #expect((torchvision[4] - mmdetection[4]).abs().max().doubleValue() > 1e-4)
   }
 
   @Test func maxPoolLevelHalvesTheCoarsestOutput() {

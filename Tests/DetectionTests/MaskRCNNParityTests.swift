@@ -46,10 +46,10 @@ enum MaskRCNNVariant: String, CaseIterable, Sendable {
   case v1 = "maskrcnn_resnet50_fpn"
   case v2 = "maskrcnn_resnet50_fpn_v2"
 
-  var configuration: FasterRCNNConfiguration {
+  var configuration: DetectorConfiguration {
     switch self {
-    case .v1: .torchvisionMaskRCNNResNet50FPN()
-    case .v2: .torchvisionMaskRCNNResNet50FPNv2()
+    case .v1: .torchvisionMaskRCNN()
+    case .v2: .torchvisionMaskRCNNv2()
     }
   }
 }
@@ -69,7 +69,7 @@ func largestDifference(_ a: [Double], _ b: [Double]) -> Double {
   func stateDictKeysAndShapesMatchTorchvision(variant: MaskRCNNVariant) throws {
     let manifest = try JSONDecoder().decode(
       [ManifestEntry].self, from: Data(contentsOf: fixtureURL("\(variant.rawValue)_state_dict.json")))
-    let model = FasterRCNN(variant.configuration)
+    let model = GeneralizedRCNN(variant.configuration)
     let ours = model.stateDict().map { ManifestEntry(key: $0.key, shape: $0.value.shape) }.sorted { $0.key < $1.key }
     #expect(ours.count == manifest.count)
     let differences = zip(ours, manifest).filter { $0 != $1 }.prefix(5).map { "\($0.key) \($0.shape) vs \($1.key) \($1.shape)" }
@@ -105,14 +105,14 @@ func largestDifference(_ a: [Double], _ b: [Double]) -> Double {
   @Test func trainingLossesMatchTorchvision() throws {
     let fixture = try JSONDecoder().decode(
       MaskTrainingFixture.self, from: Data(contentsOf: fixtureURL("maskrcnn_resnet50_fpn_training.json")))
-    var config = FasterRCNNConfiguration.torchvisionMaskRCNNResNet50FPN()
+    var config = DetectorConfiguration.torchvisionMaskRCNN()
     config.transform.minSize = [160]
     config.transform.maxSize = 256
-    config.rpn.batchSizePerImage = 100_000
-    config.rpn.positiveFraction = 1
-    config.roiHeads.batchSizePerImage = 100_000
-    config.roiHeads.positiveFraction = 1
-    let model = FasterRCNN(config)
+    config.rpn?.batchSizePerImage = 100_000
+    config.rpn?.positiveFraction = 1
+    config.roiHeads?.standard.batchSizePerImage = 100_000
+    config.roiHeads?.standard.positiveFraction = 1
+    let model = GeneralizedRCNN(config)
     try model.load(stateDict: hashedWeights(for: model))
     model.train()
     let images = [hashedImage([3, 120, 150], seed: 1_000_001), hashedImage([3, 100, 90], seed: 1_000_002)]
@@ -149,8 +149,8 @@ func largestDifference(_ a: [Double], _ b: [Double]) -> Double {
     var config = variant.configuration
     config.transform.minSize = [fixture.min_size]
     config.transform.maxSize = fixture.max_size
-    config.roiHeads.scoreThreshold = 0
-    let model = FasterRCNN(config)
+    config.roiHeads?.standard.scoreThreshold = 0
+    let model = GeneralizedRCNN(config)
     try model.load(stateDict: hashedWeights(for: model))
     model.eval()
     let images = zip(fixture.image_shapes, fixture.image_seeds).map { hashedImage($0, seed: $1) }

@@ -16,9 +16,9 @@ import Torch
     let picture = Image(width: 80, height: 60, filledWith: [30, 120, 200])
     try ImageCodec.encodePNG(picture).write(to: png)
     let weights = directory.appendingPathComponent("weights.safetensors")
-    try FasterRCNN(smallFasterRCNNConfiguration()).saveWeights(to: weights)
+    try GeneralizedRCNN(smallFasterRCNNConfiguration()).saveWeights(to: weights)
 
-    let model = FasterRCNN(smallFasterRCNNConfiguration())
+    let model = GeneralizedRCNN(smallFasterRCNNConfiguration())
     try model.loadWeights(contentsOf: weights)
     model.eval()
 

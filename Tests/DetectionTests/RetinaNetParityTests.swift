@@ -75,21 +75,21 @@ enum RetinaNetVariant: String, CaseIterable, Sendable {
   case v1 = "retinanet_resnet50_fpn"
   case v2 = "retinanet_resnet50_fpn_v2"
 
-  var configuration: RetinaNetConfiguration {
+  var configuration: DetectorConfiguration {
     switch self {
-    case .v1: .torchvisionResNet50FPN()
-    case .v2: .torchvisionResNet50FPNv2()
+    case .v1: .torchvisionRetinaNet()
+    case .v2: .torchvisionRetinaNetv2()
     }
   }
 }
 
 @Suite(.serialized) struct RetinaNetParityTests {
-  static func makeModel(_ variant: RetinaNetVariant) throws -> (RetinaNet, DenseParityFixture) {
+  static func makeModel(_ variant: RetinaNetVariant) throws -> (DenseDetector, DenseParityFixture) {
     let fixture = try DenseParityFixture.load(variant.rawValue)
     var config = variant.configuration
     config.transform.minSize = [fixture.min_size]
     config.transform.maxSize = fixture.max_size
-    let model = RetinaNet(config)
+    let model = DenseDetector(config)
     try model.load(stateDict: hashedWeights(for: model))
     return (model, fixture)
   }
@@ -98,22 +98,23 @@ enum RetinaNetVariant: String, CaseIterable, Sendable {
   func stateDictKeysAndShapesMatchTorchvision(variant: RetinaNetVariant) throws {
     let manifest = try JSONDecoder().decode(
       [ManifestEntry].self, from: Data(contentsOf: fixtureURL("\(variant.rawValue)_state_dict.json")))
-    let model = RetinaNet(variant.configuration)
+    let model = DenseDetector(variant.configuration)
     let ours = model.stateDict().map { ManifestEntry(key: $0.key, shape: $0.value.shape) }.sorted { $0.key < $1.key }
     #expect(ours.count == manifest.count)
     let differences = zip(ours, manifest).filter { $0 != $1 }.prefix(5).map { "\($0.key) \($0.shape) vs \($1.key) \($1.shape)" }
     #expect(differences.isEmpty, "\(differences)")
   }
 
-  @Test func defaultsAreTorchvisions() {
-    let model = RetinaNet(.torchvisionResNet50FPN())
+  @Test func defaultsAreTorchvisions() throws {
+    let model = DenseDetector(.torchvisionRetinaNet())
     let trainable = model.namedParameters().filter { $0.1.requiresGrad }.map(\.0)
     let stemFrozen = !trainable.contains { $0.hasPrefix("backbone.body.conv1") || $0.hasPrefix("backbone.body.layer1.") }
     #expect(stemFrozen)
     #expect(trainable.contains("backbone.body.layer2.0.conv1.weight"))
-    #expect(model.anchorGenerator.anchorsPerLocation == [9, 9, 9, 9, 9])
+    let head = try #require(model.head as? RetinaNetHead)
+    #expect(head.anchorGenerator.anchorsPerLocation == [9, 9, 9, 9, 9])
     // The classification bias encodes the prior probability 0.01: -log(99).
-    let bias = model.head.classificationHead.clsLogits.bias!.mean().doubleValue()
+    let bias = head.classificationHead.clsLogits.bias!.mean().doubleValue()
     #expect(Swift.abs(bias + Foundation.log(99.0)) < 1e-5)
   }
 

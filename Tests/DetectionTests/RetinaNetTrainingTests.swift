@@ -4,15 +4,16 @@ import Testing
 @testable import NN
 @testable import Torch
 
-func smallRetinaNetConfiguration(boxLoss: BoxRegressionLoss = .l1, headNorm: NormKind? = nil) -> RetinaNetConfiguration {
-  var config = RetinaNetConfiguration()
-  config.classes = 3
-  config.backbone = ResNet.Configuration(depth: 18, norm: .frozenBatchNorm, frozenStages: 0)
-  config.fpnChannels = 64
+func smallRetinaNetConfiguration(boxLoss: BoxRegressionLoss = .l1, headNorm: NormKind? = nil) -> DetectorConfiguration {
+  var head = RetinaNetHeadConfiguration()
+  head.anchorSizes = [[16, 20, 25], [32, 40, 50], [48, 60, 76], [64, 80, 101], [96, 120, 152]]
+  head.boxRegressionLoss = boxLoss
+  head.norm = headNorm
+  var config = DetectorConfiguration.torchvisionRetinaNet(classes: 3)
+  config.head = .retinaNet(head)
+  config.backbone = .resnet(ResNet.Configuration(depth: 18, norm: .frozenBatchNorm, frozenStages: 0, outFeatures: [.c3, .c4, .c5]))
+  config.neck = .fpn(FPNConfiguration(channels: 64, extraLevels: .p6p7))
   config.transform = ImageTransform(minSize: [96], maxSize: 96)
-  config.anchorSizes = [[16, 20, 25], [32, 40, 50], [48, 60, 76], [64, 80, 101], [96, 120, 152]]
-  config.boxRegressionLoss = boxLoss
-  config.headNorm = headNorm
   config.seed = 3
   return config
 }
@@ -21,7 +22,7 @@ func smallRetinaNetConfiguration(boxLoss: BoxRegressionLoss = .l1, headNorm: Nor
   @Test(arguments: [BoxRegressionLoss.l1, .giou])
   func lossesFallOnSyntheticScenes(boxLoss: BoxRegressionLoss) {
     Torch.threadCount = 2
-    let model = RetinaNet(smallRetinaNetConfiguration(boxLoss: boxLoss, headNorm: boxLoss == .giou ? .groupNorm : nil))
+    let model = DenseDetector(smallRetinaNetConfiguration(boxLoss: boxLoss, headNorm: boxLoss == .giou ? .groupNorm : nil))
     let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 1)
     let optimizer = SGD(
       // GIoU with group norm tolerates less: it diverges at 0.05 where L1 is still slow.
@@ -46,7 +47,7 @@ func smallRetinaNetConfiguration(boxLoss: BoxRegressionLoss = .l1, headNorm: Nor
   }
 
   @Test func imagesWithoutObjectsHaveNoBoxLoss() {
-    let model = RetinaNet(smallRetinaNetConfiguration())
+    let model = DenseDetector(smallRetinaNetConfiguration())
     let (images, _) = rectangleScenes(count: 1, size: 96, seed: 4)
     let empty = Instances(imageSize: (96, 96), fields: ["boxes": Tensor.zeros([0, 4]), "labels": Tensor.zeros([0], dtype: .int64)])
     let losses = model.losses(images, targets: [empty])
@@ -57,7 +58,7 @@ func smallRetinaNetConfiguration(boxLoss: BoxRegressionLoss = .l1, headNorm: Nor
   }
 
   @Test func levelsWithoutCandidatesGiveNoDetections() {
-    let model = RetinaNet(smallRetinaNetConfiguration())
+    let model = DenseDetector(smallRetinaNetConfiguration())
     model.eval()
     model.inference.scoreThreshold = 1
     let (images, _) = rectangleScenes(count: 1, size: 96, seed: 2)
@@ -67,7 +68,7 @@ func smallRetinaNetConfiguration(boxLoss: BoxRegressionLoss = .l1, headNorm: Nor
   }
 
   @Test func evalModeDetectsInOriginalPixels() {
-    let model = RetinaNet(smallRetinaNetConfiguration())
+    let model = DenseDetector(smallRetinaNetConfiguration())
     model.eval()
     model.inference.scoreThreshold = 0
     model.inference.detectionsPerImage = 20
@@ -87,7 +88,7 @@ func smallRetinaNetConfiguration(boxLoss: BoxRegressionLoss = .l1, headNorm: Nor
   }
 
   @Test func bfloat16AutocastTrainsAndDetects() {
-    let model = RetinaNet(smallRetinaNetConfiguration(boxLoss: .giou, headNorm: .groupNorm))
+    let model = DenseDetector(smallRetinaNetConfiguration(boxLoss: .giou, headNorm: .groupNorm))
     let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 5)
     model.train()
     let losses = withAutocast(.bfloat16) { model.losses(images, targets: targets) }
@@ -103,14 +104,19 @@ func smallRetinaNetConfiguration(boxLoss: BoxRegressionLoss = .l1, headNorm: Nor
   }
 
   @Test func configurationRoundTripsThroughJSON() throws {
-    let v2 = RetinaNetConfiguration.torchvisionResNet50FPNv2()
-    let data = try JSONEncoder().encode(RetinaNetConfiguration.torchvisionResNet50FPN())
-    let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    let v2 = DetectorConfiguration.torchvisionRetinaNetv2()
+    let data = try JSONEncoder().encode(DetectorConfiguration.torchvisionRetinaNet())
+    let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    let head = try #require(object["head"] as? [String: Any])
     // An absent head norm is written as null, so config files may name the key.
-    #expect(object.keys.contains("headNorm"))
-    let decoded = try JSONDecoder().decode(RetinaNetConfiguration.self, from: JSONEncoder().encode(v2))
+    #expect(head.keys.contains("norm") && head["kind"] as? String == "retinanet")
+    let decoded = try JSONDecoder().decode(DetectorConfiguration.self, from: JSONEncoder().encode(v2))
     #expect(decoded == v2)
-    #expect(decoded.headNorm == .groupNorm && decoded.boxRegressionLoss == .giou && decoded.extraLevelsInput == .c5)
+    guard case .retinaNet(let decodedHead)? = decoded.head, case .fpn(let fpn) = decoded.neck else {
+      Issue.record("not a RetinaNet with an FPN")
+      return
+    }
+    #expect(decodedHead.norm == .groupNorm && decodedHead.boxRegressionLoss == .giou && fpn.extraInput == .c5)
   }
 
   @Test func generalizedIoULossMatchesItsDefinition() {

@@ -10,16 +10,16 @@ import Torch
 @Suite struct InitialWeightsTests {
   @Test func backboneWeightsLoadUnderAPrefix() throws {
     let folder = try ScratchFolder()
-    var source = try tinyConfig().model.fasterRCNN
+    var source = try tinyConfig().model.detector
     source.seed = 99
-    let donor = FasterRCNN(source)
+    let donor = GeneralizedRCNN(source)
     // An "ImageNet" file: the body's tensors under their own names, plus a classifier.
     var body = donor.backbone.body.stateDict()
     body["fc.weight"] = Tensor.zeros([10, 512])
     let file = folder.path("body.safetensors")
     try SafeTensors.write(body, to: file)
 
-    let model = FasterRCNN(try tinyConfig().model.fasterRCNN)
+    let model = GeneralizedRCNN(try tinyConfig().model.detector)
     let report = try InitialWeights.load(file, prefix: "backbone.body.", into: model)
     #expect(report.loaded == body.count - 1)
     #expect(report.ignored == ["fc.weight"])
@@ -30,12 +30,12 @@ import Torch
 
   @Test func otherClassCountsKeepTheirInitialisation() throws {
     let folder = try ScratchFolder()
-    var other = try tinyConfig().model.fasterRCNN
+    var other = try tinyConfig().model.detector
     other.classes = 7
-    let donor = FasterRCNN(other)
+    let donor = GeneralizedRCNN(other)
     let file = folder.path("detector.safetensors")
     try donor.saveWeights(to: file)
-    let model = FasterRCNN(try tinyConfig().model.fasterRCNN)
+    let model = GeneralizedRCNN(try tinyConfig().model.detector)
     let report = try InitialWeights.load(file, prefix: "", into: model)
     #expect(report.mismatched.count == 4)  // cls_score and bbox_pred, weight and bias
     #expect(report.loaded == model.stateDict().count - 4)
@@ -45,7 +45,7 @@ import Torch
     let folder = try ScratchFolder()
     let file = folder.path("unrelated.safetensors")
     try SafeTensors.write(["encoder.weight": Tensor.zeros([2, 2])], to: file)
-    let model = FasterRCNN(try tinyConfig().model.fasterRCNN)
+    let model = GeneralizedRCNN(try tinyConfig().model.detector)
     #expect(throws: EngineError.self) { try InitialWeights.load(file, prefix: "", into: model) }
   }
 }

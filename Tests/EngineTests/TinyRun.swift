@@ -24,7 +24,7 @@ final class ScratchFolder {
 func tinyConfig(maxIterations: Int = 6) throws -> SimpleDetConfig {
   try SimpleDetConfig.load(overrides: [
     "model.classes=4", "model.backbone.depth=18", "model.backbone.norm=BN", "model.backbone.frozen_stages=0",
-    "model.fpn_channels=16", "model.transform.min_size=[96]", "model.transform.max_size=128",
+    "model.neck.channels=16", "model.transform.min_size=[96]", "model.transform.max_size=128",
     "model.rpn.anchor_sizes=[[8], [16], [32], [64], [128]]",
     "model.rpn.pre_nms_top_n_train=100", "model.rpn.post_nms_top_n_train=50",
     "model.rpn.pre_nms_top_n_test=50", "model.rpn.post_nms_top_n_test=20", "model.rpn.batch_size_per_image=32",
@@ -39,11 +39,15 @@ func tinyConfig(maxIterations: Int = 6) throws -> SimpleDetConfig {
 /// A tiny one-stage detector (`retinanet` or `fcos`) on the same data and schedule as `tinyConfig`.
 func tinyOneStageConfig(kind: String, maxIterations: Int = 3) throws -> SimpleDetConfig {
   var model = [
-    "model.kind=\(kind)", "model.classes=4", "model.backbone={depth: 18, norm: BN, frozen_stages: 0, base_channels: 16}",
-    "model.fpn_channels=32", "model.transform.min_size=[96]", "model.transform.max_size=128",
+    "model.classes=4", "model.rpn=null", "model.roi_heads=null", "model.head={kind: \(kind)}",
+    "model.backbone={depth: 18, norm: BN, frozen_stages: 0, base_channels: 16, out_features: [c3, c4, c5]}",
+    "model.neck={kind: fpn, channels: 32, extra_levels: p6p7}", "model.transform.min_size=[96]",
+    "model.transform.max_size=128",
   ]
   if kind == "retinanet" {
-    model += ["model.anchor_sizes=[[8], [16], [32], [64], [128]]", "model.aspect_ratios=[[1.0], [1.0], [1.0], [1.0], [1.0]]"]
+    model += [
+      "model.head.anchor_sizes=[[8], [16], [32], [64], [128]]", "model.head.aspect_ratios=[[1.0], [1.0], [1.0], [1.0], [1.0]]",
+    ]
   }
   return try SimpleDetConfig.load(overrides: model + [
     "data.kind=shapes", "data.train.image_count=8", "data.test.image_count=4", "data.workers=1",

@@ -94,7 +94,7 @@ import Torch
     let folder = try ScratchFolder()
     let trainer = try TrainingRun.prepare(
       config: try tinyOneStageConfig(kind: kind), runDirectory: folder.url, resume: false, log: { _ in })
-    #expect(!(trainer.model is FasterRCNN))
+    #expect(!(trainer.model is GeneralizedRCNN))
     try trainer.train()
     let records = try MetricsLog.read(folder.path("metrics.jsonl"))
     let first = records[0]

@@ -35,18 +35,18 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 /// The demo's detector: a Faster R-CNN over a half-width ResNet-18 with an FPN, for three classes.
-func shapesConfiguration(scoreThreshold: Double) -> FasterRCNNConfiguration {
-  var configuration = FasterRCNNConfiguration()
+func shapesConfiguration(scoreThreshold: Double) -> DetectorConfiguration {
+  var configuration = DetectorConfiguration()
   configuration.classes = 1 + ShapesDataset.classNames.count  // background first
-  configuration.backbone = ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 32)
-  configuration.fpnChannels = 64
+  configuration.backbone = .resnet(ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 32))
+  configuration.neck = .fpn(FPNConfiguration(channels: 64))
   configuration.transform.minSize = [320]
   configuration.transform.maxSize = 512
-  configuration.rpn.anchorSizes = [[16], [32], [64], [128], [256]]
-  configuration.rpn.preNMSTopNTest = 300
-  configuration.rpn.postNMSTopNTest = 100
-  configuration.roiHeads.boxHead = .twoMLP(representationSize: 256)
-  configuration.roiHeads.scoreThreshold = scoreThreshold
+  configuration.rpn?.anchorSizes = [[16], [32], [64], [128], [256]]
+  configuration.rpn?.preNMSTopNTest = 300
+  configuration.rpn?.postNMSTopNTest = 100
+  configuration.roiHeads?.standard.boxHead = .twoMLP(representationSize: 256)
+  configuration.roiHeads?.standard.scoreThreshold = scoreThreshold
   return configuration
 }
 
@@ -64,7 +64,7 @@ func run() throws {
     print("drew a shapes scene: shapes.png")
   }
 
-  let model = FasterRCNN(shapesConfiguration(scoreThreshold: options.scoreThreshold))
+  let model = GeneralizedRCNN(shapesConfiguration(scoreThreshold: options.scoreThreshold))
   if let weights = options.weights {
     try model.loadWeights(contentsOf: URL(fileURLWithPath: weights))
   } else {

@@ -1,0 +1,170 @@
+import Detection
+import Foundation
+import NN
+import Testing
+import Torch
+
+@testable import Config
+
+/// Every backbone × neck × head combination the part tables allow, at a tiny size: each config is
+/// checked as a loaded one would be, then trains one step and detects. The example parts come
+/// from exhaustive switches over each family's kinds, so a new kind does not compile until it
+/// has an example here, and from then on it is run against every existing part.
+@Suite(.serialized) struct PartMatrixTests {
+  /// Narrow examples of each backbone kind, with the stage outputs a neck may take.
+  static func backbones(_ features: [ResNetFeature]) -> [(String, BackboneConfiguration)] {
+    BackboneConfiguration.Kind.allCases.flatMap { kind -> [(String, BackboneConfiguration)] in
+      switch kind {
+      case .resnet:
+        [
+          ("resnet18", .resnet(ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 8, outFeatures: features))),
+          ("resnet50-frozen", .resnet(ResNet.Configuration(depth: 50, frozenStages: 1, baseChannels: 8, outFeatures: features))),
+        ]
+      }
+    }
+  }
+
+  /// Each neck kind, with the backbone outputs it reads for a two-stage (`c2`…) or dense head.
+  static func necks(dense: Bool) -> [(String, NeckConfiguration, [ResNetFeature])] {
+    NeckConfiguration.Kind.allCases.flatMap { kind -> [(String, NeckConfiguration, [ResNetFeature])] in
+      switch kind {
+      case .none:
+        [("none", .none, [.c4])]
+      case .fpn:
+        dense
+          ? [
+            ("fpn-p6p7", .fpn(FPNConfiguration(channels: 32, extraLevels: .p6p7, extraInput: .c5)), [.c3, .c4, .c5]),
+            ("fpn-gn-p6p7", .fpn(FPNConfiguration(channels: 32, norm: .groupNorm, extraLevels: .p6p7, reluBeforeP7: false)), [.c3, .c4, .c5]),
+          ]
+          : [
+            ("fpn", .fpn(FPNConfiguration(channels: 32)), [.c2, .c3, .c4, .c5]),
+            ("fpn-bn-no-extra", .fpn(FPNConfiguration(channels: 32, norm: .batchNorm, extraLevels: .none)), [.c2, .c3, .c4]),
+          ]
+      }
+    }
+  }
+
+  /// Each head: the RoI heads' box-head kinds (with and without a mask branch) and the dense heads.
+  enum Head: CustomStringConvertible {
+    case twoStage(BoxHeadKind, mask: Bool)
+    case dense(DenseHeadConfiguration.Kind)
+
+    static var all: [Head] {
+      BoxHeadKind.Kind.allCases.flatMap { kind -> [Head] in
+        let box: BoxHeadKind =
+          switch kind {
+          case .twoMLP: .twoMLP(representationSize: 32)
+          case .convFC: .convFC(convolutions: [32], fullyConnected: [32], norm: .groupNorm)
+          case .resNetStage: .resNetStage
+          }
+        return [.twoStage(box, mask: false), .twoStage(box, mask: true)]
+      } + DenseHeadConfiguration.Kind.allCases.map { .dense($0) }
+    }
+
+    var description: String {
+      switch self {
+      case .twoStage(let box, let mask): "\(box.kind.rawValue)\(mask ? "+mask" : "")"
+      case .dense(let kind): kind.rawValue
+      }
+    }
+  }
+
+  /// The combinations, as named configs.
+  static var combinations: [(String, DetectorConfiguration)] {
+    Head.all.flatMap { head -> [(String, DetectorConfiguration)] in
+      var isDense = false
+      if case .dense = head { isDense = true }
+      return necks(dense: isDense).flatMap { neckName, neck, features in
+        // The C4 box head is the backbone's stage 5, so the backbone stops before it.
+        var features = features
+        if case .twoStage(.resNetStage, _) = head { features.removeAll { $0 == .c5 } }
+        return backbones(features).map { backboneName, backbone in
+          ("\(backboneName) + \(neckName) + \(head)", configuration(backbone: backbone, neck: neck, head: head))
+        }
+      }
+    }
+  }
+
+  static func configuration(backbone: BackboneConfiguration, neck: NeckConfiguration, head: Head) -> DetectorConfiguration {
+    var c = DetectorConfiguration()
+    c.classes = 4
+    c.backbone = backbone
+    c.neck = neck
+    c.transform = ImageTransform(minSize: [64], maxSize: 64)
+    let strides = c.neckOutputs.map { Double($0.stride) }
+    switch head {
+    case .twoStage(let box, let mask):
+      var rpn = RPNConfiguration()
+      rpn.anchorSizes = strides.map { [$0 * 4] }
+      rpn.aspectRatios = strides.map { _ in [0.5, 1, 2] }
+      (rpn.preNMSTopNTrain, rpn.postNMSTopNTrain, rpn.preNMSTopNTest, rpn.postNMSTopNTest) = (100, 50, 50, 20)
+      rpn.batchSizePerImage = 32
+      c.rpn = rpn
+      var roiHeads = RoIHeadsConfiguration()
+      roiHeads.boxHead = box
+      roiHeads.batchSizePerImage = 16
+      if case .resNetStage = box { (roiHeads.poolerResolution, roiHeads.poolerSamplingRatio, roiHeads.poolerAligned) = (14, 0, true) }
+      if mask {
+        var maskHead = MaskHeadConfiguration()
+        maskHead.convolutions = [16]
+        maskHead.predictorChannels = 16
+        roiHeads.maskHead = maskHead
+      }
+      c.roiHeads = .standard(roiHeads)
+    case .dense(let kind):
+      c.rpn = nil
+      c.roiHeads = nil
+      switch kind {
+      case .retinaNet:
+        var r = RetinaNetHeadConfiguration()
+        r.anchorSizes = strides.map { [$0 * 4, $0 * 5] }
+        r.aspectRatios = strides.map { _ in [0.5, 1, 2] }
+        r.norm = .groupNorm
+        c.head = .retinaNet(r)
+      case .fcos:
+        var f = FCOSHeadConfiguration()
+        f.anchorSizes = strides
+        c.head = .fcos(f)
+      }
+    }
+    return c
+  }
+
+  @Test func everyCombinationIsValidTrainsAndDetects() throws {
+    Torch.threadCount = 2
+    let combinations = Self.combinations
+    #expect(combinations.count == 2 * (2 * 3 * 3 + 2 * 3))
+    let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
+    let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
+    let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)
+    masks[0, 8..<36, 8..<40] = Tensor(scalar: UInt8(1))
+    masks[1, 30..<62, 20..<60] = Tensor(scalar: UInt8(1))
+    let target = Instances(imageSize: (64, 64), fields: ["boxes": boxes, "labels": Tensor([Int64(1), 3]), "masks": masks])
+    for (name, detector) in combinations {
+      var config = SimpleDetConfig()
+      config.model.detector = detector
+      let problem = config.firstProblem()
+      #expect(problem == nil, "\(name): \(problem.map { "\($0.0): \($0.1)" } ?? "")")
+      guard problem == nil else { continue }
+      // A config file spelling these parts reads back as the same detector.
+      #expect(try ConfigTree.encoding(config).decoded(as: SimpleDetConfig.self) == config, "\(name) round trip")
+
+      let model = detector.makeDetector()
+      model.train()
+      let losses = model.losses([image], targets: [target])
+      let total = losses.values.dropFirst().reduce(losses.values.first!, +)
+      total.backward()
+      let finite = total.doubleValue().isFinite
+      #expect(finite, "\(name): loss \(total.doubleValue())")
+      #expect(detector.hasMasks == (losses["loss_mask"] != nil), "\(name): mask loss")
+      let trained = model.namedParameters().filter { $0.1.requiresGrad && $0.1.grad != nil }.count
+      #expect(trained > 0, "\(name): no gradients")
+
+      model.eval()
+      model.inference.scoreThreshold = 0
+      let found = model.detect([image])[0]
+      #expect(found.imageSize.height == 64 && found.count > 0, "\(name): \(found.count) detections")
+      #expect((found["masks"] != nil) == detector.hasMasks, "\(name): masks")
+    }
+  }
+}
