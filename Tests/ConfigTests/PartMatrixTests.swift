@@ -168,3 +168,20 @@ import Torch
     }
   }
 }
+
+@Suite struct C4DetectorTests {
+  /// Detectron2's R50-C4 layout: the backbone stops at C4, stage 5 lives in the box head and its
+  /// first block strides the 14×14 pooled maps down to 7×7.
+  @Test func stageFiveMovesIntoTheBoxHead() throws {
+    let model = try #require(DetectorConfiguration.fasterRCNNC4().makeDetector() as? GeneralizedRCNN)
+    let state = model.stateDict()
+    #expect(state["backbone.body.layer3.5.conv3.weight"]?.shape == [1024, 256, 1, 1])
+    #expect(!state.keys.contains { $0.hasPrefix("backbone.body.layer4") || $0.hasPrefix("backbone.fpn") })
+    #expect(state["roi_heads.box_head.layer4.0.conv2.weight"]?.shape == [512, 512, 3, 3])
+    #expect(state["roi_heads.box_head.layer4.0.downsample.0.weight"]?.shape == [2048, 1024, 1, 1])
+    #expect(state["roi_heads.box_predictor.cls_score.weight"]?.shape == [81, 2048])
+    #expect(state["rpn.head.cls_logits.weight"]?.shape == [15, 1024, 1, 1])
+    let pooled = Tensor.zeros([2, 1024, 14, 14])
+    #expect(withNoGrad { model.roiHeads.boxHead(pooled) }.shape == [2, 2048])
+  }
+}
