@@ -67,7 +67,7 @@ public struct ModelSection: Codable, Equatable, Sendable {
 
 /// Where the training and test images and annotations come from, and the training transforms.
 public struct DataSection: Codable, Equatable, Sendable {
-  public enum Kind: String, Codable, Sendable, CaseIterable {
+  public enum Kind: String, ConfigChoice, Sendable {
     case shapes, coco, voc
     case lightJSON = "light_json"
     case kitti
@@ -145,11 +145,11 @@ public struct DataSection: Codable, Equatable, Sendable {
 
 /// The optimizer and learning-rate schedule (detectron2's `SOLVER` names where they exist).
 public struct SolverSection: Codable, Equatable, Sendable {
-  public enum Optimizer: String, Codable, Sendable, CaseIterable {
+  public enum Optimizer: String, ConfigChoice, Sendable {
     case sgd, adamw
   }
 
-  public enum Schedule: String, Codable, Sendable, CaseIterable {
+  public enum Schedule: String, ConfigChoice, Sendable {
     case constant
     case multiStep = "multi_step"
     case cosine
@@ -263,7 +263,7 @@ public struct TestSection: Codable, Equatable, Sendable {
 
 /// How a run executes and what it writes.
 public struct RuntimeSection: Codable, Equatable, Sendable {
-  public enum Precision: String, Codable, Sendable, CaseIterable {
+  public enum Precision: String, ConfigChoice, Sendable {
     /// Everything in float32.
     case fp32
     /// bfloat16 autocast: convolutions and matrix products in bfloat16, weights, losses and

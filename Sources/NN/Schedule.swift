@@ -3,7 +3,7 @@ import Foundation
 /// A learning-rate schedule: a warm-up followed by a decay, as a factor of the base rate at each
 /// iteration (detectron2's `WarmupMultiStepLR` and `WarmupCosineLR`).
 public struct LearningRateSchedule: Codable, Equatable, Sendable {
-  public enum WarmupMethod: String, Codable, Sendable {
+  public enum WarmupMethod: String, ConfigChoice, Sendable {
     /// The factor rises linearly from `warmupFactor` to 1.
     case linear
     /// The factor stays at `warmupFactor` until the warm-up ends.

@@ -64,7 +64,7 @@ public struct FPNConfiguration: Codable, Equatable, Sendable {
 }
 
 /// Where the extra pyramid levels P6 and P7 start from.
-public enum ExtraLevelsInput: String, Codable, Sendable {
+public enum ExtraLevelsInput: String, ConfigChoice, Sendable {
   /// The FPN's P5 output (torchvision's `retinanet_resnet50_fpn`, `fcos_resnet50_fpn`).
   case p5
   /// The backbone's last map, C5 (torchvision's `retinanet_resnet50_fpn_v2`, mmdetection's RetinaNet).

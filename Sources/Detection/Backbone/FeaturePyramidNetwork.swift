@@ -2,7 +2,7 @@ import NN
 import Torch
 
 /// Extra pyramid levels computed after the top-down pathway.
-public enum ExtraLevels: String, Codable, Sendable {
+public enum ExtraLevels: String, ConfigChoice, Sendable {
   case none
   /// One more level by subsampling the coarsest output (Faster/Mask R-CNN's "pool" level).
   case maxPool = "max_pool"

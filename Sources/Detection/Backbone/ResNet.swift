@@ -2,7 +2,7 @@ import NN
 import Torch
 
 /// Which normalisation a backbone uses.
-public enum NormKind: String, Codable, Sendable {
+public enum NormKind: String, ConfigChoice, Sendable {
   /// Fixed statistics and affine terms (torchvision's fine-tuning default for detectors).
   case frozenBatchNorm = "FrozenBN"
   /// Ordinary batch normalisation, trained.
@@ -274,7 +274,7 @@ public final class ResNet: Module {
 }
 
 /// A ResNet stage output a backbone can hand on.
-public enum ResNetFeature: String, Codable, Sendable, CaseIterable {
+public enum ResNetFeature: String, ConfigChoice, Sendable {
   case c2, c3, c4, c5
 
   /// 0 for `layer1` (C2) ... 3 for `layer4` (C5).

@@ -1,7 +1,8 @@
+import NN
 import Torch
 
 /// How a dense detector's box branch is penalised, as torchvision's `_box_loss`.
-public enum BoxRegressionLoss: String, Codable, Sendable {
+public enum BoxRegressionLoss: String, ConfigChoice, Sendable {
   /// Smooth L1 (β = 1) on the encoded offsets.
   case smoothL1 = "smooth_l1"
   /// L1 on the encoded offsets (RetinaNet v1).
