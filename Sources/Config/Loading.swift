@@ -61,6 +61,11 @@ extension SimpleDetConfig {
       "model.head": try table([DenseHeadConfiguration.retinaNet(RetinaNetHeadConfiguration()), .fcos(FCOSHeadConfiguration())]) {
         $0.kind.rawValue
       },
+      // mmcv's soft-NMS defaults; SimpleDet's weighted NMS votes above 0.8.
+      "test.nms": try table([
+        NMSMethod.standard(iouThreshold: 0.5), .soft(.linear(iouThreshold: 0.3), minScore: 0.001),
+        .weighted(iouThreshold: 0.5, votingThreshold: 0.8),
+      ]) { $0.kind.rawValue },
     ]
   }
 

@@ -250,6 +250,9 @@ public struct TestSection: Codable, Equatable, Sendable {
   @Nullable public var maxSize: Int? = nil
   /// Images per inference batch.
   public var batchSize = 2
+  /// How overlapping detections of a class are reduced (`{kind: standard | soft | weighted, ...}`);
+  /// null: each head's own greedy NMS at its own `nms_threshold`.
+  @Nullable public var nms: NMSMethod? = nil
 
   public init() {}
 
@@ -258,6 +261,7 @@ public struct TestSection: Codable, Equatable, Sendable {
     case detectionsPerImage = "detections_per_image"
     case minSize = "min_size", maxSize = "max_size"
     case batchSize = "batch_size"
+    case nms
   }
 }
 
@@ -308,6 +312,7 @@ extension SimpleDetConfig {
     if let count = test.detectionsPerImage { settings.detectionsPerImage = count }
     if let minSize = test.minSize { settings.minSize = minSize }
     if let maxSize = test.maxSize { settings.maxSize = maxSize }
+    settings.nms = test.nms
     return settings
   }
 }

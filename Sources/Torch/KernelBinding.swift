@@ -14,4 +14,12 @@ extension Tensor {
   ) -> Tensor {
     make(operation(), body)
   }
+
+  /// `wrapping` for shim functions with two out-parameters.
+  public static func wrappingPair(
+    operation: @autoclosure () -> String,
+    _ body: (UnsafeMutablePointer<OpaquePointer?>, UnsafeMutablePointer<OpaquePointer?>) -> Int32
+  ) -> (Tensor, Tensor) {
+    makePair(operation(), body)
+  }
 }

@@ -13,10 +13,11 @@ struct Benchmark: ParsableCommand {
     discussion: """
       The input is resized to nothing: the network sees exactly N×N. Training mode uses a few \
       random valid boxes per image and an SGD step. Reports images/s, seconds per iteration, \
-      peak resident memory, and the share of time in NMS, RoIAlign and anchor matching.
+      peak resident memory, and the share of time in NMS, RoIAlign and anchor matching. \
+      `--mode nms` instead times each NMS method on --boxes overlapping boxes of one class.
       """)
 
-  enum Mode: String, ExpressibleByArgument, CaseIterable { case train, infer }
+  enum Mode: String, ExpressibleByArgument, CaseIterable { case train, infer, nms }
   enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16 }
 
   @Option(help: "The detector: \(DetectorPreset.allCases.map(\.rawValue).joined(separator: ", ")) (the default without --config).")
@@ -33,7 +34,7 @@ struct Benchmark: ParsableCommand {
   @Option(help: "A weight file (.safetensors or .pth) to load; random seeded weights otherwise.")
   var weights: String?
 
-  @Option(help: "train or infer.")
+  @Option(help: "train, infer, or nms (the NMS methods alone).")
   var mode: Mode = .infer
 
   @Option(help: "fp32, or bf16 autocast (convolutions and matrix products in bfloat16, weights in float32).")
@@ -57,6 +58,9 @@ struct Benchmark: ParsableCommand {
   @Option(help: "Score threshold of the box head (0 makes post-processing handle the full detections).")
   var scoreThreshold = 0.0
 
+  @Option(help: "nms mode: boxes per call, in clusters of 20 overlapping boxes.")
+  var boxes = 1000
+
   @Flag(help: "Print one JSON object instead of a table.")
   var json = false
 
@@ -70,19 +74,28 @@ struct Benchmark: ParsableCommand {
     guard preset == nil || (config == nil && overrides.isEmpty) else {
       throw ValidationError("give either --preset or --config/--set, not both")
     }
-    guard size >= 32, batch >= 1, iters >= 1, warmup >= 0, threads >= 1 else {
-      throw ValidationError("size must be at least 32, batch, iters and threads at least 1, warmup at least 0")
+    guard size >= 32, batch >= 1, iters >= 1, warmup >= 0, threads >= 1, (1...1_000_000).contains(boxes) else {
+      throw ValidationError(
+        "size must be at least 32, batch, iters and threads at least 1, warmup at least 0, boxes between 1 and 1000000")
     }
   }
 
   func run() throws {
     try Torch.checkVersion()
     Torch.threadCount = threads
+    if mode == .nms {
+      let report = NMSBenchmark(boxes: boxes, iterations: iters, warmup: warmup).run()
+      print(json ? try report.json() : report.table)
+      return
+    }
     var config: ModelSection
+    var testNMS: NMSMethod?
     let name: String
     if self.config != nil || !overrides.isEmpty {
       do {
-        config = try SimpleDetConfig.load(file: self.config, overrides: overrides).model
+        let loaded = try SimpleDetConfig.load(file: self.config, overrides: overrides)
+        config = loaded.model
+        testNMS = loaded.test.nms
       } catch let error as ConfigError {
         throw fail(error)
       }
@@ -95,6 +108,7 @@ struct Benchmark: ParsableCommand {
     config.transform.fixedSize = true
     let model = config.detector.makeDetector()
     model.inference.scoreThreshold = scoreThreshold
+    model.inference.nms = testNMS
     if let weights {
       do {
         try model.loadWeights(contentsOf: URL(fileURLWithPath: weights))
@@ -120,7 +134,7 @@ struct Benchmark: ParsableCommand {
 
     func step() {
       switch mode {
-      case .infer:
+      case .infer, .nms:
         _ = model.detect(images)
       case .train:
         let losses = model.losses(images, targets: targets)

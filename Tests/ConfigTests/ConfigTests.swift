@@ -415,6 +415,23 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(problem(["model.backbone.out_features=[c5, c3]"]).contains("model.backbone.out_features: needs stage outputs (c2 to c5) in increasing order"))
   }
 
+  @Test func testNMSIsChosenByKind() throws {
+    let soft = try SimpleDetConfig.load(overrides: ["test.nms={kind: soft, decay: gaussian, sigma: 0.4}"])
+    #expect(soft.test.nms == .soft(.gaussian(sigma: 0.4), minScore: 0.001))
+    #expect(soft.inferenceSettings.nms == soft.test.nms)
+    let folder = try ConfigFolder()
+    let file = folder.url.appendingPathComponent("soft.yaml")
+    try soft.write(to: file)
+    #expect(try SimpleDetConfig.load(file: file.path) == soft)
+    let weighted = try SimpleDetConfig.load(overrides: ["test.nms={kind: weighted}", "test.nms.voting_threshold=0.7"])
+    #expect(weighted.test.nms == .weighted(iouThreshold: 0.5, votingThreshold: 0.7))
+    #expect(try SimpleDetConfig.load().inferenceSettings.nms == nil)
+    func problem(_ overrides: [String]) -> String { error { _ = try SimpleDetConfig.load(overrides: overrides) }?.description ?? "" }
+    #expect(problem(["test.nms={kind: soft, decay: cubic}"]).contains("test.nms.decay: 'cubic' is not one of linear, gaussian"))
+    #expect(problem(["test.nms={kind: standard, sigma: 0.5}"]).contains("unknown key 'test.nms.sigma'"))
+    #expect(problem(["test.nms={kind: soft, min_score: 2}"]).contains("test.nms.min_score: must be between 0.0 and 1.0, got 2.0"))
+  }
+
   /// The example of parts no preset combines: FCOS's head on a ResNet-18 with a group
   /// norm FPN, from a config alone.
   @Test func unpresetCombinationsBuildFromAConfig() throws {

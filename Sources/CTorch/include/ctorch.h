@@ -280,6 +280,18 @@ int ct_roi_align(ct_tensor input, ct_tensor rois, int64_t pooled_h, int64_t pool
 int ct_nms(ct_tensor boxes, ct_tensor scores, double iou_threshold, ct_tensor *out);
 /* NMS run separately within each group id [N] (int), kept indices sorted by decreasing score. */
 int ct_batched_nms(ct_tensor boxes, ct_tensor scores, ct_tensor groups, double iou_threshold, ct_tensor *out);
+/* Soft-NMS (Bodla et al. 2017) within each group id [N]: method 0 decays a box's score by
+   (1 - IoU) once its IoU with a kept box reaches iou_threshold, method 1 by exp(-IoU^2 / sigma);
+   boxes decayed below min_score are dropped. keep: kept indices (int64) by decreasing decayed
+   score; kept_scores: those decayed scores, in the scores' dtype. */
+int ct_soft_nms(ct_tensor boxes, ct_tensor scores, ct_tensor groups, int32_t method, double iou_threshold,
+                double sigma, double min_score, ct_tensor *keep, ct_tensor *kept_scores);
+/* Weighted NMS within each group id [N]: greedy NMS at iou_threshold whose kept boxes are
+   replaced by the score-weighted mean of the boxes overlapping them by more than
+   voting_threshold (themselves included). keep: kept indices by decreasing score; fused_boxes:
+   [K, 4] in the boxes' dtype. */
+int ct_weighted_nms(ct_tensor boxes, ct_tensor scores, ct_tensor groups, double iou_threshold, double voting_threshold,
+                    ct_tensor *keep, ct_tensor *fused_boxes);
 
 #ifdef __cplusplus
 }

@@ -14,10 +14,11 @@ func topCandidates(scores: Tensor, threshold: Double, limit: Int) -> (scores: Te
   return (best, picked.floorDivided(by: classes), picked % classes)
 }
 
-/// One image's detections from the candidates of all levels: NMS within each class, then the
-/// `limit` best (torchvision's end of `postprocess_detections`).
+/// One image's detections from the candidates of all levels: NMS within each class (`method`,
+/// or greedy NMS at `nmsThreshold`), then the `limit` best (torchvision's end of
+/// `postprocess_detections`).
 func mergeDetections(
-  boxes: [Tensor], scores: [Tensor], labels: [Tensor], nmsThreshold: Double, limit: Int
+  boxes: [Tensor], scores: [Tensor], labels: [Tensor], nmsThreshold: Double, method: NMSMethod?, limit: Int
 ) -> (boxes: Tensor, scores: Tensor, labels: Tensor) {
   let allBoxes = Tensor.concatenate(boxes, axis: 0)
   let allScores = Tensor.concatenate(scores, axis: 0)
@@ -26,10 +27,10 @@ func mergeDetections(
   // coordinates on the CPU (1,000 boxes) and 100,000 on a GPU; the offset rounds coordinates,
   // so following the same switch keeps detections equal to torchvision's.
   let trickLimit = allBoxes.device == .cpu ? 1000 : 25000
-  let keep = batchedNonMaximumSuppression(
-    boxes: allBoxes, scores: allScores, groups: allLabels, iouThreshold: nmsThreshold, offsetTrickLimit: trickLimit)
-  let kept = keep[..<Swift.min(limit, keep.shape[0])]
-  return (allBoxes.gathering(kept), allScores.gathering(kept), allLabels.gathering(kept))
+  let reduced = (method ?? .standard(iouThreshold: nmsThreshold)).apply(
+    boxes: allBoxes, scores: allScores, groups: allLabels, offsetTrickLimit: trickLimit)
+  let top = Swift.min(limit, reduced.indices.shape[0])
+  return (reduced.boxes[..<top], reduced.scores[..<top], allLabels.gathering(reduced.indices[..<top]))
 }
 
 /// One image's detections from a dense head, in its resized pixels, best first.

@@ -204,7 +204,7 @@ extension FCOSHead: DenseHead {
     }
     guard !boxes.isEmpty else { return noDetections(like: logits) }
     return mergeDetections(
-      boxes: boxes, scores: scores, labels: labels, nmsThreshold: configuration.nmsThreshold,
+      boxes: boxes, scores: scores, labels: labels, nmsThreshold: configuration.nmsThreshold, method: settings.nms,
       limit: settings.detectionsPerImage)
   }
 }

@@ -148,7 +148,7 @@ extension RetinaNetHead: DenseHead {
       return noDetections(like: logits)
     }
     return mergeDetections(
-      boxes: boxes, scores: scores, labels: labels, nmsThreshold: configuration.nmsThreshold,
+      boxes: boxes, scores: scores, labels: labels, nmsThreshold: configuration.nmsThreshold, method: settings.nms,
       limit: settings.detectionsPerImage)
   }
 }

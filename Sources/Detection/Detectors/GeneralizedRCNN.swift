@@ -50,7 +50,7 @@ public final class GeneralizedRCNN: Module {
       let detections = timer.measure("roi_heads") {
         roiHeads.detect(
           features: pooled(features), proposals: proposals, images: batch,
-          scoreThreshold: inference.scoreThreshold, detectionsPerImage: inference.detectionsPerImage)
+          scoreThreshold: inference.scoreThreshold, detectionsPerImage: inference.detectionsPerImage, nms: inference.nms)
       }
       return detections.enumerated().map { i, d in
         var out = Instances(imageSize: batch.originalSizes[i])

@@ -7,12 +7,16 @@ public struct InferenceSettings: Equatable, Sendable {
   /// The shorter side test images are resized to, and the longer side's limit.
   public var minSize: Int
   public var maxSize: Int
+  /// How overlapping detections of a class are reduced; nil: the heads' own greedy NMS at their
+  /// own IoU thresholds.
+  public var nms: NMSMethod?
 
-  public init(scoreThreshold: Double, detectionsPerImage: Int, minSize: Int, maxSize: Int) {
+  public init(scoreThreshold: Double, detectionsPerImage: Int, minSize: Int, maxSize: Int, nms: NMSMethod? = nil) {
     self.scoreThreshold = scoreThreshold
     self.detectionsPerImage = detectionsPerImage
     self.minSize = minSize
     self.maxSize = maxSize
+    self.nms = nms
   }
 
   /// A detector configuration's own test settings: its heads' score threshold and detection

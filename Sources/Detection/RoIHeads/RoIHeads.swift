@@ -125,17 +125,18 @@ public final class RoIHeads: Module {
     super.init()
   }
 
-  /// Test path: detections per image, in the resized image's pixels. The score threshold and
-  /// the number kept per image default to the configuration's.
+  /// Test path: detections per image, in the resized image's pixels. The score threshold, the
+  /// number kept per image and the NMS (standard, at `nmsThreshold`) default to the configuration's.
   public func detect(
-    features: [Tensor], proposals: [Proposals], images: ImageBatch, scoreThreshold: Double? = nil, detectionsPerImage: Int? = nil
+    features: [Tensor], proposals: [Proposals], images: ImageBatch, scoreThreshold: Double? = nil,
+    detectionsPerImage: Int? = nil, nms: NMSMethod? = nil
   ) -> [Instances] {
     let boxes = proposals.map(\.boxes)
     let (scores, offsets) = boxPredictor(boxHead(pooler(features, boxes: boxes, images: images)))
     let detections = postprocess(
       scores: scores, offsets: offsets, proposals: boxes, images: images,
       scoreThreshold: scoreThreshold ?? configuration.scoreThreshold,
-      detectionsPerImage: detectionsPerImage ?? configuration.detectionsPerImage)
+      detectionsPerImage: detectionsPerImage ?? configuration.detectionsPerImage, nms: nms)
     return hasMasks ? predictMasks(features: features, detections: detections, images: images) : detections
   }
 
@@ -242,7 +243,8 @@ public final class RoIHeads: Module {
   }
 
   private func postprocess(
-    scores logits: Tensor, offsets: Tensor, proposals: [Tensor], images: ImageBatch, scoreThreshold: Double, detectionsPerImage: Int
+    scores logits: Tensor, offsets: Tensor, proposals: [Tensor], images: ImageBatch, scoreThreshold: Double,
+    detectionsPerImage: Int, nms: NMSMethod?
   ) -> [Instances] {
     let counts = proposals.map { $0.shape[0] }
     let decoded = coder.decode(offsets, references: Tensor.concatenate(proposals, axis: 0))
@@ -264,13 +266,16 @@ public final class RoIHeads: Module {
       let keptBoxes = clipped.gathering(candidates)
       let keptScores = classScores.gathering(candidates)
       let keptLabels = labels.gathering(candidates)
-      let keep = batchedNonMaximumSuppression(
-        boxes: keptBoxes, scores: keptScores, groups: keptLabels, iouThreshold: configuration.nmsThreshold)
-      let top = keep[..<min(detectionsPerImage, keep.shape[0])]
+      let method = nms ?? .standard(iouThreshold: configuration.nmsThreshold)
+      let reduced = method.apply(boxes: keptBoxes, scores: keptScores, groups: keptLabels)
+      let top = Swift.min(detectionsPerImage, reduced.indices.shape[0])
       results.append(
         Instances(
           imageSize: size,
-          fields: ["boxes": keptBoxes.gathering(top), "scores": keptScores.gathering(top), "labels": keptLabels.gathering(top)]))
+          fields: [
+            "boxes": reduced.boxes[..<top], "scores": reduced.scores[..<top],
+            "labels": keptLabels.gathering(reduced.indices[..<top]),
+          ]))
     }
     return results
   }
