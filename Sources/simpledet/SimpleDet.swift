@@ -15,6 +15,7 @@ struct SimpleDet: ParsableCommand {
       Predict.self,
       Benchmark.self,
       Eval.self,
+      Ensemble.self,
       DatasetCommand.self,
       WeightsCommand.self,
       Plot.self,

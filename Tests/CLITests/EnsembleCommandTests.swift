@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// `simpledet ensemble` against ensemble-boxes, through the command line: the detections of
+/// Tests/DetectionTests/Fixtures/ensemble_boxes.json (tools/make_ensemble_fixtures.py) written as
+/// three COCO results files for 640×480 images, merged, and compared with ensemble-boxes' outputs
+/// mapped to pixels (labels and order equal, coordinates within 1e-3 px, scores within 1e-5).
+@Suite(.serialized) struct EnsembleCommandTests {
+  struct Output: Decodable {
+    var boxes: [[Double]]
+    var scores: [Double]
+    var labels: [Int]
+  }
+
+  struct Case: Decodable {
+    var boxes: [[[Double]]]
+    var scores: [[Double]]
+    var labels: [[Int]]
+    var weights: [Double]?
+    var skip_box_thr: Double
+    var iou_thr: Double
+    var outputs: [String: Output]
+  }
+
+  struct Fixture: Decodable { var cases: [Case] }
+
+  @Test(arguments: ["nms", "nmw", "wbf"])
+  func mergedFilesAgreeWithEnsembleBoxes(method: String) throws {
+    let fixture = try JSONDecoder().decode(
+      Fixture.self,
+      from: Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/DetectionTests/Fixtures/ensemble_boxes.json")))
+    let folder = try ScratchFolder()
+    let (width, height) = (640.0, 480.0)
+    let images = fixture.cases.indices.map { ["id": $0 + 1, "width": 640, "height": 480, "file_name": "\($0).png"] }
+    let categories = (1...3).map { ["id": $0, "name": "class \($0)"] }
+    try folder.write(
+      "gt.json",
+      String(decoding: try JSONSerialization.data(withJSONObject: ["images": images, "categories": categories, "annotations": []]), as: UTF8.self))
+    // One run per fixture case, since each has its own weights and thresholds.
+    for (index, c) in fixture.cases.enumerated() {
+      var files: [String] = []
+      for m in c.boxes.indices {
+        let records: [[String: Any]] = c.boxes[m].indices.map { i in
+          let b = c.boxes[m][i]
+          return [
+            "image_id": index + 1, "category_id": c.labels[m][i], "score": c.scores[m][i],
+            "bbox": [b[0] * width, b[1] * height, (b[2] - b[0]) * width, (b[3] - b[1]) * height],
+          ]
+        }
+        let name = "case\(index)_model\(m).json"
+        try folder.write(name, String(decoding: try JSONSerialization.data(withJSONObject: records), as: UTF8.self))
+        files.append(name)
+      }
+      var arguments = [
+        "ensemble", "--gt", "gt.json", "--method", method, "--iou", "\(c.iou_thr)", "--skip-below", "\(c.skip_box_thr)",
+        "--out", "merged/\(index).json",
+      ]
+      if let weights = c.weights { arguments += ["--weights", weights.map { "\($0)" }.joined(separator: ",")] }
+      let result = try CommandLineRunner.run(arguments + files, in: folder.url)
+      #expect(result.status == 0, "case \(index): \(result.errors)")
+      let merged = try #require(
+        try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("merged/\(index).json"))) as? [[String: Any]])
+      let expected = c.outputs[method]!
+      #expect(merged.map { $0["category_id"] as? Int ?? -1 } == expected.labels, "case \(index) \(method): labels")
+      guard merged.count == expected.labels.count else { continue }
+      for (record, (box, score)) in zip(merged, zip(expected.boxes, expected.scores)) {
+        let b = record["bbox"] as? [Double] ?? []
+        let pixels = [box[0] * width, box[1] * height, (box[2] - box[0]) * width, (box[3] - box[1]) * height]
+        let boxError = zip(b, pixels).map { Swift.abs($0 - $1) }.max() ?? .infinity
+        let scoreError = Swift.abs((record["score"] as? Double ?? -1) - score)
+        #expect(b.count == 4 && boxError < 1e-3 && scoreError < 1e-5, "case \(index) \(method): box \(boxError), score \(scoreError)")
+      }
+    }
+  }
+
+  @Test func badInputsGiveOneLine() throws {
+    let folder = try ScratchFolder()
+    try folder.write("gt.json", #"{"images": [{"id": 1, "width": 10, "height": 10}], "categories": [{"id": 1, "name": "a"}], "annotations": []}"#)
+    try folder.write("a.json", #"[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]"#)
+    try folder.write("bad.json", #"[{"image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}]"#)
+    let unknownImage = try CommandLineRunner.run(["ensemble", "--gt", "gt.json", "--out", "m.json", "a.json", "bad.json"], in: folder.url)
+    #expect(unknownImage.status == 1 && unknownImage.errors.contains("bad.json") && !unknownImage.errors.contains("Fatal"))
+    let weights = try CommandLineRunner.run(
+      ["ensemble", "--gt", "gt.json", "--out", "m.json", "--weights", "1", "a.json", "a.json"], in: folder.url)
+    #expect(weights.status == 64 && weights.errors.contains("--weights needs 2 positive numbers"))
+    let one = try CommandLineRunner.run(["ensemble", "--gt", "gt.json", "--out", "m.json", "a.json"], in: folder.url)
+    #expect(one.status == 64 && one.errors.contains("two or more results files"))
+  }
+}
