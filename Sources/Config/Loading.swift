@@ -52,7 +52,9 @@ extension SimpleDetConfig {
       "model.backbone": try table([BackboneConfiguration.resnet(ResNet.Configuration())]) { $0.kind.rawValue },
       "model.neck": try table([NeckConfiguration.fpn(FPNConfiguration()), .none]) { $0.kind.rawValue },
       "model.rpn": ["": try ConfigTree.encoding(RPNConfiguration())],
-      "model.roi_heads": try table([RoIHeadsPart.standard(RoIHeadsConfiguration())]) { $0.kind.rawValue },
+      "model.roi_heads": try table([RoIHeadsPart.standard(RoIHeadsConfiguration()), .cascade(CascadeRoIHeadsConfiguration())]) {
+        $0.kind.rawValue
+      },
       "model.roi_heads.box_head": try table([
         BoxHeadKind.twoMLP(representationSize: 1024),
         .convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm), .resNetStage,

@@ -153,20 +153,46 @@ extension SimpleDetConfig {
     c.range(rpn.minSize, 0...1000, "model.rpn.min_size")
     c.range(rpn.convDepth, 1...8, "model.rpn.conv_depth")
 
-    let heads = roiHeads.standard
-    c.thresholds(background: heads.backgroundIoU, foreground: heads.foregroundIoU, prefix: "model.roi_heads.")
-    c.range(heads.batchSizePerImage, 1...100_000, "model.roi_heads.batch_size_per_image")
-    c.range(heads.positiveFraction, 0...1, "model.roi_heads.positive_fraction")
-    c.require(
-      heads.boxRegressionWeights.count == 4 && heads.boxRegressionWeights.allSatisfy { $0 > 0 }, "model.roi_heads.box_regression_weights",
-      "needs 4 positive values")
-    c.range(heads.scoreThreshold, 0...1, "model.roi_heads.score_threshold")
-    c.range(heads.nmsThreshold, 0.01...1, "model.roi_heads.nms_threshold")
-    c.range(heads.detectionsPerImage, 1...10_000, "model.roi_heads.detections_per_image")
-    c.range(heads.poolerResolution, 1...64, "model.roi_heads.pooler_resolution")
-    c.range(heads.poolerSamplingRatio, 0...16, "model.roi_heads.pooler_sampling_ratio")
-    c.range(heads.minSize, 0...1000, "model.roi_heads.min_size")
-    switch heads.boxHead {
+    switch roiHeads {
+    case .standard(let heads):
+      c.thresholds(background: heads.backgroundIoU, foreground: heads.foregroundIoU, prefix: "model.roi_heads.")
+      c.require(
+        heads.boxRegressionWeights.count == 4 && heads.boxRegressionWeights.allSatisfy { $0 > 0 },
+        "model.roi_heads.box_regression_weights", "needs 4 positive values")
+      checkSecondStage(
+        &c, batchSize: heads.batchSizePerImage, positiveFraction: heads.positiveFraction, score: heads.scoreThreshold,
+        nms: heads.nmsThreshold, detections: heads.detectionsPerImage, resolution: heads.poolerResolution,
+        samplingRatio: heads.poolerSamplingRatio, minSize: heads.minSize, boxHead: heads.boxHead, maskHead: heads.maskHead)
+    case .cascade(let heads):
+      c.require(!heads.stages.isEmpty && heads.stages.count <= 8, "model.roi_heads.stages", "needs 1 to 8 stages")
+      for (k, stage) in heads.stages.enumerated() {
+        c.range(stage.iouThreshold, 0.01...1, "model.roi_heads.stages.\(k).iou_threshold")
+        c.require(
+          stage.boxRegressionWeights.count == 4 && stage.boxRegressionWeights.allSatisfy { $0 > 0 },
+          "model.roi_heads.stages.\(k).box_regression_weights", "needs 4 positive values")
+        c.require(stage.lossWeight >= 0 && stage.lossWeight.isFinite, "model.roi_heads.stages.\(k).loss_weight", "must be 0 or more")
+      }
+      checkSecondStage(
+        &c, batchSize: heads.batchSizePerImage, positiveFraction: heads.positiveFraction, score: heads.scoreThreshold,
+        nms: heads.nmsThreshold, detections: heads.detectionsPerImage, resolution: heads.poolerResolution,
+        samplingRatio: heads.poolerSamplingRatio, minSize: heads.minSize, boxHead: heads.boxHead, maskHead: heads.maskHead)
+    }
+  }
+
+  /// What every RoI heads kind shares: sampling, test settings, pooling, box and mask heads.
+  private func checkSecondStage(
+    _ c: inout Checks, batchSize: Int, positiveFraction: Double, score: Double, nms: Double, detections: Int,
+    resolution: Int, samplingRatio: Int, minSize: Double, boxHead: BoxHeadKind, maskHead: MaskHeadConfiguration?
+  ) {
+    c.range(batchSize, 1...100_000, "model.roi_heads.batch_size_per_image")
+    c.range(positiveFraction, 0...1, "model.roi_heads.positive_fraction")
+    c.range(score, 0...1, "model.roi_heads.score_threshold")
+    c.range(nms, 0.01...1, "model.roi_heads.nms_threshold")
+    c.range(detections, 1...10_000, "model.roi_heads.detections_per_image")
+    c.range(resolution, 1...64, "model.roi_heads.pooler_resolution")
+    c.range(samplingRatio, 0...16, "model.roi_heads.pooler_sampling_ratio")
+    c.range(minSize, 0...1000, "model.roi_heads.min_size")
+    switch boxHead {
     case .twoMLP(let size): c.range(size, 1...65_536, "model.roi_heads.box_head.representation_size")
     case .convFC(let convolutions, let fullyConnected, let norm):
       c.require(convolutions.allSatisfy { (1...4096).contains($0) }, "model.roi_heads.box_head.convolutions", "needs channel counts from 1 to 4096")
@@ -182,7 +208,7 @@ extension SimpleDetConfig {
         backbone.map { !$0.outFeatures.contains(.c5) } ?? false, "model.roi_heads.box_head.kind",
         "resnet_stage runs the backbone ResNet's stage 5, so the backbone's out_features must stop before c5")
     }
-    if let mask = heads.maskHead {
+    if let mask = maskHead {
       c.require(mask.convolutions.allSatisfy { (1...4096).contains($0) }, "model.roi_heads.mask_head.convolutions", "needs channel counts from 1 to 4096")
       c.require(
         mask.norm != .groupNorm || mask.convolutions.allSatisfy { $0 % 32 == 0 }, "model.roi_heads.mask_head.convolutions",

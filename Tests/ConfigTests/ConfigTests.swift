@@ -143,7 +143,7 @@ func error(of body: () throws -> Void) -> ConfigError? {
     let folder = try ConfigFolder()
     let file = try folder.write("h.yaml", "model: {roi_heads: {box_head: {kind: conv_fc, convolutions: [64]}}}\n")
     let config = try SimpleDetConfig.load(file: file)
-    #expect(config.model.roiHeads?.standard.boxHead == .convFC(convolutions: [64], fullyConnected: [1024], norm: .batchNorm))
+    #expect(config.model.roiHeads?.standard?.boxHead == .convFC(convolutions: [64], fullyConnected: [1024], norm: .batchNorm))
   }
 }
 
@@ -287,7 +287,7 @@ func error(of body: () throws -> Void) -> ConfigError? {
       "model.roi_heads.box_head={kind: conv_fc, convolutions: [32], fully_connected: [64], norm: GN}",
       "data.kind=shapes", "data.train.annotations=null",
     ])
-    #expect(config.model.roiHeads?.standard.boxHead == .convFC(convolutions: [32], fullyConnected: [64], norm: .groupNorm))
+    #expect(config.model.roiHeads?.standard?.boxHead == .convFC(convolutions: [32], fullyConnected: [64], norm: .groupNorm))
     #expect(config.data.train.annotations == nil)
   }
 
@@ -393,9 +393,9 @@ func error(of body: () throws -> Void) -> ConfigError? {
     try fcos.write(to: file)
     #expect(try SimpleDetConfig.load(file: file.path) == fcos)
     let mask = try SimpleDetConfig.load(overrides: ["model.roi_heads.mask_head.resolution=7"])
-    #expect(mask.model.roiHeads?.standard.maskHead?.resolution == 7)
-    #expect(mask.model.roiHeads?.standard.maskHead?.convolutions == [256, 256, 256, 256])
-    #expect(try SimpleDetConfig.load().model.roiHeads?.standard.maskHead == nil)
+    #expect(mask.model.roiHeads?.standard?.maskHead?.resolution == 7)
+    #expect(mask.model.roiHeads?.standard?.maskHead?.convolutions == [256, 256, 256, 256])
+    #expect(try SimpleDetConfig.load().model.roiHeads?.standard?.maskHead == nil)
     // Switching a part's kind starts from that kind's defaults.
     let none = try SimpleDetConfig.load(overrides: ["model.neck={kind: none}", "model.backbone.out_features=[c4]", "model.rpn.anchor_sizes=[[32, 64]]", "model.rpn.aspect_ratios=[[1.0]]"])
     #expect(none.model.neck == NeckConfiguration.none)

@@ -44,26 +44,29 @@ import Torch
     }
   }
 
-  /// Each head: the RoI heads' box-head kinds (with and without a mask branch) and the dense heads.
+  /// Each head: every RoI heads kind with every box-head kind (with and without a mask branch),
+  /// and the dense heads.
   enum Head: CustomStringConvertible {
-    case twoStage(BoxHeadKind, mask: Bool)
+    case twoStage(RoIHeadsPart.Kind, BoxHeadKind, mask: Bool)
     case dense(DenseHeadConfiguration.Kind)
 
     static var all: [Head] {
-      BoxHeadKind.Kind.allCases.flatMap { kind -> [Head] in
-        let box: BoxHeadKind =
-          switch kind {
-          case .twoMLP: .twoMLP(representationSize: 32)
-          case .convFC: .convFC(convolutions: [32], fullyConnected: [32], norm: .groupNorm)
-          case .resNetStage: .resNetStage
-          }
-        return [.twoStage(box, mask: false), .twoStage(box, mask: true)]
+      RoIHeadsPart.Kind.allCases.flatMap { roiKind in
+        BoxHeadKind.Kind.allCases.flatMap { kind -> [Head] in
+          let box: BoxHeadKind =
+            switch kind {
+            case .twoMLP: .twoMLP(representationSize: 32)
+            case .convFC: .convFC(convolutions: [32], fullyConnected: [32], norm: .groupNorm)
+            case .resNetStage: .resNetStage
+            }
+          return [.twoStage(roiKind, box, mask: false), .twoStage(roiKind, box, mask: true)]
+        }
       } + DenseHeadConfiguration.Kind.allCases.map { .dense($0) }
     }
 
     var description: String {
       switch self {
-      case .twoStage(let box, let mask): "\(box.kind.rawValue)\(mask ? "+mask" : "")"
+      case .twoStage(let roiKind, let box, let mask): "\(roiKind.rawValue) \(box.kind.rawValue)\(mask ? "+mask" : "")"
       case .dense(let kind): kind.rawValue
       }
     }
@@ -77,7 +80,7 @@ import Torch
       return necks(dense: isDense).flatMap { neckName, neck, features in
         // The C4 box head is the backbone's stage 5, so the backbone stops before it.
         var features = features
-        if case .twoStage(.resNetStage, _) = head { features.removeAll { $0 == .c5 } }
+        if case .twoStage(_, .resNetStage, _) = head { features.removeAll { $0 == .c5 } }
         return backbones(features).map { backboneName, backbone in
           ("\(backboneName) + \(neckName) + \(head)", configuration(backbone: backbone, neck: neck, head: head))
         }
@@ -93,24 +96,36 @@ import Torch
     c.transform = ImageTransform(minSize: [64], maxSize: 64)
     let strides = c.neckOutputs.map { Double($0.stride) }
     switch head {
-    case .twoStage(let box, let mask):
+    case .twoStage(let roiKind, let box, let mask):
       var rpn = RPNConfiguration()
       rpn.anchorSizes = strides.map { [$0 * 4] }
       rpn.aspectRatios = strides.map { _ in [0.5, 1, 2] }
       (rpn.preNMSTopNTrain, rpn.postNMSTopNTrain, rpn.preNMSTopNTest, rpn.postNMSTopNTest) = (100, 50, 50, 20)
       rpn.batchSizePerImage = 32
       c.rpn = rpn
-      var roiHeads = RoIHeadsConfiguration()
-      roiHeads.boxHead = box
-      roiHeads.batchSizePerImage = 16
-      if case .resNetStage = box { (roiHeads.poolerResolution, roiHeads.poolerSamplingRatio, roiHeads.poolerAligned) = (14, 0, true) }
+      var maskHead: MaskHeadConfiguration? = nil
       if mask {
-        var maskHead = MaskHeadConfiguration()
-        maskHead.convolutions = [16]
-        maskHead.predictorChannels = 16
-        roiHeads.maskHead = maskHead
+        maskHead = MaskHeadConfiguration()
+        maskHead!.convolutions = [16]
+        maskHead!.predictorChannels = 16
       }
-      c.roiHeads = .standard(roiHeads)
+      let c4 = box == .resNetStage
+      switch roiKind {
+      case .standard:
+        var roiHeads = RoIHeadsConfiguration()
+        roiHeads.boxHead = box
+        roiHeads.batchSizePerImage = 16
+        if c4 { (roiHeads.poolerResolution, roiHeads.poolerSamplingRatio, roiHeads.poolerAligned) = (14, 0, true) }
+        roiHeads.maskHead = maskHead
+        c.roiHeads = .standard(roiHeads)
+      case .cascade:
+        var roiHeads = CascadeRoIHeadsConfiguration()
+        roiHeads.boxHead = box
+        roiHeads.batchSizePerImage = 16
+        if c4 { (roiHeads.poolerResolution, roiHeads.poolerSamplingRatio, roiHeads.poolerAligned) = (14, 0, true) }
+        roiHeads.maskHead = maskHead
+        c.roiHeads = .cascade(roiHeads)
+      }
     case .dense(let kind):
       c.rpn = nil
       c.roiHeads = nil
@@ -133,7 +148,8 @@ import Torch
   @Test func everyCombinationIsValidTrainsAndDetects() throws {
     Torch.threadCount = 2
     let combinations = Self.combinations
-    #expect(combinations.count == 2 * (2 * 3 * 3 + 2 * 3))
+    // 2 backbones × (3 two-stage necks × 2 RoI heads kinds × 3 box heads × 2 + 3 dense necks × 2 heads)
+    #expect(combinations.count == 2 * (3 * 2 * 3 * 2 + 3 * 2))
     let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
     let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
     let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)
@@ -157,6 +173,9 @@ import Torch
       let finite = total.doubleValue().isFinite
       #expect(finite, "\(name): loss \(total.doubleValue())")
       #expect(detector.hasMasks == (losses["loss_mask"] != nil), "\(name): mask loss")
+      if case .cascade(let cascade)? = detector.roiHeads {
+        #expect(losses.keys.filter { $0.hasPrefix("loss_box_reg_stage") }.count == cascade.stages.count, "\(name): stages")
+      }
       let trained = model.namedParameters().filter { $0.1.requiresGrad && $0.1.grad != nil }.count
       #expect(trained > 0, "\(name): no gradients")
 
@@ -182,6 +201,7 @@ import Torch
     #expect(state["roi_heads.box_predictor.cls_score.weight"]?.shape == [81, 2048])
     #expect(state["rpn.head.cls_logits.weight"]?.shape == [15, 1024, 1, 1])
     let pooled = Tensor.zeros([2, 1024, 14, 14])
-    #expect(withNoGrad { model.roiHeads.boxHead(pooled) }.shape == [2, 2048])
+    let heads = try #require(model.roiHeads as? RoIHeads)
+    #expect(withNoGrad { heads.boxHead(pooled) }.shape == [2, 2048])
   }
 }

@@ -104,7 +104,7 @@ enum TorchvisionVariant: String, CaseIterable, Sendable {
     var config = variant.configuration
     config.transform.minSize = [fixture.min_size]
     config.transform.maxSize = fixture.max_size
-    config.roiHeads?.standard.scoreThreshold = 0
+    config.roiHeads?.standard?.scoreThreshold = 0
     let model = GeneralizedRCNN(config)
     try model.load(stateDict: hashedWeights(for: model))
     model.eval()

@@ -41,8 +41,8 @@ func smallFasterRCNNConfiguration() -> DetectorConfiguration {
   config.rpn?.postNMSTopNTrain = 200
   config.rpn?.preNMSTopNTest = 200
   config.rpn?.postNMSTopNTest = 100
-  config.roiHeads?.standard.batchSizePerImage = 64
-  config.roiHeads?.standard.boxHead = .twoMLP(representationSize: 128)
+  config.roiHeads?.standard?.batchSizePerImage = 64
+  config.roiHeads?.standard?.boxHead = .twoMLP(representationSize: 128)
   config.seed = 3
   return config
 }

@@ -110,8 +110,8 @@ func largestDifference(_ a: [Double], _ b: [Double]) -> Double {
     config.transform.maxSize = 256
     config.rpn?.batchSizePerImage = 100_000
     config.rpn?.positiveFraction = 1
-    config.roiHeads?.standard.batchSizePerImage = 100_000
-    config.roiHeads?.standard.positiveFraction = 1
+    config.roiHeads?.standard?.batchSizePerImage = 100_000
+    config.roiHeads?.standard?.positiveFraction = 1
     let model = GeneralizedRCNN(config)
     try model.load(stateDict: hashedWeights(for: model))
     model.train()
@@ -149,7 +149,7 @@ func largestDifference(_ a: [Double], _ b: [Double]) -> Double {
     var config = variant.configuration
     config.transform.minSize = [fixture.min_size]
     config.transform.maxSize = fixture.max_size
-    config.roiHeads?.standard.scoreThreshold = 0
+    config.roiHeads?.standard?.scoreThreshold = 0
     let model = GeneralizedRCNN(config)
     try model.load(stateDict: hashedWeights(for: model))
     model.eval()

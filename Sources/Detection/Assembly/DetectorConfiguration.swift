@@ -38,7 +38,7 @@ public struct DetectorConfiguration: Codable, Equatable, Sendable {
   public var neckOutputs: [FeatureMapShape] { neck.outputShapes(input: backbone.outputShapes) }
 
   /// Whether the detector predicts masks.
-  public var hasMasks: Bool { roiHeads?.standard.maskHead != nil }
+  public var hasMasks: Bool { roiHeads?.maskHead != nil }
 
   /// The built detector, with its seeded initialisation. The parts must agree (a config checks
   /// that when it loads): either `rpn` and `roiHeads` or `head`.

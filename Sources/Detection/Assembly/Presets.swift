@@ -17,14 +17,14 @@ extension DetectorConfiguration {
     c.backbone = .resnet(ResNet.Configuration(norm: .batchNorm))
     c.neck = .fpn(FPNConfiguration(norm: .batchNorm))
     c.rpn?.convDepth = 2
-    c.roiHeads?.standard.boxHead = .convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm)
+    c.roiHeads?.standard?.boxHead = .convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm)
     return c
   }
 
   /// torchvision's `maskrcnn_resnet50_fpn`.
   public static func torchvisionMaskRCNN(classes: Int = 91) -> DetectorConfiguration {
     var c = torchvisionFasterRCNN(classes: classes)
-    c.roiHeads?.standard.maskHead = MaskHeadConfiguration()
+    c.roiHeads?.standard?.maskHead = MaskHeadConfiguration()
     return c
   }
 
@@ -33,7 +33,7 @@ extension DetectorConfiguration {
     var c = torchvisionFasterRCNNv2(classes: classes)
     var mask = MaskHeadConfiguration()
     mask.norm = .batchNorm
-    c.roiHeads?.standard.maskHead = mask
+    c.roiHeads?.standard?.maskHead = mask
     return c
   }
 

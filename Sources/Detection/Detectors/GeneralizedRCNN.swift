@@ -9,7 +9,7 @@ import Torch
 public final class GeneralizedRCNN: Module {
   public let backbone: FeatureExtractor
   public let rpn: RegionProposalNetwork
-  public let roiHeads: RoIHeads
+  public let roiHeads: any SecondStage
   public let configuration: DetectorConfiguration
   /// Read by `detect` only; training keeps using `configuration`.
   public var inference: InferenceSettings

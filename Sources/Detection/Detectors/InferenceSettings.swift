@@ -26,7 +26,7 @@ public struct InferenceSettings: Equatable, Sendable {
     let (threshold, count): (Double, Int) =
       if let head = configuration.head {
         (head.scoreThreshold, head.detectionsPerImage)
-      } else if let roiHeads = configuration.roiHeads?.standard {
+      } else if let roiHeads = configuration.roiHeads {
         (roiHeads.scoreThreshold, roiHeads.detectionsPerImage)
       } else {
         (0.05, 100)

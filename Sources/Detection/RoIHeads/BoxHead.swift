@@ -166,14 +166,15 @@ public final class ResNetStageHead: Module, BoxHead {
 }
 
 /// Class scores and per-class box offsets (torchvision's `FastRCNNPredictor`: `cls_score`,
-/// `bbox_pred`). Class 0 is background.
+/// `bbox_pred`). Class 0 is background. Class-agnostic predictors (Cascade R-CNN's) give one box
+/// per RoI.
 public final class FastRCNNPredictor: Module {
   let clsScore: Linear
   let bboxPred: Linear
 
-  public init(inputFeatures: Int, classes: Int, generator: Generator? = nil) {
+  public init(inputFeatures: Int, classes: Int, classAgnostic: Bool = false, generator: Generator? = nil) {
     clsScore = Linear(inputFeatures, classes, generator: generator)
-    bboxPred = Linear(inputFeatures, classes * 4, generator: generator)
+    bboxPred = Linear(inputFeatures, classAgnostic ? 4 : classes * 4, generator: generator)
     super.init()
   }
 

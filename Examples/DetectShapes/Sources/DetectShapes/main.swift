@@ -45,8 +45,8 @@ func shapesConfiguration(scoreThreshold: Double) -> DetectorConfiguration {
   configuration.rpn?.anchorSizes = [[16], [32], [64], [128], [256]]
   configuration.rpn?.preNMSTopNTest = 300
   configuration.rpn?.postNMSTopNTest = 100
-  configuration.roiHeads?.standard.boxHead = .twoMLP(representationSize: 256)
-  configuration.roiHeads?.standard.scoreThreshold = scoreThreshold
+  configuration.roiHeads?.standard?.boxHead = .twoMLP(representationSize: 256)
+  configuration.roiHeads?.standard?.scoreThreshold = scoreThreshold
   return configuration
 }
 
