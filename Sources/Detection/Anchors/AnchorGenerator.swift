@@ -11,19 +11,25 @@ public final class AnchorGenerator {
   public let sizes: [[Double]]
   /// Height-over-width ratios for each level.
   public let aspectRatios: [[Double]]
+  /// Whether the template boxes are rounded to whole pixels (torchvision, detectron2) or kept
+  /// exact (mmdetection's `AnchorGenerator`, whose RetinaNet sizes 4·stride·2^(k/3) are then
+  /// 32, 40.3, 50.8 rather than 32, 40, 51).
+  public let roundsBaseAnchors: Bool
   private var cache: [String: Tensor] = [:]
   private let cacheLimit = 64
 
-  public init(sizes: [[Double]], aspectRatios: [[Double]]) {
+  public init(sizes: [[Double]], aspectRatios: [[Double]], roundsBaseAnchors: Bool = true) {
     precondition(sizes.count == aspectRatios.count, "AnchorGenerator needs one aspect-ratio list per level")
     self.sizes = sizes
     self.aspectRatios = aspectRatios
+    self.roundsBaseAnchors = roundsBaseAnchors
   }
 
   /// Anchors per location at each level.
   public var anchorsPerLocation: [Int] { zip(sizes, aspectRatios).map { $0.count * $1.count } }
 
-  /// The zero-centred template boxes of one level, rounded to whole pixels as torchvision does.
+  /// The zero-centred template boxes of one level, rounded to whole pixels as torchvision does
+  /// unless `roundsBaseAnchors` is false.
   func cellAnchors(level: Int, dtype: DType, device: Device) -> Tensor {
     let scales = Tensor(sizes[level], device: device).to(dtype)
     let ratios = Tensor(aspectRatios[level], device: device).to(dtype)
@@ -31,7 +37,8 @@ public final class AnchorGenerator {
     let wRatios = 1 / hRatios
     let ws = (wRatios.unsqueezed(axis: 1) * scales.unsqueezed(axis: 0)).reshaped([-1])
     let hs = (hRatios.unsqueezed(axis: 1) * scales.unsqueezed(axis: 0)).reshaped([-1])
-    return (Tensor.stack([-ws, -hs, ws, hs], axis: 1) / 2).rounded()
+    let base = Tensor.stack([-ws, -hs, ws, hs], axis: 1) / 2
+    return roundsBaseAnchors ? base.rounded() : base
   }
 
   /// Anchors `[H·W·A, 4]` of one level: for each cell in row-major order, its A anchors.

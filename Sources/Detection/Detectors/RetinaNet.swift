@@ -27,6 +27,9 @@ public struct RetinaNetConfiguration: Codable, Equatable, Sendable {
   /// Anchor sizes per level P3–P7: torchvision's `_default_anchorgen`, x·2^(0, 1/3, 2/3) truncated.
   public var anchorSizes: [[Double]] = [[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]]
   public var aspectRatios: [[Double]] = Array(repeating: [0.5, 1, 2], count: 5)
+  /// Round the anchor templates to whole pixels (torchvision); false for mmdetection's weights,
+  /// whose anchor sizes are exact (32, 40.32, 50.80, …).
+  public var roundAnchors = true
   /// Anchors whose best IoU reaches this are foreground.
   public var foregroundIoU = 0.5
   /// Anchors whose best IoU is below this are background; those in between are ignored.
@@ -84,6 +87,7 @@ extension RetinaNetConfiguration {
     try container.encode(transform, forKey: .transform)
     try container.encode(anchorSizes, forKey: .anchorSizes)
     try container.encode(aspectRatios, forKey: .aspectRatios)
+    try container.encode(roundAnchors, forKey: .roundAnchors)
     try container.encode(foregroundIoU, forKey: .foregroundIoU)
     try container.encode(backgroundIoU, forKey: .backgroundIoU)
     try container.encode(allowLowQualityMatches, forKey: .allowLowQualityMatches)
@@ -141,7 +145,8 @@ public final class RetinaNet: Module, Detector {
       p6p7InputChannels: configuration.extraLevelsInput == .p5 ? configuration.fpnChannels : body.stageChannels[3],
       generator: g)
     backbone = BackboneWithFPN(body: body, fpn: fpn, returnedStages: returnedStages)
-    anchorGenerator = AnchorGenerator(sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios)
+    anchorGenerator = AnchorGenerator(
+      sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios, roundsBaseAnchors: configuration.roundAnchors)
     let perLocation = Set(anchorGenerator.anchorsPerLocation)
     precondition(perLocation.count == 1, "RetinaNet needs the same number of anchors per location at every level")
     head = RetinaNetHead(

@@ -19,6 +19,8 @@ public struct RPNConfiguration: Codable, Equatable, Sendable {
   public var minSize = 1e-3
   /// 3×3 convolutions in the head (2 in torchvision's v2 models).
   public var convDepth = 1
+  /// Round the anchor templates to whole pixels (torchvision); false for mmdetection's weights.
+  public var roundAnchors = true
 
   public init() {}
 }
@@ -42,7 +44,8 @@ public final class RegionProposalNetwork: Module {
 
   public init(configuration: RPNConfiguration, channels: Int, generator: Generator) {
     self.configuration = configuration
-    anchorGenerator = AnchorGenerator(sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios)
+    anchorGenerator = AnchorGenerator(
+      sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios, roundsBaseAnchors: configuration.roundAnchors)
     let perLocation = Set(anchorGenerator.anchorsPerLocation)
     precondition(perLocation.count == 1, "RPNHead needs the same number of anchors per location at every level")
     head = RPNHead(
