@@ -11,7 +11,8 @@ Stored per model, under mmdetection's tensor names:
 
 - `<name>.weights.json`: for each state-dict tensor (sorted by mmdetection's name, index k; the
   `num_batches_tracked` counters left out), its shape and the mean and standard deviation of
-  mmdetection's own initialisation; the tensor is `mean + std * sqrt(3) * (2u - 1)` with
+  mmdetection's own initialisation (constants given a spread, and the mask logits' bias a
+  mean of 10, see `build`); the tensor is `mean + std * sqrt(3) * (2u - 1)` with
   `u = torch.rand(shape, generator=Generator(seed=k), dtype=float64)`, rounded to float32 (the
   rule of tools/make_torchvision_cli_fixtures.py).
 - `<name>.bn.safetensors`: each batch norm's running mean and variance, set from its own input on
@@ -35,8 +36,8 @@ mmcv-lite==2.2.0, mmdet==3.3.0 (never a dependency of the build):
     python tools/make_mmdet_fixtures.py Tests/CLITests/Fixtures/mmdet [name,...]
 
 The reference detections use mmdetection's pipeline with one step replaced: mmcv's cv2 uint8
-resize becomes a float bilinear resize of the decoded image to the same size (`float_resize`),
-which is SimpleDet's resize (normalising commutes with it). These randomly initialised models
+resize becomes SimpleDet's float normalise-then-resize to the same size (`float_resize`; the
+preprocessor's own normalisation is switched off, as it is done there). These randomly initialised models
 are far more sensitive to the input than trained ones: the cv2 resize (pixels within 0.79 grey
 levels of the float resize, 0.26 on average) reorders their detections completely, while the
 float resize lets the rest of the pipeline be compared to float rounding. How many detections
@@ -215,36 +216,55 @@ def build(name, image_path):
                 mean, std = 1.0, 0.2
             else:
                 std = 0.1
+        if key == "roi_head.mask_head.conv_logits.bias":
+            # The randomly initialised mask logits on this image have median -9.9 (10% below
+            # -27, 10% above 1.8): masks would be a few pixels each, and one pixel flipped by
+            # rounding would decide a mask's IoU. Centred, masks cover about half their boxes.
+            mean = 10.0
         rule.append({"name": key, "shape": list(t.shape), "seed": k, "mean": mean, "std": std})
         new_state[key] = rebuilt(list(t.shape), mean, std, k)
     model.load_state_dict(new_state, strict=False)
-    with float_resize():
+    with float_resize(model):
         calibrate(model, image_path)
     return model, rule
 
 
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # mmdetection's, over 255
+
+
 @contextlib.contextmanager
-def float_resize():
+def float_resize(model):
     """mmcv's `imresize` (cv2's uint8 bilinear resize, which rounds every pixel to a whole grey
-    level with 11-bit fixed-point weights) replaced by a float bilinear resize of the decoded
-    image to the same size: SimpleDet's resize, as normalising commutes with it. The rest of
-    mmdetection's pipeline (output size int(w * scale + 0.5), preprocessor, model) is unchanged."""
+    level with fixed-point weights) replaced by SimpleDet's float arithmetic, op for op: RGB
+    pixels / 255 in float32, normalised with the same mean and std ((x - mean) / std, as
+    mmdetection's preprocessor over 255), then a float32 bilinear resize to mmcv's output size;
+    the model's preprocessor then only stacks and pads (its normalisation and BGR-to-RGB swap,
+    done here, are switched off). Normalising commutes with resizing, so this is mmdetection's
+    preprocessing with a float resize, rounded as SimpleDet rounds it; everything from the
+    resize size (int(w * scale + 0.5)) to the model is mmdetection's."""
     import mmcv.image.geometric as geometric
     original = geometric.imresize
+    preprocessor = model.data_preprocessor
+    flags = (preprocessor._enable_normalize, preprocessor._channel_conversion)
+    mean = torch.tensor(MEAN, dtype=torch.float64).to(torch.float32).reshape(3, 1, 1)
+    std = torch.tensor(STD, dtype=torch.float64).to(torch.float32).reshape(3, 1, 1)
 
     def resize(img, size, return_scale=False, interpolation="bilinear", out=None, backend=None):
-        assert interpolation == "bilinear"
+        assert interpolation == "bilinear" and img.dtype == np.uint8
         h, w = img.shape[:2]
-        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].double()
-        r = torch.nn.functional.interpolate(t, size=(size[1], size[0]), mode="bilinear", align_corners=False)
-        resized = r[0].permute(1, 2, 0).numpy().astype(np.float32)
+        rgb = torch.from_numpy(np.ascontiguousarray(img[..., ::-1])).permute(2, 0, 1).to(torch.float32) / 255
+        normalised = (rgb - mean) / std
+        r = torch.nn.functional.interpolate(normalised[None], size=(size[1], size[0]), mode="bilinear", align_corners=False)
+        resized = r[0].permute(1, 2, 0).contiguous().numpy()
         return (resized, size[0] / w, size[1] / h) if return_scale else resized
 
     geometric.imresize = resize
+    preprocessor._enable_normalize, preprocessor._channel_conversion = False, False
     try:
         yield
     finally:
         geometric.imresize = original
+        preprocessor._enable_normalize, preprocessor._channel_conversion = flags
 
 
 def tiny_models(out):
@@ -314,7 +334,7 @@ def main():
         write_safetensors(stats, os.path.join(out, f"{name}.bn.safetensors"))
         with open(os.path.join(out, f"{name}.weights.json"), "w") as f:
             json.dump({"tensors": rule}, f, separators=(",", ":"))
-        with torch.no_grad(), float_resize():
+        with torch.no_grad(), float_resize(model):
             result = inference_detector(model, IMAGE)
         found = detections(result)
         with torch.no_grad():

@@ -23,7 +23,9 @@ private struct Checks {
 
   /// Anchor sizes and aspect ratios per pyramid level: the five FPN levels, positive values, the
   /// same number of anchors at every level (the heads share their convolutions across levels).
-  mutating func anchors(sizes: [[Double]], aspectRatios: [[Double]], prefix: String) {
+  mutating func anchors(sizes: [[Double]], aspectRatios: [[Double]], strides: [Int], prefix: String) {
+    require(strides.isEmpty || (strides.count == sizes.count && strides.allSatisfy { $0 > 0 }), prefix + "anchor_strides",
+      "needs one positive stride per level (\(sizes.count)), or [] to take them from the feature sizes")
     require(sizes.count == 5, prefix + "anchor_sizes", "needs one list per pyramid level (5), got \(sizes.count)")
     require(aspectRatios.count == sizes.count, prefix + "aspect_ratios", "needs one list per level, as many as anchor_sizes (\(sizes.count))")
     require(sizes.joined().allSatisfy { $0 > 0 } && sizes.allSatisfy { !$0.isEmpty }, prefix + "anchor_sizes", "needs positive sizes at every level")
@@ -80,7 +82,7 @@ extension SimpleDetConfig {
       let r = model.retinaNet
       c.range(r.fpnChannels, 1...4096, "model.fpn_channels")
       groupNorm(&c, channels: r.fpnChannels, used: r.headNorm == .groupNorm)
-      c.anchors(sizes: r.anchorSizes, aspectRatios: r.aspectRatios, prefix: "model.")
+      c.anchors(sizes: r.anchorSizes, aspectRatios: r.aspectRatios, strides: r.anchorStrides, prefix: "model.")
       c.thresholds(background: r.backgroundIoU, foreground: r.foregroundIoU, prefix: "model.")
       c.denseHead(
         alpha: r.focalLossAlpha, gamma: r.focalLossGamma, prior: r.priorProbability, score: r.scoreThreshold,
@@ -105,7 +107,7 @@ extension SimpleDetConfig {
     c.range(config.fpnChannels, 1...4096, "model.fpn_channels")
     groupNorm(&c, channels: config.fpnChannels, used: config.fpnNorm == .groupNorm)
     let rpn = config.rpn
-    c.anchors(sizes: rpn.anchorSizes, aspectRatios: rpn.aspectRatios, prefix: "model.rpn.")
+    c.anchors(sizes: rpn.anchorSizes, aspectRatios: rpn.aspectRatios, strides: rpn.anchorStrides, prefix: "model.rpn.")
     for (key, value) in [
       ("pre_nms_top_n_train", rpn.preNMSTopNTrain), ("pre_nms_top_n_test", rpn.preNMSTopNTest),
       ("post_nms_top_n_train", rpn.postNMSTopNTrain), ("post_nms_top_n_test", rpn.postNMSTopNTest),

@@ -15,11 +15,17 @@ public final class AnchorGenerator {
   /// exact (mmdetection's `AnchorGenerator`, whose RetinaNet sizes 4·stride·2^(k/3) are then
   /// 32, 40.3, 50.8 rather than 32, 40, 51).
   public let roundsBaseAnchors: Bool
+  /// Each level's stride in input pixels; empty to take it from the feature size as
+  /// torchvision does (padded input size ÷ feature size, rounded down: 800 rows over a 13-row
+  /// P6 give 61), where mmdetection and detectron2 use the nominal strides (64).
+  public let strides: [Int]
   private var cache: [String: Tensor] = [:]
   private let cacheLimit = 64
 
-  public init(sizes: [[Double]], aspectRatios: [[Double]], roundsBaseAnchors: Bool = true) {
+  public init(sizes: [[Double]], aspectRatios: [[Double]], roundsBaseAnchors: Bool = true, strides: [Int] = []) {
     precondition(sizes.count == aspectRatios.count, "AnchorGenerator needs one aspect-ratio list per level")
+    precondition(strides.isEmpty || strides.count == sizes.count, "AnchorGenerator needs one stride per level, or none")
+    self.strides = strides
     self.sizes = sizes
     self.aspectRatios = aspectRatios
     self.roundsBaseAnchors = roundsBaseAnchors
@@ -61,13 +67,14 @@ public final class AnchorGenerator {
   }
 
   /// Anchors of all levels concatenated, for an input of `imageSize` (the padded batch size)
-  /// and features of the given sizes; the stride of a level is the integer ratio of the sizes.
+  /// and features of the given sizes; the stride of a level is `strides[level]`, or without
+  /// `strides` the integer ratio of the sizes.
   public func anchors(imageSize: (Int, Int), featureSizes: [(Int, Int)], dtype: DType = .float32, device: Device = .cpu)
     -> [Tensor]
   {
     precondition(featureSizes.count == sizes.count, "AnchorGenerator has \(sizes.count) levels, got \(featureSizes.count) feature maps")
     return featureSizes.enumerated().map { level, size in
-      let stride = (imageSize.0 / size.0, imageSize.1 / size.1)
+      let stride = strides.isEmpty ? (imageSize.0 / size.0, imageSize.1 / size.1) : (strides[level], strides[level])
       return anchors(level: level, featureSize: size, stride: stride, dtype: dtype, device: device)
     }
   }

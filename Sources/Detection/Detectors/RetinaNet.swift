@@ -30,6 +30,9 @@ public struct RetinaNetConfiguration: Codable, Equatable, Sendable {
   /// Round the anchor templates to whole pixels (torchvision); false for mmdetection's weights,
   /// whose anchor sizes are exact (32, 40.32, 50.80, …).
   public var roundAnchors = true
+  /// Anchor stride of each level in pixels, as mmdetection's `strides` ([8, 16, 32, 64, 128]);
+  /// empty (torchvision) to take them from the feature sizes.
+  public var anchorStrides: [Int] = []
   /// Anchors whose best IoU reaches this are foreground.
   public var foregroundIoU = 0.5
   /// Anchors whose best IoU is below this are background; those in between are ignored.
@@ -88,6 +91,7 @@ extension RetinaNetConfiguration {
     try container.encode(anchorSizes, forKey: .anchorSizes)
     try container.encode(aspectRatios, forKey: .aspectRatios)
     try container.encode(roundAnchors, forKey: .roundAnchors)
+    try container.encode(anchorStrides, forKey: .anchorStrides)
     try container.encode(foregroundIoU, forKey: .foregroundIoU)
     try container.encode(backgroundIoU, forKey: .backgroundIoU)
     try container.encode(allowLowQualityMatches, forKey: .allowLowQualityMatches)
@@ -146,7 +150,8 @@ public final class RetinaNet: Module, Detector {
       generator: g)
     backbone = BackboneWithFPN(body: body, fpn: fpn, returnedStages: returnedStages)
     anchorGenerator = AnchorGenerator(
-      sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios, roundsBaseAnchors: configuration.roundAnchors)
+      sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios, roundsBaseAnchors: configuration.roundAnchors,
+      strides: configuration.anchorStrides)
     let perLocation = Set(anchorGenerator.anchorsPerLocation)
     precondition(perLocation.count == 1, "RetinaNet needs the same number of anchors per location at every level")
     head = RetinaNetHead(
