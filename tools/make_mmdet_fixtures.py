@@ -18,7 +18,9 @@ Stored per model, under mmdetection's tensor names:
 - `<name>.bn.safetensors`: each batch norm's running mean and variance, set from its own input on
   the image (mmdetection's BN layers are `BatchNorm2d` in eval mode, `norm_eval=True`).
 - `<name>.detections.json`: mmdetection's top 50 detections in original-image pixels: box,
-  label (mmdetection's, 0..79), score, and for Mask R-CNN the mask as COCO RLE.
+  label (mmdetection's, 0..79), score, and for Mask R-CNN the mask as COCO RLE; for RetinaNet
+  also (`large_boxes`) the top 50 of those larger than 150 x 150 pixels among 3000 detections
+  per image, which come from P6 and P7.
 
 Also written: `tiny-mask-rcnn.mmengine.pth` and `tiny-retinanet.state_dict.pth`, genuine
 `.pth` files of width-reduced mmdetection models (ResNet-18 with 8 base channels, 16-channel
@@ -117,6 +119,7 @@ MODELS = {
     "retinanet_r50_fpn_1x_coco": "retinanet/retinanet_r50_fpn_1x_coco.py",
 }
 TOP = 50
+LARGE_DETECTIONS, LARGE_AREA = 3000, 150 * 150
 IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CLITests", "Fixtures", "torchvision", "scene.png")
 
 
@@ -346,13 +349,26 @@ def main():
             n, worst = compare(found, cv2_found, tolerance)
             cv2_matches[str(tolerance)] = n
             print(f"  with mmcv's cv2 uint8 resize instead: {n} of {len(found)} found within {tolerance} (largest difference {worst:.5f})")
+        fixture = {
+            "mmdet": mmdet.__version__,
+            "resize": "SimpleDet's float normalise-then-resize (see tools/make_mmdet_fixtures.py float_resize)",
+            "images": {"scene.png": found},
+            "cv2_resize_matches": cv2_matches,
+        }
+        if name.startswith("retinanet"):
+            # The top 100 of this random RetinaNet all come from P3-P5; P6 and P7 (anchor
+            # strides, no ReLU before P7) show only further down. Its top 50 boxes larger than
+            # 150 x 150 pixels among 3000 detections per image do come from them.
+            test_cfg = model.bbox_head.test_cfg
+            test_cfg.max_per_img = LARGE_DETECTIONS
+            with torch.no_grad(), float_resize(model):
+                many = detections(inference_detector(model, IMAGE), top=LARGE_DETECTIONS)
+            test_cfg.max_per_img = 100
+            large = [d for d in many if (d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]) > LARGE_AREA][:TOP]
+            print(f"  {len(many)} detections at {LARGE_DETECTIONS} per image, {len(large)} of the largest kept")
+            fixture["large_boxes"] = {"detections_per_image": LARGE_DETECTIONS, "min_area": LARGE_AREA, "images": {"scene.png": large}}
         with open(os.path.join(out, f"{name}.detections.json"), "w") as f:
-            json.dump({
-                "mmdet": mmdet.__version__,
-                "resize": "float bilinear (see tools/make_mmdet_fixtures.py float_resize)",
-                "images": {"scene.png": found},
-                "cv2_resize_matches": cv2_matches,
-            }, f, indent=1)
+            json.dump(fixture, f, indent=1)
 
 if __name__ == "__main__":
     main()

@@ -33,6 +33,21 @@ import Torch
       var mask: Prediction.Segmentation?
     }
     var images: [String: [Detection]]
+    /// RetinaNet's: mmdetection's top boxes larger than `min_area` among `detections_per_image`
+    /// detections, which come from P6 and P7 (its top 100 on this image do not).
+    struct LargeBoxes: Decodable {
+      var detectionsPerImage: Int
+      var images: [String: [Detection]]
+      enum CodingKeys: String, CodingKey {
+        case detectionsPerImage = "detections_per_image"
+        case images
+      }
+    }
+    var largeBoxes: LargeBoxes?
+    enum CodingKeys: String, CodingKey {
+      case images
+      case largeBoxes = "large_boxes"
+    }
   }
 
   @Test func everyMMDetPresetHasAFixture() throws {
@@ -65,6 +80,18 @@ import Torch
     #expect(boxes >= 49, "\(preset): \(boxes) of mmdetection's top \(theirs.count) detections found")
     if theirs.first?.mask != nil {
       #expect(masks >= 49, "\(preset): \(masks) masks equal mmdetection's (IoU >= 0.95)")
+    }
+
+    if let large = expected.largeBoxes, let theirLarge = large.images["scene.png"] {
+      let many = try CommandLineRunner.run(
+        ["predict", "--config", config.path, "--weights", imported.path, "--input", image.path, "--output", "many", "--score-threshold", "0",
+         "--set", "test.detections_per_image=\(large.detectionsPerImage)"],
+        in: folder.url)
+      try #require(many.status == 0, "\(many.errors)")
+      let oursMany = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("many/predictions.json")))
+      let (found, _) = Self.matches(theirLarge, in: oursMany)
+      #expect(theirLarge.count == 50)
+      #expect(found >= 49, "\(preset): \(found) of mmdetection's \(theirLarge.count) largest boxes (P6, P7) found")
     }
   }
 
