@@ -22,11 +22,12 @@ Stored per model, under mmdetection's tensor names:
   also (`large_boxes`) the top 50 of those larger than 150 x 150 pixels among 3000 detections
   per image, which come from P6 and P7.
 
-Also written: `tiny-mask-rcnn.mmengine.pth` and `tiny-retinanet.state_dict.pth`, genuine
-`.pth` files of width-reduced mmdetection models (ResNet-18 with 8 base channels, 16-channel
-FPN, 3 classes): the first saved through mmengine's `save_checkpoint` with a `meta` dict beside
-`state_dict` (as mmdetection's model zoo files are), the second a bare `torch.save(state_dict)`;
-`tiny.json` lists their tensors' names, shapes and sums for the Swift tests.
+With the name `tiny`: genuine `.pth` files of width-reduced mmdetection models (ResNet-18 with
+4 base channels, 8-channel FPN, 3 classes): `tiny-mask-rcnn.mmengine.pth` saved through
+mmengine's `save_checkpoint` with a `meta` dict beside `state_dict`, as a training run leaves
+it; `tiny-retinanet.published.pth` the same wrapper in PyTorch's legacy format, as mmdetection's
+`publish_model.py` writes its model zoo; `tiny-retinanet.state_dict.pth` a bare
+`torch.save(state_dict)`. `tiny.json` lists their tensors' names, shapes and sums.
 
 mmcv-lite has no compiled ops: this script registers a stand-in `mmcv._ext` whose RoIAlign and
 NMS are torchvision.ops (NMS on boxes pre-sorted with a stable sort, as mmcv's CPU kernel
@@ -271,24 +272,22 @@ def float_resize(model):
 
 
 def tiny_models(out):
-    """Width-reduced genuine mmdetection models saved as .pth files."""
+    """Width-reduced genuine mmdetection models (ResNet-18 with 4 base channels, 8-channel FPN,
+    3 classes) saved as .pth files the three ways mmdetection's users meet them."""
     summary = {}
-    for file, base, changes in [
-        ("tiny-mask-rcnn.mmengine.pth", "mask-rcnn_r50_fpn_1x_coco", "mask"),
-        ("tiny-retinanet.state_dict.pth", "retinanet_r50_fpn_1x_coco", "retina"),
-    ]:
-        cfg = config(base)
+    for kind in ["mask", "retina"]:
+        cfg = config("mask-rcnn_r50_fpn_1x_coco" if kind == "mask" else "retinanet_r50_fpn_1x_coco")
         m = cfg.model
-        m.backbone.update(depth=18, base_channels=8)
-        m.neck.update(in_channels=[8, 16, 32, 64], out_channels=16)
-        if changes == "mask":
-            m.rpn_head.update(in_channels=16, feat_channels=16)
-            m.roi_head.bbox_roi_extractor.update(out_channels=16)
-            m.roi_head.bbox_head.update(in_channels=16, fc_out_channels=32, num_classes=3)
-            m.roi_head.mask_roi_extractor.update(out_channels=16)
-            m.roi_head.mask_head.update(in_channels=16, conv_out_channels=16, num_classes=3)
+        m.backbone.update(depth=18, base_channels=4)
+        m.neck.update(in_channels=[4, 8, 16, 32], out_channels=8)
+        if kind == "mask":
+            m.rpn_head.update(in_channels=8, feat_channels=8)
+            m.roi_head.bbox_roi_extractor.update(out_channels=8)
+            m.roi_head.bbox_head.update(in_channels=8, fc_out_channels=16, num_classes=3)
+            m.roi_head.mask_roi_extractor.update(out_channels=8)
+            m.roi_head.mask_head.update(in_channels=8, conv_out_channels=8, num_classes=3)
         else:
-            m.bbox_head.update(in_channels=16, feat_channels=16, num_classes=3)
+            m.bbox_head.update(in_channels=8, feat_channels=8, num_classes=3)
         model = init_detector(cfg, checkpoint=None, device="cpu")
         torch.manual_seed(1)
         model.init_weights()
@@ -297,25 +296,35 @@ def tiny_models(out):
                 with torch.no_grad():
                     p.normal_()  # so that the reordered rows can be told apart
         state = model.state_dict()
-        path = os.path.join(out, file)
-        if changes == "mask":
-            meta = {
-                "mmengine_version": "0.10.7",
-                "mmdet_version": mmdet.__version__,
-                "epoch": 12,
-                "iter": 1234,
-                "time": "20261203_190000",
-                "dataset_meta": {"classes": ("ball", "box", "cone"), "palette": [(220, 20, 60), (119, 11, 32), (0, 0, 142)]},
-                "cfg": cfg.pretty_text[:2000],
-            }
-            save_checkpoint({"meta": meta, "state_dict": state}, path)
-        else:
-            torch.save(state, path)
-        summary[file] = {
-            k: {"shape": list(v.shape), "sum": float(v.double().sum()), "first": float(v.reshape(-1)[0]) if v.numel() else 0.0}
-            for k, v in state.items()
+        meta = {
+            "mmengine_version": "0.10.7",
+            "mmdet_version": mmdet.__version__,
+            "epoch": 12,
+            "iter": 1234,
+            "time": "20261203_190000",
+            "dataset_meta": {"classes": ("ball", "box", "cone"), "palette": [(220, 20, 60), (119, 11, 32), (0, 0, 142)]},
+            "cfg": cfg.pretty_text[:2000],
         }
-        print(f"{file}: {len(state)} tensors, {os.path.getsize(path)} bytes")
+        if kind == "mask":
+            # What a training run leaves: mmengine's checkpoint saver (zip format), meta beside state_dict.
+            files = {"tiny-mask-rcnn.mmengine.pth": lambda path: save_checkpoint({"meta": meta, "state_dict": state}, path)}
+        else:
+            files = {
+                # What mmdetection's model zoo publishes (tools/model_converters/publish_model.py
+                # saves with _use_new_zipfile_serialization=False): the legacy format.
+                "tiny-retinanet.published.pth": lambda path: torch.save(
+                    {"meta": meta, "state_dict": state}, path, _use_new_zipfile_serialization=False),
+                # A bare state dict.
+                "tiny-retinanet.state_dict.pth": lambda path: torch.save(state, path),
+            }
+        for file, save in files.items():
+            path = os.path.join(out, file)
+            save(path)
+            summary[file] = {
+                k: {"shape": list(v.shape), "sum": float(v.double().sum()), "first": float(v.reshape(-1)[0]) if v.numel() else 0.0}
+                for k, v in state.items()
+            }
+            print(f"{file}: {len(state)} tensors, {os.path.getsize(path)} bytes")
     with open(os.path.join(out, "tiny.json"), "w") as f:
         json.dump(summary, f, separators=(",", ":"), sort_keys=True)
 

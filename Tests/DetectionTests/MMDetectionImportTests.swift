@@ -6,8 +6,9 @@ import Torch
 @testable import Detection
 
 /// Genuine mmdetection checkpoints (tools/make_mmdet_fixtures.py: width-reduced ResNet-18 models
-/// of mmdetection 3.3.0, one saved through mmengine's `save_checkpoint` with `meta` beside
-/// `state_dict`, one a bare `torch.save(state_dict)`) read by the restricted `.pth` reader,
+/// of mmdetection 3.3.0: one saved through mmengine's `save_checkpoint` with `meta` beside
+/// `state_dict`, one so wrapped in PyTorch's legacy format as mmdetection's model zoo publishes
+/// them, one a bare `torch.save(state_dict)`) read by the restricted `.pth` reader,
 /// mapped by `MMDetectionNames`, and loaded strictly into the matching SimpleDet models: every
 /// tensor of the model given, nothing left over, every shape right.
 @Suite struct MMDetectionImportTests {
@@ -24,17 +25,17 @@ import Torch
     try JSONDecoder().decode([String: [String: Summary]].self, from: Data(contentsOf: fixtures.appendingPathComponent("tiny.json")))
   }
 
-  /// mmdetection's tiny Mask R-CNN: ResNet-18 with 8 base channels, 16-channel FPN, RPN and mask
-  /// head, 32-wide box head, 3 classes (4 with background).
+  /// mmdetection's tiny Mask R-CNN: ResNet-18 with 4 base channels, 8-channel FPN, RPN and mask
+  /// head, 16-wide box head, 3 classes (4 with background).
   static var tinyMaskRCNN: FasterRCNNConfiguration {
     var c = FasterRCNNConfiguration()
     c.classes = 4
-    c.backbone = ResNet.Configuration(depth: 18, frozenStages: 1, baseChannels: 8)
-    c.fpnChannels = 16
-    c.roiHeads.boxHead = .twoMLP(representationSize: 32)
+    c.backbone = ResNet.Configuration(depth: 18, frozenStages: 1, baseChannels: 4)
+    c.fpnChannels = 8
+    c.roiHeads.boxHead = .twoMLP(representationSize: 16)
     var mask = MaskHeadConfiguration()
-    mask.convolutions = [16, 16, 16, 16]
-    mask.predictorChannels = 16
+    mask.convolutions = [8, 8, 8, 8]
+    mask.predictorChannels = 8
     c.maskHead = mask
     return c
   }
@@ -42,8 +43,8 @@ import Torch
   static var tinyRetinaNet: RetinaNetConfiguration {
     var c = RetinaNetConfiguration()
     c.classes = 4
-    c.backbone = ResNet.Configuration(depth: 18, frozenStages: 1, baseChannels: 8)
-    c.fpnChannels = 16
+    c.backbone = ResNet.Configuration(depth: 18, frozenStages: 1, baseChannels: 4)
+    c.fpnChannels = 8
     c.extraLevelsInput = .c5
     return c
   }
@@ -74,10 +75,18 @@ import Torch
     #expect(state["backbone.body.layer2.0.downsample.1.running_var"]!.isEqual(to: theirs["backbone.layer2.0.downsample.1.running_var"]!))
   }
 
-  @Test func bareStateDictLoadsIntoRetinaNet() throws {
-    let url = Self.fixtures.appendingPathComponent("tiny-retinanet.state_dict.pth")
+  @Test(arguments: ["tiny-retinanet.published.pth", "tiny-retinanet.state_dict.pth"])
+  func publishedAndBareCheckpointsLoadIntoRetinaNet(_ file: String) throws {
+    let url = Self.fixtures.appendingPathComponent(file)
     let theirs = try readWeightFile(url)
-    #expect(theirs.count == (try Self.summaries()["tiny-retinanet.state_dict.pth"]!.count))
+    let summary = try #require(try Self.summaries()[file])
+    #expect(Set(theirs.keys) == Set(summary.keys))
+    for (name, tensor) in theirs {
+      #expect(abs(tensor.to(.float64).sum().doubleValue() - summary[name]!.sum) <= 1e-6 * max(1, abs(summary[name]!.sum)), "\(name)")
+    }
+    if file.contains("published") {
+      #expect(Set(try PyTorchCheckpoint(contentsOf: url).keys) == ["meta", "state_dict"])
+    }
     let ours = try MMDetectionNames.converted(theirs, source: url.path)
     let model = RetinaNet(Self.tinyRetinaNet)
     try model.load(stateDict: ours, strict: true)

@@ -64,9 +64,10 @@ import Testing
     #expect(Self.rows(out["roi_heads.box_predictor.cls_score.weight"]!) == [3, 0, 1, 2])
     #expect(Self.rows(out["roi_heads.box_predictor.cls_score.bias"]!) == [3, 0, 1, 2])
     // Background's four regression rows are zeros in front; the classes' rows follow unchanged.
+    let regression: [Float] = [0, 0, 0, 0] + (1...12).map(Float.init)
     #expect(out["roi_heads.box_predictor.bbox_pred.weight"]!.shape == [16, 5])
-    #expect(Self.rows(out["roi_heads.box_predictor.bbox_pred.weight"]!) == [0, 0, 0, 0] + (1...12).map(Float.init))
-    #expect(Self.rows(out["roi_heads.box_predictor.bbox_pred.bias"]!) == [0, 0, 0, 0] + (1...12).map(Float.init))
+    #expect(Self.rows(out["roi_heads.box_predictor.bbox_pred.weight"]!) == regression)
+    #expect(Self.rows(out["roi_heads.box_predictor.bbox_pred.bias"]!) == regression)
     #expect(out["roi_heads.mask_predictor.mask_fcn_logits.weight"]!.shape == [4, 2, 1, 1])
     #expect(Self.rows(out["roi_heads.mask_predictor.mask_fcn_logits.weight"]!) == [0, 1, 2, 3])
     #expect(Self.rows(out["roi_heads.mask_predictor.mask_fcn_logits.bias"]!) == [0, 1, 2, 3])
