@@ -95,6 +95,36 @@ import Torch
     }
   }
 
+  /// A model-zoo style file (PyTorch's legacy format, `meta` beside `state_dict`) converts
+  /// through the command line, background rows and all.
+  @Test func publishedCheckpointConverts() throws {
+    let folder = try ScratchFolder()
+    let input = Self.fixtures.appendingPathComponent("tiny-retinanet.published.pth")
+    let out = folder.path("tiny.safetensors")
+    let result = try CommandLineRunner.run(["weights", "import", "--from", "mmdet", input.path, "--out", out.path], in: folder.url)
+    try #require(result.status == 0, "\(result.errors)")
+    let tensors = try SafeTensors.read(contentsOf: out)
+    // 156 tensors less 20 batch-norm counters; RetinaNet's 9 anchors × 3 classes gain an output 0 each.
+    #expect(tensors.count == 136)
+    #expect(tensors["head.classification_head.cls_logits.weight"]?.shape == [36, 8, 3, 3])
+    #expect(tensors["backbone.fpn.extra_blocks.p7.weight"] != nil)
+  }
+
+  /// An unknown name is one error line naming the file and the tensor, and a failing exit.
+  @Test func unknownNameIsOneErrorLine() throws {
+    let folder = try ScratchFolder()
+    let input = folder.path("gn-fpn.safetensors")
+    try SafeTensors.write(
+      ["backbone.conv1.weight": Tensor.zeros([4, 3, 7, 7]), "neck.fpn_convs.0.gn.weight": Tensor.ones([4])], to: input)
+    let result = try CommandLineRunner.run(
+      ["weights", "import", "--from", "mmdet", input.path, "--out", folder.path("x.safetensors").path], in: folder.url)
+    #expect(result.status != 0)
+    let lines = result.errors.split(separator: "\n")
+    #expect(lines.count == 1)
+    #expect(result.errors.contains(input.path) && result.errors.contains("'neck.fpn_convs.0.gn.weight'"))
+    #expect(!FileManager.default.fileExists(atPath: folder.path("x.safetensors").path))
+  }
+
   /// How many of mmdetection's detections `ours` has (the same COCO category: mmdetection's
   /// label l is COCO's l-th category, SimpleDet's label l + 1; box IoU >= 0.99, score within
   /// 2e-3), and how many of those also have its mask (mask IoU >= 0.95).
