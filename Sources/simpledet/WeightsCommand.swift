@@ -55,6 +55,8 @@ struct WeightsCommand: ParsableCommand {
         var tensors = try readWeightFile(URL(fileURLWithPath: input))
         if from == .mmdet {
           tensors = try MMDetectionNames.converted(tensors, source: input)
+        } else if let name = tensors.keys.sorted().first(where: { ["neck.", "rpn_head.", "roi_head.", "bbox_head."].contains(where: $0.hasPrefix) }) {
+          throw ValidationError("\(input) has mmdetection's tensor names ('\(name)'); convert it with --from mmdet")
         }
         if let config {
           let model = try SimpleDetConfig.load(file: config).model.makeDetector()

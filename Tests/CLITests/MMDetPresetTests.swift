@@ -125,6 +125,15 @@ import Torch
     #expect(!FileManager.default.fileExists(atPath: folder.path("x.safetensors").path))
   }
 
+  /// mmdetection's names given without `--from mmdet` are refused with the hint, not copied.
+  @Test func mmdetectionNamesNeedFromMMDet() throws {
+    let folder = try ScratchFolder()
+    let input = Self.fixtures.appendingPathComponent("tiny-retinanet.state_dict.pth")
+    let result = try CommandLineRunner.run(["weights", "import", input.path, "--out", folder.path("x.safetensors").path], in: folder.url)
+    #expect(result.status != 0)
+    #expect(result.errors.contains("has mmdetection's tensor names") && result.errors.contains("--from mmdet"))
+  }
+
   /// How many of mmdetection's detections `ours` has (the same COCO category: mmdetection's
   /// label l is COCO's l-th category, SimpleDet's label l + 1; box IoU >= 0.99, score within
   /// 2e-3), and how many of those also have its mask (mask IoU >= 0.95).
