@@ -110,7 +110,7 @@ public enum MMDetectionNames {
       guard rows >= 2 else { throw fail(name, "has \(rows) rows; a softmax classifier needs background and at least one class") }
       return Tensor.concatenate([tensor.sliced(axis: 0, rows - 1..<rows), tensor.sliced(axis: 0, 0..<rows - 1)], axis: 0)
     case "roi_head.bbox_head.fc_reg.weight", "roi_head.bbox_head.fc_reg.bias":
-      let classes = try softmaxClasses(in: tensors, fail: fail)
+      let classes = softmaxClasses(in: tensors)
       let rows = tensor.shape[0]
       if let classes, rows != 4 * classes {
         throw fail(
@@ -121,7 +121,7 @@ public enum MMDetectionNames {
       }
       return paddedInFront(tensor, rows: 4)
     case "roi_head.mask_head.conv_logits.weight", "roi_head.mask_head.conv_logits.bias":
-      if let classes = try softmaxClasses(in: tensors, fail: fail), tensor.shape[0] != classes {
+      if let classes = softmaxClasses(in: tensors), tensor.shape[0] != classes {
         throw fail(name, "has \(tensor.shape[0]) outputs, but fc_cls has \(classes) classes and background")
       }
       return paddedInFront(tensor, rows: 1)
@@ -146,7 +146,7 @@ public enum MMDetectionNames {
   }
 
   /// The number of object classes of the softmax box classifier (its rows less background).
-  private static func softmaxClasses(in tensors: [String: Tensor], fail: (String, String) -> WeightFileError) throws -> Int? {
+  private static func softmaxClasses(in tensors: [String: Tensor]) -> Int? {
     guard let cls = tensors["roi_head.bbox_head.fc_cls.bias"] ?? tensors["roi_head.bbox_head.fc_cls.weight"] else { return nil }
     return cls.shape[0] - 1
   }
