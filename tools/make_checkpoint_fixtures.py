@@ -19,7 +19,7 @@ Output, in Tests/TorchTests/Fixtures/ (a few KB in all):
   nested.pth            {"model": state dict, "optimizer": SGD state, "epoch": ..., ...}
   zip64.pth             two tensors in a zip whose central directory uses ZIP64 extra fields
   compressed.pth        a torch.save archive re-zipped with deflate (must be refused)
-  legacy.pth            the pre-1.6 non-zip torch.save format (must be refused)
+  legacy.pth            the pre-1.6 non-zip torch.save format (read since the mmdetection importer)
   malicious.pth         a zip whose data.pkl calls os.system (must be refused; never unpickled here)
   reference.safetensors written by the safetensors package: every dtype and metadata
   checkpoints.json      expected names, dtypes, shapes, raw bytes (hex) and values of all the above

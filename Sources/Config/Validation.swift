@@ -22,11 +22,15 @@ private struct Checks {
   }
 
   /// Anchor sizes and aspect ratios per level: one list per map the neck gives, positive
-  /// values, the same number of anchors at every level (the heads share their convolutions).
-  mutating func anchors(sizes: [[Double]], aspectRatios: [[Double]], levels: Int, prefix: String) {
+  /// values, the same number of anchors at every level (the heads share their convolutions), and
+  /// `strides` either empty or one per level.
+  mutating func anchors(sizes: [[Double]], aspectRatios: [[Double]], strides: [Int], levels: Int, prefix: String) {
     require(
       sizes.count == levels, prefix + "anchor_sizes",
       "needs one list per feature level the neck gives (\(levels)), got \(sizes.count)")
+    require(
+      strides.isEmpty || (strides.count == sizes.count && strides.allSatisfy { $0 > 0 }), prefix + "anchor_strides",
+      "needs one positive stride per level (\(sizes.count)), or [] to take them from the feature sizes")
     require(aspectRatios.count == sizes.count, prefix + "aspect_ratios", "needs one list per level, as many as anchor_sizes (\(sizes.count))")
     require(sizes.joined().allSatisfy { $0 > 0 } && sizes.allSatisfy { !$0.isEmpty }, prefix + "anchor_sizes", "needs positive sizes at every level")
     require(aspectRatios.joined().allSatisfy { $0 > 0 } && aspectRatios.allSatisfy { !$0.isEmpty }, prefix + "aspect_ratios", "needs positive ratios at every level")
@@ -117,7 +121,9 @@ extension SimpleDetConfig {
     switch head {
     case .retinaNet(let r):
       groupNorm(&c, channels: channels, used: r.norm == .groupNorm, path: "model.head.norm")
-      c.anchors(sizes: r.anchorSizes, aspectRatios: r.aspectRatios, levels: levels.count, prefix: "model.head.")
+      c.anchors(
+        sizes: r.anchorSizes, aspectRatios: r.aspectRatios, strides: r.anchorStrides, levels: levels.count,
+        prefix: "model.head.")
       c.thresholds(background: r.backgroundIoU, foreground: r.foregroundIoU, prefix: "model.head.")
       c.denseHead(
         alpha: r.focalLossAlpha, gamma: r.focalLossGamma, prior: r.priorProbability, score: r.scoreThreshold,
@@ -138,7 +144,7 @@ extension SimpleDetConfig {
   }
 
   private func checkTwoStage(_ c: inout Checks, rpn: RPNConfiguration, roiHeads: RoIHeadsPart, levels: Int) {
-    c.anchors(sizes: rpn.anchorSizes, aspectRatios: rpn.aspectRatios, levels: levels, prefix: "model.rpn.")
+    c.anchors(sizes: rpn.anchorSizes, aspectRatios: rpn.aspectRatios, strides: rpn.anchorStrides, levels: levels, prefix: "model.rpn.")
     for (key, value) in [
       ("pre_nms_top_n_train", rpn.preNMSTopNTrain), ("pre_nms_top_n_test", rpn.preNMSTopNTest),
       ("post_nms_top_n_train", rpn.postNMSTopNTrain), ("post_nms_top_n_test", rpn.postNMSTopNTest),

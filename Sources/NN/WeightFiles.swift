@@ -37,12 +37,13 @@ public func readWeightFile(_ url: URL) throws -> [String: Tensor] {
   }
   let start = [UInt8]((try? handle.read(upToCount: 9)) ?? Data())
   try? handle.close()
-  if start.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+  // A zip archive, or the legacy format's magic-number pickle (PROTO 2, LONG1 of 10 bytes).
+  if start.starts(with: [0x50, 0x4B, 0x03, 0x04]) || start.starts(with: [0x80, 0x02, 0x8A, 0x0A]) {
     return try PyTorchCheckpoint.readStateDict(contentsOf: url)
   }
   // safetensors: an 8-byte header length, then the JSON header.
   guard start.count == 9, start[8] == UInt8(ascii: "{") else {
-    throw WeightFileError(path: url.path, message: "not a weight file (neither safetensors nor a PyTorch .pth zip archive)")
+    throw WeightFileError(path: url.path, message: "not a weight file (neither safetensors nor a PyTorch .pth file)")
   }
   return try SafeTensors.read(contentsOf: url)
 }

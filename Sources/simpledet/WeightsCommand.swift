@@ -13,18 +13,32 @@ struct WeightsCommand: ParsableCommand {
     abstract: "Convert weight files.",
     subcommands: [Import.self])
 
+  /// Whose tensor names a weight file uses.
+  enum Naming: String, ExpressibleByArgument, CaseIterable {
+    /// torchvision's, which are SimpleDet's: copied as they are.
+    case torchvision
+    /// mmdetection 3.x's (`backbone.layer1.0.conv1.weight`, `neck.lateral_convs.0.conv.weight`, …).
+    case mmdet
+  }
+
   /// `simpledet weights import`: a PyTorch `.pth` state dict to safetensors.
   struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Convert a PyTorch .pth state dict (torchvision's names) to .safetensors.",
+      abstract: "Convert a PyTorch .pth state dict (torchvision's or mmdetection's names) to .safetensors.",
       discussion: """
         The .pth file is read without Python, by a restricted unpickler that accepts state dicts \
-        only. With --config, the weights must also load strictly into that config's model: every \
-        name present and every shape right.
+        only (a training checkpoint's 'state_dict' entry is taken, its 'meta' ignored); a \
+        .safetensors file is accepted too. With --from mmdet, mmdetection 3.x names are mapped to \
+        SimpleDet's and its softmax classifiers' background moved from last to first (see \
+        docs/models.md). With --config, the weights must also load strictly into that config's \
+        model: every name present and every shape right.
         """)
 
-    @Argument(help: ArgumentHelp("The .pth file.", valueName: "file.pth"))
+    @Argument(help: ArgumentHelp("The .pth (or .safetensors) file.", valueName: "file.pth"))
     var input: String
+
+    @Option(help: ArgumentHelp("Whose tensor names the file uses: torchvision (as they are) or mmdet.", valueName: "naming"))
+    var from: Naming = .torchvision
 
     @Option(help: ArgumentHelp("The .safetensors file to write.", valueName: "file"))
     var out: String
@@ -38,7 +52,12 @@ struct WeightsCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: input) else {
           throw ValidationError("\(input): no such file")
         }
-        let tensors = try readWeightFile(URL(fileURLWithPath: input))
+        var tensors = try readWeightFile(URL(fileURLWithPath: input))
+        if from == .mmdet {
+          tensors = try MMDetectionNames.converted(tensors, source: input)
+        } else if let name = tensors.keys.sorted().first(where: { ["neck.", "rpn_head.", "roi_head.", "bbox_head."].contains(where: $0.hasPrefix) }) {
+          throw ValidationError("\(input) has mmdetection's tensor names ('\(name)'); convert it with --from mmdet")
+        }
         if let config {
           let model = try SimpleDetConfig.load(file: config).model.detector.makeDetector()
           do {

@@ -110,13 +110,21 @@ private let stop: [UInt8] = [0x2E]
     #expect(error?.message.contains("is compressed with deflate (method 8)") == true)
   }
 
-  @Test func refusesTheLegacyFormat() throws {
+  /// `torch.save(..., _use_new_zipfile_serialization=False)`, the format of PyTorch before 1.6
+  /// and of mmdetection's published checkpoints.
+  @Test func readsTheLegacyFormat() throws {
+    let weights = try PyTorchCheckpoint.readStateDict(contentsOf: CheckpointFixtures.url("legacy.pth"))
+    #expect(Array(weights.keys) == ["w"])
+    #expect(weights["w"]!.isEqual(to: Tensor.ones([2])))
+  }
+
+  @Test func refusesATruncatedLegacyFile() throws {
+    let data = try Data(contentsOf: CheckpointFixtures.url("legacy.pth"))
     let error = #expect(throws: CheckpointError.self) {
-      _ = try PyTorchCheckpoint(contentsOf: CheckpointFixtures.url("legacy.pth"))
+      _ = try PyTorchCheckpoint(data: data.prefix(data.count - 3), source: "cut.pth")
     }
-    #expect(error?.kind == .unsupported)
-    #expect(error?.message.contains("legacy torch.save format") == true)
-    #expect(error?.message.contains("re-save with torch>=1.6") == true)
+    #expect(error?.source == "cut.pth")
+    #expect(error?.kind == .truncated)
   }
 
   @Test func refusesFilesThatAreNotCheckpoints() throws {

@@ -13,6 +13,12 @@ public struct RetinaNetHeadConfiguration: Codable, Equatable, Sendable {
   /// Anchor sizes per level P3–P7: torchvision's `_default_anchorgen`, x·2^(0, 1/3, 2/3) truncated.
   public var anchorSizes: [[Double]] = [[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]]
   public var aspectRatios: [[Double]] = Array(repeating: [0.5, 1, 2], count: 5)
+  /// Round the anchor templates to whole pixels (torchvision); false for mmdetection's weights,
+  /// whose anchor sizes are exact (32, 40.32, 50.80, …).
+  public var roundAnchors = true
+  /// Anchor stride of each level in pixels, as mmdetection's `strides` ([8, 16, 32, 64, 128]);
+  /// empty (torchvision) to take them from the feature sizes.
+  public var anchorStrides: [Int] = []
   /// Anchors whose best IoU reaches this are foreground.
   public var foregroundIoU = 0.5
   /// Anchors whose best IoU is below this are background; those in between are ignored.

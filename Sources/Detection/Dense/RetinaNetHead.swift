@@ -78,7 +78,9 @@ public final class RetinaNetHead: Module {
   public init(configuration: RetinaNetHeadConfiguration, channels: Int, classes: Int, generator: Generator?) {
     self.configuration = configuration
     self.classes = classes
-    anchorGenerator = AnchorGenerator(sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios)
+    anchorGenerator = AnchorGenerator(
+      sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios, roundsBaseAnchors: configuration.roundAnchors,
+      strides: configuration.anchorStrides)
     let perLocation = Set(anchorGenerator.anchorsPerLocation)
     precondition(perLocation.count == 1, "RetinaNet needs the same number of anchors per location at every level")
     classificationHead = RetinaNetClassificationHead(

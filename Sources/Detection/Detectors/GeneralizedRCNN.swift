@@ -60,7 +60,9 @@ public final class GeneralizedRCNN: Module {
         if let masks = d["masks"] {
           let size = batch.originalSizes[i]
           out["masks"] = timer.measure("paste_masks") {
-            MaskOperations.paste(masks, boxes: out["boxes"]!, height: size.height, width: size.width)
+            MaskOperations.paste(
+              masks, boxes: out["boxes"]!, height: size.height, width: size.width,
+              pasting: configuration.roiHeads?.maskHead?.paste ?? .boxResize)
           }
         }
         return out

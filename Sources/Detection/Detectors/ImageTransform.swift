@@ -1,4 +1,5 @@
 import Foundation
+import NN
 import Torch
 
 /// Images after the detector's input transform, padded into one batch tensor.
@@ -24,10 +25,21 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   public var sizeDivisible: Int
   /// Skip resizing (the benchmark's fixed-size input).
   public var fixedSize: Bool
+  /// How the resized size is rounded from size × scale.
+  public var sizeRounding: SizeRounding
+
+  /// Rounding of the resized image size.
+  public enum SizeRounding: String, ConfigChoice, Sendable {
+    /// Truncated, as torchvision's `GeneralizedRCNNTransform` (640 × 5/3 → 1066).
+    case floor
+    /// To the nearest integer, `int(w · scale + 0.5)`, as mmcv's `rescale_size` (640 × 5/3 → 1067).
+    case nearest
+  }
 
   public init(
     minSize: [Int] = [800], maxSize: Int = 1333, mean: [Double] = [0.485, 0.456, 0.406],
-    std: [Double] = [0.229, 0.224, 0.225], sizeDivisible: Int = 32, fixedSize: Bool = false
+    std: [Double] = [0.229, 0.224, 0.225], sizeDivisible: Int = 32, fixedSize: Bool = false,
+    sizeRounding: SizeRounding = .floor
   ) {
     self.minSize = minSize
     self.maxSize = maxSize
@@ -35,6 +47,7 @@ public struct ImageTransform: Codable, Equatable, Sendable {
     self.std = std
     self.sizeDivisible = sizeDivisible
     self.fixedSize = fixedSize
+    self.sizeRounding = sizeRounding
   }
 
   /// Transforms `images` (each `[3, H, W]`, float in [0, 1]) and their targets' boxes.
@@ -98,12 +111,17 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   }
 
   /// Bilinear resize with torchvision's eager arithmetic: the scale is computed in double
-  /// precision and the output size is size × scale truncated. (Its TorchScript path computes the
-  /// scale in float32, which turns 480 × 800/480 into 799.99998 and a row fewer.)
+  /// precision and the output size is size × scale truncated (or rounded to nearest, as mmcv
+  /// does, with `sizeRounding`). (torchvision's TorchScript path computes the scale in float32,
+  /// which turns 480 × 800/480 into 799.99998 and a row fewer.)
   private func resize(_ image: Tensor, shortSide: Int) -> (Tensor, (height: Int, width: Int)) {
     let h = image.shape[1], w = image.shape[2]
     let scale = Swift.min(Double(shortSide) / Double(Swift.min(h, w)), Double(maxSize) / Double(Swift.max(h, w)))
-    let size = (height: Int(Double(h) * scale), width: Int(Double(w) * scale))
+    let size: (height: Int, width: Int)
+    switch sizeRounding {
+    case .floor: size = (Int(Double(h) * scale), Int(Double(w) * scale))
+    case .nearest: size = (Int(Double(h) * scale + 0.5), Int(Double(w) * scale + 0.5))
+    }
     let out = Functional.interpolate(image.unsqueezed(axis: 0), size: (size.height, size.width), mode: .bilinear)
     return (out.squeezed(axis: 0), size)
   }

@@ -19,6 +19,11 @@ public struct RPNConfiguration: Codable, Equatable, Sendable {
   public var minSize = 1e-3
   /// 3×3 convolutions in the head (2 in torchvision's v2 models).
   public var convDepth = 1
+  /// Round the anchor templates to whole pixels (torchvision); false for mmdetection's weights.
+  public var roundAnchors = true
+  /// Anchor stride of each level in pixels, as mmdetection's `strides` ([4, 8, 16, 32, 64]);
+  /// empty (torchvision) to take them from the feature sizes.
+  public var anchorStrides: [Int] = []
 
   public init() {}
 }
@@ -42,7 +47,9 @@ public final class RegionProposalNetwork: Module {
 
   public init(configuration: RPNConfiguration, channels: Int, generator: Generator) {
     self.configuration = configuration
-    anchorGenerator = AnchorGenerator(sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios)
+    anchorGenerator = AnchorGenerator(
+      sizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios, roundsBaseAnchors: configuration.roundAnchors,
+      strides: configuration.anchorStrides)
     let perLocation = Set(anchorGenerator.anchorsPerLocation)
     precondition(perLocation.count == 1, "RPNHead needs the same number of anchors per location at every level")
     head = RPNHead(

@@ -12,8 +12,20 @@ public struct MaskHeadConfiguration: Codable, Equatable, Sendable {
   public var samplingRatio = 2
   /// Channels of the 2×2 transposed convolution before the per-class logits.
   public var predictorChannels = 256
+  /// How predicted masks are pasted into the image.
+  public var paste = MaskPasting.boxResize
 
   public init() {}
+}
+
+/// How a predicted M×M mask is pasted into the image.
+public enum MaskPasting: String, ConfigChoice, Sendable {
+  /// torchvision's `paste_masks_in_image`: the mask padded by one pixel, its box grown to match
+  /// and truncated to whole pixels, the mask resized bilinearly to that box.
+  case boxResize = "box_resize"
+  /// mmdetection's `_do_paste_mask`: each image pixel centre inside the box's neighbourhood samples
+  /// the mask bilinearly (`grid_sample`, zeros outside), at the box's exact coordinates.
+  case gridSample = "grid_sample"
 }
 
 /// 3×3 convolution(–norm)–ReLU blocks over pooled RoI features (torchvision's `MaskRCNNHeads`,
@@ -91,6 +103,62 @@ public enum MaskOperations {
     let rows = Tensor.arange(0, labels.shape[0], dtype: .int64, device: logits.device)
     let chosen = logits[rows, labels]
     return Functional.binaryCrossEntropyWithLogits(chosen, targets: targets)
+  }
+
+  /// Mask probabilities `[N, 1, M, M]` pasted into an image of `height`×`width` at `boxes`,
+  /// in the way `pasting` names. `[N, 1, height, width]`.
+  public static func paste(_ masks: Tensor, boxes: Tensor, height: Int, width: Int, pasting: MaskPasting) -> Tensor {
+    switch pasting {
+    case .boxResize: paste(masks, boxes: boxes, height: height, width: width)
+    case .gridSample: pasteBySampling(masks, boxes: boxes, height: height, width: width)
+    }
+  }
+
+  /// Mask probabilities `[N, 1, M, M]` pasted into an image of `height`×`width` at `boxes` as
+  /// mmdetection pastes them on a CPU (`_do_paste_mask` with `skip_empty`, one mask at a time):
+  /// the pixels from floor(x1) − 1 to ceil(x2) + 1 (and likewise in y) sample the mask at their
+  /// centres with `grid_sample`'s bilinear rule (`align_corners=False`, zeros outside). The
+  /// sampling is separable, so each mask is two small products with interpolation matrices.
+  /// `[N, 1, height, width]`.
+  public static func pasteBySampling(_ masks: Tensor, boxes: Tensor, height: Int, width: Int) -> Tensor {
+    let n = masks.shape[0]
+    let out = Tensor.zeros([n, 1, height, width], dtype: masks.dtype, device: masks.device)
+    guard n > 0 else { return out }
+    let (mh, mw) = (masks.shape[2], masks.shape[3])
+    let padded = masks.padded([1, 1, 1, 1])
+    let b = boxes.to(.float32).contiguous().toArray(Float.self)
+    withNoGrad {
+      for i in 0..<n {
+        let (x1, y1, x2, y2) = (b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3])
+        guard x2 > x1, y2 > y1 else { continue }
+        let xs = max(Int(x1.rounded(.down)) - 1, 0) ..< min(Int(x2.rounded(.up)) + 1, width)
+        let ys = max(Int(y1.rounded(.down)) - 1, 0) ..< min(Int(y2.rounded(.up)) + 1, height)
+        guard !xs.isEmpty, !ys.isEmpty else { continue }
+        let wx = samplingWeights(pixels: xs, from: x1, to: x2, cells: mw).to(masks.dtype).to(masks.device)
+        let wy = samplingWeights(pixels: ys, from: y1, to: y2, cells: mh).to(masks.dtype).to(masks.device)
+        out[i, 0, ys, xs] = wy.matmul(padded[i, 0]).matmul(wx.transposed(0, 1))
+      }
+    }
+    return out
+  }
+
+  /// `[pixels, cells + 2]`: row p holds the bilinear weights on the zero-padded mask of the pixel
+  /// centre p + 0.5, in `grid_sample`'s float32 arithmetic (normalised to [−1, 1] over the box,
+  /// then unnormalised with `align_corners=False`).
+  static func samplingWeights(pixels: Range<Int>, from start: Float, to end: Float, cells: Int) -> Tensor {
+    let columns = cells + 2
+    var weights = [Float](repeating: 0, count: pixels.count * columns)
+    for (row, pixel) in pixels.enumerated() {
+      let g: Float = (Float(pixel) + 0.5 - start) / (end - start) * 2 - 1
+      let u: Float = ((g + 1) * Float(cells) - 1) / 2
+      let floorU = u.rounded(.down)
+      let fraction = u - floorU
+      guard floorU >= -1, floorU <= Float(cells) else { continue }
+      let left = Int(floorU) + 1
+      weights[row * columns + left] = 1 - fraction
+      if left + 1 < columns { weights[row * columns + left + 1] = fraction }
+    }
+    return Tensor(weights).reshaped([pixels.count, columns])
   }
 
   /// Mask probabilities `[N, 1, M, M]` pasted into an image of `height`×`width` at `boxes`

@@ -4,7 +4,8 @@ import Foundation
 /// and without running anything the file asks for.
 ///
 /// `torch.save` writes a zip archive: `NAME/data.pkl` pickles the saved object, and each tensor
-/// storage is a raw little-endian entry `NAME/data/KEY`. The pickle is read by a restricted
+/// storage is a raw little-endian entry `NAME/data/KEY`. Its legacy format (before PyTorch 1.6,
+/// and mmdetection's published checkpoints) is read too (`LegacyCheckpoint`). The pickle is read by a restricted
 /// unpickler that admits only `collections.OrderedDict`, torch's tensor and parameter rebuild
 /// functions, the typed storage classes and `torch.device`, so a malicious file is refused
 /// instead of executed. Each tensor comes back as its own contiguous CPU copy: views that shared
@@ -26,6 +27,12 @@ public struct PyTorchCheckpoint {
   /// Reads a checkpoint held in memory; `source` names it in errors.
   public init(data: Data, source: String = "<memory>") throws {
     self.source = source
+    if LegacyCheckpoint.hasSignature(data) {
+      let (value, opcodes) = try LegacyCheckpoint.root(of: data, source: source)
+      root = value
+      walkBudget = 4 * opcodes + 64
+      return
+    }
     guard ZipArchive.hasZipSignature(data) else {
       if data.count < 4 {
         throw CheckpointError(.truncated, source: source, "file has only \(data.count) bytes")
@@ -33,7 +40,7 @@ public struct PyTorchCheckpoint {
       if data.first == 0x80 {
         throw CheckpointError(
           .unsupported, source: source,
-          "legacy torch.save format (not a zip archive); load it with torch and re-save with torch>=1.6")
+          "a bare pickle, neither a torch.save zip archive nor its legacy format (which starts with torch's magic number)")
       }
       throw CheckpointError(
         .malformed, source: source, "not a PyTorch checkpoint: torch.save files are zip archives")

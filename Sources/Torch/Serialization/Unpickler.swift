@@ -27,6 +27,8 @@ struct Unpickler {
 
   /// How many opcodes the last `load` ran; a bound on the work a walk over its value needs.
   private(set) var opcodeCount = 0
+  /// How many bytes the last `load` read, up to and including its STOP (pickles can follow).
+  private(set) var consumed = 0
 
   mutating func load(_ bytes: UnsafeRawBufferPointer) throws -> PickleValue {
     var reader = ByteReader(bytes, source: source, context: context)
@@ -166,6 +168,7 @@ struct Unpickler {
         guard stack.isEmpty, marks.isEmpty else {
           throw error(.malformed, "STOP leaves \(stack.count) values and \(marks.count) marks behind", at: position)
         }
+        consumed = reader.offset
         return value
 
       case 0x28: marks.append(stack.count)  // MARK

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import NN
+@testable import Torch
+
+/// mmdetection 3.x names to SimpleDet's (`MMDetectionNames`), on small synthetic state dicts.
+@Suite struct MMDetectionNamesTests {
+  /// Rows numbered 0, 1, 2, … so that a reordering shows in the values.
+  static func numbered(_ shape: [Int]) -> Tensor {
+    let rows = Tensor.arange(0, shape[0], dtype: .int64).to(.float32)
+    return rows.reshaped([shape[0]] + Array(repeating: 1, count: shape.count - 1)) * Tensor.ones(shape)
+  }
+
+  /// The first value of each row.
+  static func rows(_ t: Tensor) -> [Float] { t.reshaped([t.shape[0], -1])[.all, 0].contiguous().toArray(Float.self) }
+
+  @Test func namesOfEveryPart() throws {
+    let names: [String: String] = [
+      "backbone.conv1.weight": "backbone.body.conv1.weight",
+      "backbone.bn1.running_var": "backbone.body.bn1.running_var",
+      "backbone.layer3.5.downsample.1.bias": "backbone.body.layer3.5.downsample.1.bias",
+      "backbone.layer1.0.conv2.weight": "backbone.body.layer1.0.conv2.weight",
+      "neck.lateral_convs.2.conv.weight": "backbone.fpn.inner_blocks.2.0.weight",
+      "neck.lateral_convs.0.conv.bias": "backbone.fpn.inner_blocks.0.0.bias",
+      "neck.fpn_convs.1.conv.weight": "backbone.fpn.layer_blocks.1.0.weight",
+      "rpn_head.rpn_conv.weight": "rpn.head.conv.0.0.weight",
+      "rpn_head.rpn_cls.bias": "rpn.head.cls_logits.bias",
+      "rpn_head.rpn_reg.weight": "rpn.head.bbox_pred.weight",
+      "roi_head.bbox_head.shared_fcs.0.weight": "roi_heads.box_head.fc6.weight",
+      "roi_head.bbox_head.shared_fcs.1.bias": "roi_heads.box_head.fc7.bias",
+      "roi_head.mask_head.convs.3.conv.weight": "roi_heads.mask_head.3.0.weight",
+      "roi_head.mask_head.upsample.bias": "roi_heads.mask_predictor.conv5_mask.bias",
+      "bbox_head.cls_convs.2.conv.weight": "head.classification_head.conv.2.0.weight",
+      "bbox_head.reg_convs.0.conv.bias": "head.regression_head.conv.0.0.bias",
+      "bbox_head.retina_reg.weight": "head.regression_head.bbox_reg.weight",
+    ]
+    let fail = { (name: String, problem: String) in WeightFileError(path: "x", message: "\(name): \(problem)") }
+    for (theirs, ours) in names {
+      #expect(try MMDetectionNames.name(for: theirs, lateralCount: 4, fail: fail) == ours, "\(theirs)")
+    }
+    // RetinaNet's FPN: three laterals, then P6 and P7 as fpn_convs 3 and 4.
+    #expect(try MMDetectionNames.name(for: "neck.fpn_convs.2.conv.weight", lateralCount: 3, fail: fail) == "backbone.fpn.layer_blocks.2.0.weight")
+    #expect(try MMDetectionNames.name(for: "neck.fpn_convs.3.conv.weight", lateralCount: 3, fail: fail) == "backbone.fpn.extra_blocks.p6.weight")
+    #expect(try MMDetectionNames.name(for: "neck.fpn_convs.4.conv.bias", lateralCount: 3, fail: fail) == "backbone.fpn.extra_blocks.p7.bias")
+    #expect(throws: WeightFileError.self) { try MMDetectionNames.name(for: "neck.fpn_convs.5.conv.bias", lateralCount: 3, fail: fail) }
+    for unknown in ["backbone.fc.weight", "neck.lateral_convs.0.bn.weight", "roi_head.bbox_head.fc_cls.scale", "bbox_head.atss_cls.weight", "ema_backbone.conv1.weight"] {
+      #expect(try MMDetectionNames.name(for: unknown, lateralCount: 4, fail: fail) == nil, "\(unknown)")
+    }
+  }
+
+  @Test func softmaxBackgroundMovesFromLastToFirst() throws {
+    // 3 classes: mmdetection's fc_cls rows are [class 0, class 1, class 2, background].
+    let state: [String: Tensor] = [
+      "roi_head.bbox_head.fc_cls.weight": Self.numbered([4, 5]),
+      "roi_head.bbox_head.fc_cls.bias": Self.numbered([4]),
+      "roi_head.bbox_head.fc_reg.weight": Self.numbered([12, 5]) + 1,
+      "roi_head.bbox_head.fc_reg.bias": Self.numbered([12]) + 1,
+      "roi_head.mask_head.conv_logits.weight": Self.numbered([3, 2, 1, 1]) + 1,
+      "roi_head.mask_head.conv_logits.bias": Self.numbered([3]) + 1,
+      "backbone.bn1.num_batches_tracked": Tensor([Int64(7)]),
+    ]
+    let out = try MMDetectionNames.converted(state, source: "model.pth")
+    #expect(out.count == 6)
+    #expect(Self.rows(out["roi_heads.box_predictor.cls_score.weight"]!) == [3, 0, 1, 2])
+    #expect(Self.rows(out["roi_heads.box_predictor.cls_score.bias"]!) == [3, 0, 1, 2])
+    // Background's four regression rows are zeros in front; the classes' rows follow unchanged.
+    let regression: [Float] = [0, 0, 0, 0] + (1...12).map(Float.init)
+    #expect(out["roi_heads.box_predictor.bbox_pred.weight"]!.shape == [16, 5])
+    #expect(Self.rows(out["roi_heads.box_predictor.bbox_pred.weight"]!) == regression)
+    #expect(Self.rows(out["roi_heads.box_predictor.bbox_pred.bias"]!) == regression)
+    #expect(out["roi_heads.mask_predictor.mask_fcn_logits.weight"]!.shape == [4, 2, 1, 1])
+    #expect(Self.rows(out["roi_heads.mask_predictor.mask_fcn_logits.weight"]!) == [0, 1, 2, 3])
+    #expect(Self.rows(out["roi_heads.mask_predictor.mask_fcn_logits.bias"]!) == [0, 1, 2, 3])
+  }
+
+  @Test func retinaNetGainsANeverFiringOutputZeroPerAnchor() throws {
+    // 2 anchors × 3 classes; mmdetection's row a·3 + c becomes a·4 + c + 1.
+    let state: [String: Tensor] = [
+      "bbox_head.retina_cls.weight": Self.numbered([6, 2, 3, 3]) + 1,
+      "bbox_head.retina_cls.bias": Self.numbered([6]) + 1,
+      "bbox_head.retina_reg.weight": Tensor.zeros([8, 2, 3, 3]),
+      "bbox_head.retina_reg.bias": Tensor.zeros([8]),
+    ]
+    let out = try MMDetectionNames.converted(state, source: "retina.pth")
+    #expect(out["head.classification_head.cls_logits.weight"]!.shape == [8, 2, 3, 3])
+    #expect(Self.rows(out["head.classification_head.cls_logits.weight"]!) == [0, 1, 2, 3, 0, 4, 5, 6])
+    let bias = Self.rows(out["head.classification_head.cls_logits.bias"]!)
+    #expect(bias == [MMDetectionNames.unusedClassBias, 1, 2, 3, MMDetectionNames.unusedClassBias, 4, 5, 6])
+    #expect(out["head.classification_head.cls_logits.bias"]![0].sigmoid().doubleValue() == 0)
+  }
+
+  @Test func contradictionsAreOneLineNamingFileAndTensor() throws {
+    let agnostic: [String: Tensor] = [
+      "roi_head.bbox_head.fc_cls.weight": Tensor.zeros([4, 5]),
+      "roi_head.bbox_head.fc_reg.weight": Tensor.zeros([4, 5]),
+    ]
+    let error = try #require(throws: WeightFileError.self) { try MMDetectionNames.converted(agnostic, source: "zoo/model.pth") }
+    #expect(error.description.hasPrefix("zoo/model.pth: mmdetection tensor 'roi_head.bbox_head.fc_reg.weight'"))
+    #expect(error.description.contains("class-agnostic"))
+    #expect(!error.description.contains("\n"))
+
+    let masks: [String: Tensor] = [
+      "roi_head.bbox_head.fc_cls.bias": Tensor.zeros([4]),
+      "roi_head.mask_head.conv_logits.bias": Tensor.zeros([80]),
+    ]
+    let maskError = try #require(throws: WeightFileError.self) { try MMDetectionNames.converted(masks, source: "m.pth") }
+    #expect(maskError.description.contains("'roi_head.mask_head.conv_logits.bias': has 80 outputs, but fc_cls has 3 classes"))
+
+    let unknown = try #require(throws: WeightFileError.self) {
+      try MMDetectionNames.converted(["backbone.conv1.weight": Tensor.zeros([1]), "neck.fpn_convs.0.bn.weight": Tensor.zeros([1])], source: "n.pth")
+    }
+    #expect(unknown.description.hasPrefix("n.pth: mmdetection tensor 'neck.fpn_convs.0.bn.weight': not a name this importer knows"))
+
+    let retina = try #require(throws: WeightFileError.self) {
+      try MMDetectionNames.converted(["bbox_head.retina_cls.bias": Tensor.zeros([7]), "bbox_head.retina_reg.bias": Tensor.zeros([8])], source: "r.pth")
+    }
+    #expect(retina.description.contains("'bbox_head.retina_cls.bias': has 7 rows, not a multiple of the 2 anchors"))
+  }
+}

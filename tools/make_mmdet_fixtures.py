@@ -1,0 +1,383 @@
+"""Writes the fixtures for `simpledet weights import --from mmdet` and the command-line equality
+test with mmdetection (Tests/CLITests/MMDetPresetTests.swift, Tests/NNTests/MMDetectionNamesTests.swift).
+
+For each of mmdetection 3.3.0's `faster-rcnn_r50_fpn_1x_coco`, `mask-rcnn_r50_fpn_1x_coco` and
+`retinanet_r50_fpn_1x_coco` (its own bundled configs, `mmdet/.mim/configs/...`), the model is
+built with random initialisation (`init_weights()` without the ImageNet checkpoint), given weights
+that the Swift test rebuilds without a weight file, and batch-norm statistics calibrated on the
+test image; then mmdetection's own `inference_detector` (cv2 decode, mmcv `Resize`, its data
+preprocessor) runs on Tests/CLITests/Fixtures/torchvision/scene.png with every score threshold 0.
+Stored per model, under mmdetection's tensor names:
+
+- `<name>.weights.json`: for each state-dict tensor (sorted by mmdetection's name, index k; the
+  `num_batches_tracked` counters left out), its shape and the mean and standard deviation of
+  mmdetection's own initialisation (constants given a spread, and the mask logits' bias a
+  mean of 10, see `build`); the tensor is `mean + std * sqrt(3) * (2u - 1)` with
+  `u = torch.rand(shape, generator=Generator(seed=k), dtype=float64)`, rounded to float32 (the
+  rule of tools/make_torchvision_cli_fixtures.py).
+- `<name>.bn.safetensors`: each batch norm's running mean and variance, set from its own input on
+  the image (mmdetection's BN layers are `BatchNorm2d` in eval mode, `norm_eval=True`).
+- `<name>.detections.json`: mmdetection's top 50 detections in original-image pixels: box,
+  label (mmdetection's, 0..79), score, and for Mask R-CNN the mask as COCO RLE; for RetinaNet
+  also (`large_boxes`) the top 50 of those larger than 150 x 150 pixels among 3000 detections
+  per image, which come from P6 and P7.
+
+With the name `tiny`: genuine `.pth` files of width-reduced mmdetection models (ResNet-18 with
+4 base channels, 8-channel FPN, 3 classes): `tiny-mask-rcnn.mmengine.pth` saved through
+mmengine's `save_checkpoint` with a `meta` dict beside `state_dict`, as a training run leaves
+it; `tiny-retinanet.published.pth` the same wrapper in PyTorch's legacy format, as mmdetection's
+`publish_model.py` writes its model zoo; `tiny-retinanet.state_dict.pth` a bare
+`torch.save(state_dict)`. `tiny.json` lists their tensors' names, shapes and sums.
+
+mmcv-lite has no compiled ops: this script registers a stand-in `mmcv._ext` whose RoIAlign and
+NMS are torchvision.ops (NMS on boxes pre-sorted with a stable sort, as mmcv's CPU kernel
+orders ties), and relaxes mmdetection's `mmcv<2.2.0` import check by reporting mmcv as 2.1.0,
+both in this process only. Run from a throwaway virtual environment beside the pinned torch
+2.15.0 / torchvision 0.29.2 (see tools/make_torchvision_cli_fixtures.py) with mmengine==0.10.7,
+mmcv-lite==2.2.0, mmdet==3.3.0 (never a dependency of the build):
+
+    python tools/make_mmdet_fixtures.py Tests/CLITests/Fixtures/mmdet [name,...]
+
+The reference detections use mmdetection's pipeline with one step replaced: mmcv's cv2 uint8
+resize becomes SimpleDet's float normalise-then-resize to the same size (`float_resize`; the
+preprocessor's own normalisation is switched off, as it is done there). These randomly initialised models
+are far more sensitive to the input than trained ones: the cv2 resize (pixels within 0.79 grey
+levels of the float resize, 0.26 on average) reorders their detections completely, while the
+float resize lets the rest of the pipeline be compared to float rounding. How many detections
+survive mmcv's own resize is printed and stored as `cv2_resize_matches`.
+"""
+import contextlib
+import json
+import math
+import os
+import sys
+import types
+import warnings
+
+import numpy as np
+import torch
+import torchvision
+
+# --- mmcv stand-ins (this process only) -----------------------------------------------------
+
+def _install_mmcv_ext():
+    import importlib.machinery
+    ext = types.ModuleType("mmcv._ext")
+    ext.__spec__ = importlib.machinery.ModuleSpec("mmcv._ext", None)
+
+    def roi_align_forward(input, rois, output, argmax_y, argmax_x, aligned_height, aligned_width,
+                          spatial_scale, sampling_ratio, pool_mode, aligned):
+        assert pool_mode == 1, "only average RoIAlign is mapped"
+        output.copy_(torchvision.ops.roi_align(
+            input, rois, (aligned_height, aligned_width), spatial_scale, sampling_ratio, aligned))
+
+    def nms(boxes, scores, iou_threshold, offset):
+        assert offset == 0
+        if boxes.numel() == 0:
+            return torch.zeros(0, dtype=torch.long)
+        order = torch.sort(scores, stable=True, descending=True)[1]
+        ranks = -torch.arange(len(order), dtype=torch.float32)
+        keep = torchvision.ops.nms(boxes[order].float(), ranks, float(iou_threshold))
+        return order[keep]
+
+    ext.roi_align_forward = roi_align_forward
+    ext.nms = nms
+
+    def missing(name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def fail(*args, **kwargs):
+            raise NotImplementedError(f"mmcv._ext.{name} is not mapped in this fixture script")
+        return fail
+
+    ext.__getattr__ = missing
+    sys.modules["mmcv._ext"] = ext
+
+
+_install_mmcv_ext()
+import mmcv  # noqa: E402
+_mmcv_version = mmcv.__version__
+mmcv.__version__ = "2.1.0"  # mmdetection 3.3 asserts mmcv < 2.2.0; mmcv-lite 2.2.0 works for these models
+import mmdet  # noqa: E402
+from mmdet.apis import inference_detector, init_detector  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.runner.checkpoint import save_checkpoint  # noqa: E402
+from pycocotools import mask as mask_util  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks", "compare_torchvision"))
+from torchvision_side import write_safetensors  # noqa: E402  (the harness's minimal writer)
+
+register_all_modules()
+import logging  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+MMLogger.get_current_instance().setLevel(logging.WARNING)
+CONFIGS = os.path.join(os.path.dirname(mmdet.__file__), ".mim", "configs")
+MODELS = {
+    "faster-rcnn_r50_fpn_1x_coco": "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py",
+    "mask-rcnn_r50_fpn_1x_coco": "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py",
+    "retinanet_r50_fpn_1x_coco": "retinanet/retinanet_r50_fpn_1x_coco.py",
+}
+TOP = 50
+LARGE_DETECTIONS, LARGE_AREA = 3000, 150 * 150
+IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CLITests", "Fixtures", "torchvision", "scene.png")
+
+
+def rebuilt(shape, mean, std, k):
+    g = torch.Generator().manual_seed(k)
+    u = torch.rand(shape, generator=g, dtype=torch.float64)
+    return (mean + std * math.sqrt(3.0) * (2.0 * u - 1.0)).to(torch.float32)
+
+
+def config(name, score_zero=True):
+    cfg = Config.fromfile(os.path.join(CONFIGS, MODELS[name]))
+    cfg.model.backbone.init_cfg = None
+    if score_zero:
+        test = cfg.model.test_cfg
+        if "rcnn" in test:
+            test.rcnn.score_thr = 0.0
+        else:
+            test.score_thr = 0.0
+    return cfg
+
+
+def calibrate(model, image_path):
+    """Sets every batch norm's running statistics from its own input, in one forward pass."""
+    def hook(module, inputs):
+        x = inputs[0].detach().to(torch.float64)
+        dims = [d for d in range(x.dim()) if d != 1]
+        module.running_mean.copy_(x.mean(dim=dims))
+        module.running_var.copy_(x.var(dim=dims, unbiased=False))
+
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        inference_detector(model, image_path)
+    for h in handles:
+        h.remove()
+
+
+def detections(result, top=TOP):
+    inst = result.pred_instances
+    order = torch.sort(inst.scores, stable=True, descending=True)[1][:top]
+    out = []
+    for i in order.tolist():
+        d = {
+            "box": [round(float(c), 4) for c in inst.bboxes[i]],
+            "label": int(inst.labels[i]),
+            "score": round(float(inst.scores[i]), 6),
+        }
+        if "masks" in inst:
+            m = inst.masks[i].numpy().astype(np.uint8)
+            rle = mask_util.encode(np.asfortranarray(m))
+            d["mask"] = {"size": list(rle["size"]), "counts": rle["counts"].decode()}
+        out.append(d)
+    return out
+
+
+def box_iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else float(all(abs(x - y) <= 0.01 for x, y in zip(a, b)))
+
+
+def compare(theirs, ours, tolerance):
+    """How many of `theirs` `ours` has (same label, box IoU >= 0.99, score within tolerance), and
+    the largest score difference among the matched."""
+    found, worst = 0, 0.0
+    for d in theirs:
+        candidates = [o for o in ours if o["label"] == d["label"] and abs(o["score"] - d["score"]) <= tolerance]
+        best = max(candidates, key=lambda o: box_iou(o["box"], d["box"]), default=None)
+        if best is not None and box_iou(best["box"], d["box"]) >= 0.99:
+            found += 1
+            worst = max(worst, abs(best["score"] - d["score"]))
+    return found, worst
+
+
+def build(name, image_path):
+    cfg = config(name)
+    model = init_detector(cfg, checkpoint=None, device="cpu")
+    torch.manual_seed(0)
+    model.init_weights()
+    model.eval()
+    state = model.state_dict()
+    rule, new_state = [], {}
+    for k, key in enumerate(sorted(state)):
+        t = state[key]
+        if key.endswith("num_batches_tracked"):
+            continue
+        v = t.to(torch.float64)
+        mean = float(v.mean())
+        std = float(v.std(unbiased=False)) if v.numel() > 1 else 0.0
+        if std < 1e-12 * max(1.0, abs(mean)):
+            std = 0.0
+        if std == 0.0 and t.dim() == 1:
+            # Constants (zero biases, batch-norm weights of 1, and the zero-initialised last
+            # batch norm of each residual block, which would silence the whole block) get a
+            # spread, so that every tensor, and the order of every row, matters.
+            if key.startswith("backbone.") and key.endswith(".weight"):
+                mean, std = 1.0, 0.2
+            else:
+                std = 0.1
+        if key == "roi_head.mask_head.conv_logits.bias":
+            # The randomly initialised mask logits on this image have median -9.9 (10% below
+            # -27, 10% above 1.8): masks would be a few pixels each, and one pixel flipped by
+            # rounding would decide a mask's IoU. Centred, masks cover about half their boxes.
+            mean = 10.0
+        rule.append({"name": key, "shape": list(t.shape), "seed": k, "mean": mean, "std": std})
+        new_state[key] = rebuilt(list(t.shape), mean, std, k)
+    model.load_state_dict(new_state, strict=False)
+    with float_resize(model):
+        calibrate(model, image_path)
+    return model, rule
+
+
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # mmdetection's, over 255
+
+
+@contextlib.contextmanager
+def float_resize(model):
+    """mmcv's `imresize` (cv2's uint8 bilinear resize, which rounds every pixel to a whole grey
+    level with fixed-point weights) replaced by SimpleDet's float arithmetic, op for op: RGB
+    pixels / 255 in float32, normalised with the same mean and std ((x - mean) / std, as
+    mmdetection's preprocessor over 255), then a float32 bilinear resize to mmcv's output size;
+    the model's preprocessor then only stacks and pads (its normalisation and BGR-to-RGB swap,
+    done here, are switched off). Normalising commutes with resizing, so this is mmdetection's
+    preprocessing with a float resize, rounded as SimpleDet rounds it; everything from the
+    resize size (int(w * scale + 0.5)) to the model is mmdetection's."""
+    import mmcv.image.geometric as geometric
+    original = geometric.imresize
+    preprocessor = model.data_preprocessor
+    flags = (preprocessor._enable_normalize, preprocessor._channel_conversion)
+    mean = torch.tensor(MEAN, dtype=torch.float64).to(torch.float32).reshape(3, 1, 1)
+    std = torch.tensor(STD, dtype=torch.float64).to(torch.float32).reshape(3, 1, 1)
+
+    def resize(img, size, return_scale=False, interpolation="bilinear", out=None, backend=None):
+        assert interpolation == "bilinear" and img.dtype == np.uint8
+        h, w = img.shape[:2]
+        rgb = torch.from_numpy(np.ascontiguousarray(img[..., ::-1])).permute(2, 0, 1).to(torch.float32) / 255
+        normalised = (rgb - mean) / std
+        r = torch.nn.functional.interpolate(normalised[None], size=(size[1], size[0]), mode="bilinear", align_corners=False)
+        resized = r[0].permute(1, 2, 0).contiguous().numpy()
+        return (resized, size[0] / w, size[1] / h) if return_scale else resized
+
+    geometric.imresize = resize
+    preprocessor._enable_normalize, preprocessor._channel_conversion = False, False
+    try:
+        yield
+    finally:
+        geometric.imresize = original
+        preprocessor._enable_normalize, preprocessor._channel_conversion = flags
+
+
+def tiny_models(out):
+    """Width-reduced genuine mmdetection models (ResNet-18 with 4 base channels, 8-channel FPN,
+    3 classes) saved as .pth files the three ways mmdetection's users meet them."""
+    summary = {}
+    for kind in ["mask", "retina"]:
+        cfg = config("mask-rcnn_r50_fpn_1x_coco" if kind == "mask" else "retinanet_r50_fpn_1x_coco")
+        m = cfg.model
+        m.backbone.update(depth=18, base_channels=4)
+        m.neck.update(in_channels=[4, 8, 16, 32], out_channels=8)
+        if kind == "mask":
+            m.rpn_head.update(in_channels=8, feat_channels=8)
+            m.roi_head.bbox_roi_extractor.update(out_channels=8)
+            m.roi_head.bbox_head.update(in_channels=8, fc_out_channels=16, num_classes=3)
+            m.roi_head.mask_roi_extractor.update(out_channels=8)
+            m.roi_head.mask_head.update(in_channels=8, conv_out_channels=8, num_classes=3)
+        else:
+            m.bbox_head.update(in_channels=8, feat_channels=8, num_classes=3)
+        model = init_detector(cfg, checkpoint=None, device="cpu")
+        torch.manual_seed(1)
+        model.init_weights()
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                with torch.no_grad():
+                    p.normal_()  # so that the reordered rows can be told apart
+        state = model.state_dict()
+        meta = {
+            "mmengine_version": "0.10.7",
+            "mmdet_version": mmdet.__version__,
+            "epoch": 12,
+            "iter": 1234,
+            "time": "20261203_190000",
+            "dataset_meta": {"classes": ("ball", "box", "cone"), "palette": [(220, 20, 60), (119, 11, 32), (0, 0, 142)]},
+            "cfg": cfg.pretty_text[:2000],
+        }
+        if kind == "mask":
+            # What a training run leaves: mmengine's checkpoint saver (zip format), meta beside state_dict.
+            files = {"tiny-mask-rcnn.mmengine.pth": lambda path: save_checkpoint({"meta": meta, "state_dict": state}, path)}
+        else:
+            files = {
+                # What mmdetection's model zoo publishes (tools/model_converters/publish_model.py
+                # saves with _use_new_zipfile_serialization=False): the legacy format.
+                "tiny-retinanet.published.pth": lambda path: torch.save(
+                    {"meta": meta, "state_dict": state}, path, _use_new_zipfile_serialization=False),
+                # A bare state dict.
+                "tiny-retinanet.state_dict.pth": lambda path: torch.save(state, path),
+            }
+        for file, save in files.items():
+            path = os.path.join(out, file)
+            save(path)
+            summary[file] = {
+                k: {"shape": list(v.shape), "sum": float(v.double().sum()), "first": float(v.reshape(-1)[0]) if v.numel() else 0.0}
+                for k, v in state.items()
+            }
+            print(f"{file}: {len(state)} tensors, {os.path.getsize(path)} bytes")
+    with open(os.path.join(out, "tiny.json"), "w") as f:
+        json.dump(summary, f, separators=(",", ":"), sort_keys=True)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    out = args[0]
+    only = args[1].split(",") if len(args) > 1 else list(MODELS)
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(2)
+    warnings.filterwarnings("ignore")
+    print(f"mmdet {mmdet.__version__}, mmcv-lite {_mmcv_version}, torch {torch.__version__}")
+    for name in only:
+        if name == "tiny":
+            tiny_models(out)
+            continue
+        model, rule = build(name, IMAGE)
+        stats = {k: v for k, v in model.state_dict().items() if k.endswith("running_mean") or k.endswith("running_var")}
+        write_safetensors(stats, os.path.join(out, f"{name}.bn.safetensors"))
+        with open(os.path.join(out, f"{name}.weights.json"), "w") as f:
+            json.dump({"tensors": rule}, f, separators=(",", ":"))
+        with torch.no_grad(), float_resize(model):
+            result = inference_detector(model, IMAGE)
+        found = detections(result)
+        with torch.no_grad():
+            cv2_found = detections(inference_detector(model, IMAGE))
+        top = ", ".join(f"{d['score']:.4f} label {d['label']}" for d in found[:3])
+        print(f"{name}: {len(result.pred_instances.scores)} detections; top {top}; image shape {result.img_shape}")
+        cv2_matches = {}
+        for tolerance in (2e-3, 1e-2, 1e-1):
+            n, worst = compare(found, cv2_found, tolerance)
+            cv2_matches[str(tolerance)] = n
+            print(f"  with mmcv's cv2 uint8 resize instead: {n} of {len(found)} found within {tolerance} (largest difference {worst:.5f})")
+        fixture = {
+            "mmdet": mmdet.__version__,
+            "resize": "SimpleDet's float normalise-then-resize (see tools/make_mmdet_fixtures.py float_resize)",
+            "images": {"scene.png": found},
+            "cv2_resize_matches": cv2_matches,
+        }
+        if name.startswith("retinanet"):
+            # The top 100 of this random RetinaNet all come from P3-P5; P6 and P7 (anchor
+            # strides, no ReLU before P7) show only further down. Its top 50 boxes larger than
+            # 150 x 150 pixels among 3000 detections per image do come from them.
+            test_cfg = model.bbox_head.test_cfg
+            test_cfg.max_per_img = LARGE_DETECTIONS
+            with torch.no_grad(), float_resize(model):
+                many = detections(inference_detector(model, IMAGE), top=LARGE_DETECTIONS)
+            test_cfg.max_per_img = 100
+            large = [d for d in many if (d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]) > LARGE_AREA][:TOP]
+            print(f"  {len(many)} detections at {LARGE_DETECTIONS} per image, {len(large)} of the largest kept")
+            fixture["large_boxes"] = {"detections_per_image": LARGE_DETECTIONS, "min_area": LARGE_AREA, "images": {"scene.png": large}}
+        with open(os.path.join(out, f"{name}.detections.json"), "w") as f:
+            json.dump(fixture, f, indent=1)
+
+if __name__ == "__main__":
+    main()
