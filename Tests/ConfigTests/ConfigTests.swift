@@ -366,6 +366,28 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(try load("fcos_resnet50_fpn") == .torchvisionFCOS())
   }
 
+  @Test func cascadePresetsKeepTheDemosSettings() throws {
+    func load(_ name: String) throws -> DetectorConfiguration {
+      try SimpleDetConfig.load(file: configsFolder.appendingPathComponent(name).path).model.detector
+    }
+    let cascade = try #require(try load("shapes/cascade_rcnn_r18_fpn.yaml").roiHeads?.cascade)
+    #expect(cascade.batchSizePerImage == 128 && cascade.boxHead == .twoMLP(representationSize: 256))
+    #expect(cascade.stages.map(\.iouThreshold) == [0.5, 0.6, 0.7] && cascade.maskHead == nil)
+    let mask = try #require(try load("shapes/cascade_mask_rcnn_r18_fpn.yaml").roiHeads?.cascade)
+    #expect(mask.maskHead?.convolutions == [128, 128, 128, 128])
+    let coco = try #require(try load("coco/cascade_mask_rcnn_r50_fpn_1x.yaml").roiHeads?.cascade)
+    #expect(coco.stages == CascadeRoIHeadsConfiguration().stages && coco.maskHead == MaskHeadConfiguration())
+    // A stage list is written and read back whole.
+    let custom = try SimpleDetConfig.load(overrides: [
+      "model.roi_heads={kind: cascade, stages: [{iou_threshold: 0.55, box_regression_weights: [10, 10, 5, 5], loss_weight: 1}]}",
+    ])
+    #expect(custom.model.roiHeads?.cascade?.stages.count == 1)
+    let folder = try ConfigFolder()
+    let file = folder.url.appendingPathComponent("cascade.yaml")
+    try custom.write(to: file)
+    #expect(try SimpleDetConfig.load(file: file.path) == custom)
+  }
+
   @Test func c4ConfigIsTheSwiftPreset() throws {
     let c4 = try SimpleDetConfig.load(file: configsFolder.appendingPathComponent("coco/faster_rcnn_r50_c4_1x.yaml").path)
     #expect(c4.model.detector == .fasterRCNNC4())
