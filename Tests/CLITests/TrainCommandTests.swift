@@ -73,6 +73,40 @@ import Torch
     #expect((skipped.max() ?? 0) >= 1)
   }
 
+  /// Parts no preset combines, from a config file alone (composable detectors' acceptance case):
+  /// FCOS's head on a ResNet-18 with a group-norm FPN, and cascade RoI heads on a C4 backbone
+  /// with no neck; each trains, evaluates and predicts through the command line.
+  @Test(arguments: ["fcos_on_gn_fpn", "cascade_on_c4"])
+  func unpresetCombinationsTrain(_ name: String) throws {
+    let folder = try ScratchFolder()
+    let model =
+      name == "fcos_on_gn_fpn"
+      ? """
+      model:
+        classes: 4
+        backbone: {kind: resnet, depth: 18, norm: BN, frozen_stages: 0, base_channels: 16, out_features: [c3, c4, c5]}
+        neck: {kind: fpn, channels: 32, norm: GN, extra_levels: p6p7}
+        transform: {min_size: [96], max_size: 128}
+        rpn: null
+        roi_heads: null
+        head: {kind: fcos}
+      """
+      : """
+      model:
+        classes: 4
+        backbone: {kind: resnet, depth: 18, norm: BN, frozen_stages: 0, base_channels: 16, out_features: [c4]}
+        neck: {kind: none}
+        transform: {min_size: [96], max_size: 128}
+        rpn: {anchor_sizes: [[16, 32, 64]], aspect_ratios: [[0.5, 1.0, 2.0]], pre_nms_top_n_train: 100, post_nms_top_n_train: 50, pre_nms_top_n_test: 50, post_nms_top_n_test: 20}
+        roi_heads: {kind: cascade, batch_size_per_image: 16, box_head: {kind: resnet_stage}, pooler_resolution: 14, pooler_sampling_ratio: 0, pooler_aligned: true}
+      """
+    let rest = tinyConfig(maxIterations: 2, checkpointPeriod: 0).components(separatedBy: "\ndata:\n")[1]
+    try folder.write("\(name).yaml", model + "\ndata:\n" + rest)
+    let train = try CommandLineRunner.run(["train", "--config", "\(name).yaml", "--output", "run"], in: folder.url)
+    #expect(train.status == 0, "\(train.errors)")
+    #expect(folder.exists("run/model_final.safetensors") && folder.exists("run/eval.json"))
+  }
+
   @Test func existingRunNeedsResume() throws {
     let folder = try ScratchFolder()
     try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
