@@ -45,7 +45,7 @@ import Torch
   func predictGivesTorchvisionsDetections(_ preset: String) throws {
     let folder = try ScratchFolder()
     let weights = folder.path("\(preset).safetensors")
-    try SafeTensors.write(try Self.rebuiltWeights(preset), to: weights)
+    try SafeTensors.write(try rebuiltWeights(preset, fixtures: Self.fixtures), to: weights)
     let config = repositoryRoot.appendingPathComponent("configs/torchvision/\(preset).yaml")
     let expected = try JSONDecoder().decode(
       Expected.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("\(preset).detections.json")))
@@ -75,8 +75,8 @@ import Torch
     var masks = 0
     for detection in theirs {
       let candidates = ours.filter { $0.categoryId == detection.label && abs($0.score - detection.score) <= 2e-3 }
-      guard let best = candidates.max(by: { boxIoU($0.box, detection.box) < boxIoU($1.box, detection.box) }),
-        boxIoU(best.box, detection.box) >= 0.99
+      guard let best = candidates.max(by: { boxIoU($0.corners, detection.box) < boxIoU($1.corners, detection.box) }),
+        boxIoU(best.corners, detection.box) >= 0.99
       else { continue }
       boxes += 1
       #expect(best.categoryName == names[detection.label])
@@ -89,55 +89,6 @@ import Torch
     }
     return (boxes, masks)
   }
-
-  /// The fixture's weights: each tensor `mean + std·√3·(2u − 1)` with `u` drawn in float64 by
-  /// libtorch's CPU generator seeded with the tensor's index (the same draws as Python's
-  /// `torch.rand`), rounded to float32; batch-norm statistics from the calibration file.
-  static func rebuiltWeights(_ preset: String) throws -> [String: Tensor] {
-    struct Rule: Decodable {
-      struct Entry: Decodable {
-        var name: String
-        var shape: [Int]
-        var seed: UInt64
-        var mean: Double
-        var std: Double
-      }
-      var tensors: [Entry]
-    }
-    let rule = try JSONDecoder().decode(Rule.self, from: Data(contentsOf: fixtures.appendingPathComponent("\(preset).weights.json")))
-    var weights = try SafeTensors.read(contentsOf: fixtures.appendingPathComponent("\(preset).bn.safetensors"))
-    for entry in rule.tensors where weights[entry.name] == nil {
-      let u = Tensor.rand(entry.shape, dtype: .float64, generator: Generator(seed: entry.seed))
-      weights[entry.name] = ((2.0 * u - 1.0) * (entry.std * 3.0.squareRoot()) + entry.mean).to(.float32)
-    }
-    return weights
-  }
-}
-
-extension Prediction {
-  /// `[x1, y1, x2, y2]`.
-  fileprivate var box: [Double] { [bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]] }
-}
-
-/// Intersection over union; for two boxes of no area (randomly initialised FCOS gives some), 1
-/// when their corners agree to 0.01 pixels.
-private func boxIoU(_ a: [Double], _ b: [Double]) -> Double {
-  let w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-  let h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-  let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-  guard union > 0 else { return zip(a, b).allSatisfy { abs($0 - $1) <= 0.01 } ? 1 : 0 }
-  return w * h / union
-}
-
-private func bitmapIoU(_ a: [UInt8], _ b: [UInt8]) -> Double {
-  guard a.count == b.count else { return 0 }
-  var intersection = 0
-  var union = 0
-  for (x, y) in zip(a, b) {
-    intersection += Int(x & y)
-    union += Int(x | y)
-  }
-  return union == 0 ? 1 : Double(intersection) / Double(union)
 }
 
 /// The repository this test file lies in.
