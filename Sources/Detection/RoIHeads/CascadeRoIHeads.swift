@@ -96,19 +96,8 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
     }
     sampler = BalancedSampler(
       batchSizePerImage: configuration.batchSizePerImage, positiveFraction: configuration.positiveFraction, generator: generator)
-    if let mask = configuration.maskHead {
-      maskPooler = MultiScaleRoIAlign(
-        outputSize: (mask.resolution, mask.resolution), samplingRatio: mask.samplingRatio,
-        aligned: configuration.poolerAligned)
-      maskHead = MaskRCNNHeads(channels: channels, configuration: mask, generator: generator)
-      maskPredictor = MaskRCNNPredictor(
-        inputChannels: mask.convolutions.last ?? channels, reducedChannels: mask.predictorChannels, classes: classes,
-        generator: generator)
-    } else {
-      maskPooler = nil
-      maskHead = nil
-      maskPredictor = nil
-    }
+    (maskPooler, maskHead, maskPredictor) = makeMaskBranch(
+      configuration.maskHead, channels: channels, classes: classes, aligned: configuration.poolerAligned, generator: generator)
     super.init()
   }
 

@@ -62,19 +62,8 @@ public final class RoIHeads: Module, SecondStage, MaskBranchHolder {
     matcher = Matcher(highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU, allowLowQualityMatches: false)
     sampler = BalancedSampler(
       batchSizePerImage: configuration.batchSizePerImage, positiveFraction: configuration.positiveFraction, generator: generator)
-    if let mask = configuration.maskHead {
-      maskPooler = MultiScaleRoIAlign(
-        outputSize: (mask.resolution, mask.resolution), samplingRatio: mask.samplingRatio,
-        aligned: configuration.poolerAligned)
-      maskHead = MaskRCNNHeads(channels: channels, configuration: mask, generator: generator)
-      maskPredictor = MaskRCNNPredictor(
-        inputChannels: mask.convolutions.last ?? channels, reducedChannels: mask.predictorChannels, classes: classes,
-        generator: generator)
-    } else {
-      maskPooler = nil
-      maskHead = nil
-      maskPredictor = nil
-    }
+    (maskPooler, maskHead, maskPredictor) = makeMaskBranch(
+      configuration.maskHead, channels: channels, classes: classes, aligned: configuration.poolerAligned, generator: generator)
     super.init()
   }
 

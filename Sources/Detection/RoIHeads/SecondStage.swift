@@ -111,6 +111,21 @@ protocol MaskBranchHolder {
   var maskPredictor: MaskRCNNPredictor? { get }
 }
 
+/// Mask R-CNN's branch for `mask` (all nil without one): its pooler, head and predictor, for RoI
+/// heads of any kind.
+func makeMaskBranch(
+  _ mask: MaskHeadConfiguration?, channels: Int, classes: Int, aligned: Bool, generator: Generator
+) -> (MultiScaleRoIAlign?, MaskRCNNHeads?, MaskRCNNPredictor?) {
+  guard let mask else { return (nil, nil, nil) }
+  return (
+    MultiScaleRoIAlign(outputSize: (mask.resolution, mask.resolution), samplingRatio: mask.samplingRatio, aligned: aligned),
+    MaskRCNNHeads(channels: channels, configuration: mask, generator: generator),
+    MaskRCNNPredictor(
+      inputChannels: mask.convolutions.last ?? channels, reducedChannels: mask.predictorChannels, classes: classes,
+      generator: generator)
+  )
+}
+
 extension MaskBranchHolder {
   /// Adds `masks` `[N, 1, M, M]` (probabilities for each detection's class, in its box) to each
   /// image's detections (torchvision's `maskrcnn_inference`).
