@@ -73,6 +73,34 @@ import Testing
     }
   }
 
+  /// The paths the NMS work added to other commands: soft-NMS ensembling keeps decayed scores,
+  /// best first; `benchmark --mode nms` times every method.
+  @Test func softNMSEnsembleAndNMSBenchmarkRun() throws {
+    let folder = try ScratchFolder()
+    try folder.write("gt.json", #"{"images": [{"id": 1, "width": 100, "height": 100}], "categories": [{"id": 1, "name": "a"}], "annotations": []}"#)
+    try folder.write("a.json", #"[{"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "score": 0.9}]"#)
+    try folder.write("b.json", #"[{"image_id": 1, "category_id": 1, "bbox": [12, 10, 40, 40], "score": 0.8}]"#)
+    let merged = try CommandLineRunner.run(
+      ["ensemble", "--gt", "gt.json", "--method", "soft-nms", "--decay", "gaussian", "--out", "m.json", "a.json", "b.json"],
+      in: folder.url)
+    #expect(merged.status == 0, "\(merged.errors)")
+    let records = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("m.json"))) as? [[String: Any]])
+    let scores = records.compactMap { $0["score"] as? Double }
+    // Both kept; the second decayed by exp(-IoU²/0.5) with IoU 1520/1680 (no weights: scores as given).
+    let iou = 38.0 * 40 / (1600 + 1600 - 38 * 40)
+    #expect(scores.count == 2 && Swift.abs(scores[0] - 0.9) < 1e-9)
+    #expect(Swift.abs(scores[1] - 0.8 * Foundation.exp(-iou * iou / 0.5)) < 1e-6, "\(scores)")
+
+    let benchmark = try CommandLineRunner.run(
+      ["benchmark", "--mode", "nms", "--boxes", "200", "--iters", "1", "--warmup", "0", "--json"], in: folder.url)
+    #expect(benchmark.status == 0, "\(benchmark.errors)")
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(benchmark.output.utf8)) as? [String: Any])
+    let kept = try #require(report["kept"] as? [String: Int])
+    #expect(Set(kept.keys) == ["standard", "soft-linear", "soft-gaussian", "weighted"])
+    // Soft-NMS only decays, so it keeps at least what greedy NMS keeps.
+    #expect(kept["soft-gaussian"]! >= kept["standard"]! && kept["weighted"]! == kept["standard"]!)
+  }
+
   @Test func badInputsGiveOneLine() throws {
     let folder = try ScratchFolder()
     try folder.write("gt.json", #"{"images": [{"id": 1, "width": 10, "height": 10}], "categories": [{"id": 1, "name": "a"}], "annotations": []}"#)
