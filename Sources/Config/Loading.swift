@@ -48,6 +48,12 @@ extension SimpleDetConfig {
     func table<Part: Encodable>(_ parts: [Part], kind: (Part) -> String) throws -> [String: ConfigTree] {
       Dictionary(uniqueKeysWithValues: try parts.map { (kind($0), try ConfigTree.encoding($0)) })
     }
+    // mmcv's soft-NMS defaults; SimpleDet's weighted NMS votes above 0.8; ensemble-boxes fuses
+    // above 0.55.
+    let nmsMethods = try table([
+      NMSMethod.standard(iouThreshold: 0.5), .soft(.linear(iouThreshold: 0.3), minScore: 0.001),
+      .weighted(iouThreshold: 0.5, votingThreshold: 0.8), .wbf(iouThreshold: 0.55),
+    ]) { $0.kind.rawValue }
     return [
       "model.backbone": try table([BackboneConfiguration.resnet(ResNet.Configuration())]) { $0.kind.rawValue },
       "model.neck": try table([NeckConfiguration.fpn(FPNConfiguration()), .none]) { $0.kind.rawValue },
@@ -63,11 +69,9 @@ extension SimpleDetConfig {
       "model.head": try table([DenseHeadConfiguration.retinaNet(RetinaNetHeadConfiguration()), .fcos(FCOSHeadConfiguration())]) {
         $0.kind.rawValue
       },
-      // mmcv's soft-NMS defaults; SimpleDet's weighted NMS votes above 0.8.
-      "test.nms": try table([
-        NMSMethod.standard(iouThreshold: 0.5), .soft(.linear(iouThreshold: 0.3), minScore: 0.001),
-        .weighted(iouThreshold: 0.5, votingThreshold: 0.8),
-      ]) { $0.kind.rawValue },
+      "test.nms": nmsMethods,
+      "test.augment": ["": try ConfigTree.encoding(TestAugmentation())],
+      "test.augment.merge": nmsMethods,
     ]
   }
 

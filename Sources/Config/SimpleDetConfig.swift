@@ -253,6 +253,10 @@ public struct TestSection: Codable, Equatable, Sendable {
   /// How overlapping detections of a class are reduced (`{kind: standard | soft | weighted, ...}`);
   /// null: each head's own greedy NMS at its own `nms_threshold`.
   @Nullable public var nms: NMSMethod? = nil
+  /// Test-time augmentation (`{scales: [...], flip: true, max_size: null, merge: null}`): each
+  /// image runs at every scale and flipped, and the passes' detections are merged; null: one
+  /// pass at `min_size`.
+  @Nullable public var augment: TestAugmentation? = nil
 
   public init() {}
 
@@ -261,7 +265,7 @@ public struct TestSection: Codable, Equatable, Sendable {
     case detectionsPerImage = "detections_per_image"
     case minSize = "min_size", maxSize = "max_size"
     case batchSize = "batch_size"
-    case nms
+    case nms, augment
   }
 }
 
@@ -313,6 +317,7 @@ extension SimpleDetConfig {
     if let minSize = test.minSize { settings.minSize = minSize }
     if let maxSize = test.maxSize { settings.maxSize = maxSize }
     settings.nms = test.nms
+    settings.augment = test.augment
     return settings
   }
 }

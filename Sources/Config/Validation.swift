@@ -271,23 +271,33 @@ extension SimpleDetConfig {
     if let count = test.detectionsPerImage { c.range(count, 1...10_000, "test.detections_per_image") }
     if let size = test.minSize { c.range(size, 32...8192, "test.min_size") }
     if let size = test.maxSize { c.range(size, 32...8192, "test.max_size") }
-    switch test.nms {
-    case nil: break
-    case .standard(let threshold)?: c.range(threshold, 0.01...1, "test.nms.iou_threshold")
-    case .soft(let decay, let minScore)?:
-      switch decay {
-      case .linear(let threshold): c.range(threshold, 0...1, "test.nms.iou_threshold")
-      case .gaussian(let sigma): c.require(sigma > 0 && sigma.isFinite, "test.nms.sigma", "must be positive")
-      }
-      c.range(minScore, 0...1, "test.nms.min_score")
-    case .weighted(let threshold, let voting)?:
-      c.range(threshold, 0.01...1, "test.nms.iou_threshold")
-      c.range(voting, 0...1, "test.nms.voting_threshold")
+    checkNMS(&c, test.nms, "test.nms")
+    if let augment = test.augment {
+      for (i, scale) in augment.scales.enumerated() { c.range(scale, 32...8192, "test.augment.scales.\(i)") }
+      if let size = augment.maxSize { c.range(size, 32...8192, "test.augment.max_size") }
+      checkNMS(&c, augment.merge, "test.augment.merge")
     }
     c.range(runtime.threads, 1...1024, "runtime.threads")
     c.range(runtime.logPeriod, 1...100_000_000, "runtime.log_period")
     c.range(runtime.checkpointPeriod, 0...100_000_000, "runtime.checkpoint_period")
     c.range(runtime.evalPeriod, 0...100_000_000, "runtime.eval_period")
     c.range(runtime.checkpointsKept, 1...10_000, "runtime.checkpoints_kept")
+  }
+
+  private func checkNMS(_ c: inout Checks, _ method: NMSMethod?, _ path: String) {
+    switch method {
+    case nil: break
+    case .standard(let threshold)?: c.range(threshold, 0.01...1, "\(path).iou_threshold")
+    case .soft(let decay, let minScore)?:
+      switch decay {
+      case .linear(let threshold): c.range(threshold, 0...1, "\(path).iou_threshold")
+      case .gaussian(let sigma): c.require(sigma > 0 && sigma.isFinite, "\(path).sigma", "must be positive")
+      }
+      c.range(minScore, 0...1, "\(path).min_score")
+    case .weighted(let threshold, let voting)?:
+      c.range(threshold, 0.01...1, "\(path).iou_threshold")
+      c.range(voting, 0...1, "\(path).voting_threshold")
+    case .wbf(let threshold)?: c.range(threshold, 0.01...1, "\(path).iou_threshold")
+    }
   }
 }

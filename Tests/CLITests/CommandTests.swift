@@ -72,6 +72,34 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
     }
   }
 
+  /// Test-time augmentation through the command line: one pass at the test size is plain
+  /// prediction, byte for byte; several sizes and flips predict and evaluate.
+  @Test func predictAndEvalWithTestTimeAugmentation() throws {
+    let folder = Self.run
+    try FileManager.default.createDirectory(at: folder.path("tta-images"), withIntermediateDirectories: true)
+    try ImageCodec.encodePNG(ShapesDataset(imageCount: 1, seed: 9).image(at: 0)).write(to: folder.path("tta-images/a.png"))
+    func predict(_ output: String, _ overrides: [String]) throws -> Data {
+      let result = try CommandLineRunner.run(
+        ["predict", "--config", "tiny.yaml", "--weights", "run/model_final.safetensors", "--input", "tta-images",
+         "--output", output, "--score-threshold", "0"] + overrides.flatMap { ["--set", $0] },
+        in: folder.url)
+      #expect(result.status == 0, "\(result.errors)")
+      return try Data(contentsOf: folder.path("\(output)/predictions.json"))
+    }
+    let plain = try predict("tta-plain", [])
+    #expect(try predict("tta-one", ["test.augment={scales: [96]}"]) == plain)
+    let augmented = try predict("tta-many", ["test.augment={scales: [64, 128], flip: true}", "test.nms={kind: wbf}"])
+    let predictions = try JSONSerialization.jsonObject(with: augmented) as? [[String: Any]] ?? []
+    #expect(!predictions.isEmpty && predictions.count <= 100)
+    let eval = try CommandLineRunner.run(
+      ["eval", "--config", "tiny.yaml", "--weights", "run/model_final.safetensors", "--json", "--set",
+       "test.augment={scales: [80, 112], flip: true, merge: {kind: soft}}"],
+      in: folder.url)
+    #expect(eval.status == 0, "\(eval.errors)")
+    let printed = try JSONSerialization.jsonObject(with: Data(eval.output.utf8)) as? [String: [String: Double]]
+    #expect(printed?["bbox"]?["AP"] != nil, "\(eval.output)")
+  }
+
   @Test func maskRCNNTrainsEvaluatesAndPredictsMasks() throws {
     let folder = try ScratchFolder()
     let config = tinyConfig(maxIterations: 2, checkpointPeriod: 0)
@@ -98,6 +126,14 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
       #expect(segmentation?["size"] as? [Int] == [image.height, image.width])
       #expect(segmentation?["counts"] is String)
     }
+    // Masks through test-time augmentation: flipped passes mirror theirs back.
+    let augmented = try CommandLineRunner.run(
+      ["predict", "--config", "run/config.yaml", "--weights", "run/model_final.safetensors", "--input", "images/a.png",
+       "--output", "seen-tta", "--score-threshold", "0", "--set", "test.augment={scales: [80, 112], flip: true}"],
+      in: folder.url)
+    #expect(augmented.status == 0, "\(augmented.errors)")
+    let withTTA = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("seen-tta/predictions.json"))) as? [[String: Any]] ?? []
+    #expect(!withTTA.isEmpty && withTTA.allSatisfy { ($0["segmentation"] as? [String: Any])?["counts"] is String })
   }
 
   @Test func plotDrawsCurves() throws {

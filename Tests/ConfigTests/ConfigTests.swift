@@ -452,6 +452,27 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(problem(["test.nms={kind: soft, decay: cubic}"]).contains("test.nms.decay: 'cubic' is not one of linear, gaussian"))
     #expect(problem(["test.nms={kind: standard, sigma: 0.5}"]).contains("unknown key 'test.nms.sigma'"))
     #expect(problem(["test.nms={kind: soft, min_score: 2}"]).contains("test.nms.min_score: must be between 0.0 and 1.0, got 2.0"))
+    #expect(try SimpleDetConfig.load(overrides: ["test.nms={kind: wbf}"]).test.nms == .wbf(iouThreshold: 0.55))
+  }
+
+  @Test func testAugmentationRoundTripsAndFillsItsMergeMethod() throws {
+    let config = try SimpleDetConfig.load(overrides: [
+      "test.augment={scales: [600, 800], flip: true}", "test.augment.merge={kind: wbf, iou_threshold: 0.6}",
+    ])
+    #expect(config.test.augment == TestAugmentation(scales: [600, 800], flip: true, merge: .wbf(iouThreshold: 0.6)))
+    #expect(config.inferenceSettings.augment == config.test.augment)
+    let folder = try ConfigFolder()
+    let file = folder.url.appendingPathComponent("tta.yaml")
+    try config.write(to: file)
+    #expect(try SimpleDetConfig.load(file: file.path) == config)
+    // Flip alone; the merge falls back to test.nms.
+    let flip = try SimpleDetConfig.load(overrides: ["test.augment={flip: true}"])
+    #expect(flip.test.augment == TestAugmentation(flip: true))
+    #expect(try SimpleDetConfig.load().inferenceSettings.augment == nil)
+    func problem(_ overrides: [String]) -> String { error { _ = try SimpleDetConfig.load(overrides: overrides) }?.description ?? "" }
+    #expect(problem(["test.augment={scales: [600, 10]}"]).contains("test.augment.scales.1: must be between 32 and 8192, got 10"))
+    #expect(problem(["test.augment={flips: true}"]).contains("unknown key 'test.augment.flips'"))
+    #expect(problem(["test.augment={merge: {kind: soft, decay: linear, iou_threshold: 3}}"]).contains("test.augment.merge.iou_threshold"))
   }
 
   /// The example of parts no preset combines: FCOS's head on a ResNet-18 with a group

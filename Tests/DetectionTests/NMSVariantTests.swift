@@ -61,6 +61,59 @@ import Testing
     #expect(run(.standard(iouThreshold: 0.5)).indices == [0, 2])
   }
 
+  @Test func boxFusionAveragesTheClusterAndScoresItByItsSources() {
+    // A and B fuse (IoU 0.82 > 0.55) into their score-weighted mean, C stays alone.
+    let r = run(.wbf(iouThreshold: 0.55))
+    #expect(r.indices == [0, 2])
+    let x1 = (0.9 * 0 + 0.8 * 1) / 1.7
+    let x2 = (0.9 * 10 + 0.8 * 11) / 1.7
+    #expect(Swift.abs(Double(r.boxes[0]) - x1) < 1e-5 && Swift.abs(Double(r.boxes[2]) - x2) < 1e-5)
+    #expect(Array(r.boxes[4..<8]) == [20, 20, 30, 30])
+    // One source: the cluster's mean score; two sources: C, found by one, is halved.
+    #expect(Swift.abs(r.scores[0] - 0.85) < 1e-6 && Swift.abs(r.scores[1] - 0.7) < 1e-6)
+    let two = weightedBoxesFusion(boxes: boxes, scores: scores, groups: oneGroup, iouThreshold: 0.55, sources: 2)
+    let twoScores = two.scores.to(.float64).toArray(Double.self)
+    #expect(Swift.abs(twoScores[0] - 0.85) < 1e-6 && Swift.abs(twoScores[1] - 0.35) < 1e-6)
+    // Different labels never fuse.
+    #expect(run(.wbf(iouThreshold: 0.55), groups: Tensor([Int64(1), 2, 1])).indices == [0, 1, 2])
+  }
+
+  /// The tensor form is the list form `simpledet ensemble` uses (checked against ensemble-boxes)
+  /// on the pooled detections of several sources.
+  @Test func boxFusionOnTensorsEqualsTheEnsembleFunction() {
+    let g = Generator(seed: 5)
+    let count = 120
+    let corners = Tensor.rand([count, 2], generator: g) * 100
+    let sizes = Tensor.rand([count, 2], generator: g) * 40 + 4
+    let boxes = Tensor.concatenate([corners, corners + sizes], axis: 1).to(.float64)
+    let scores = Tensor.rand([count], generator: g).to(.float64)
+    let labels = (Tensor.rand([count], generator: g) * 3).to(.int64)
+    let (flat, s, l) = (boxes.toArray(Double.self), scores.toArray(Double.self), labels.toArray(Int.self))
+    let models = (0..<3).map { m in
+      stride(from: m, to: count, by: 3).map { i in
+        EnsembleBox(x1: flat[4 * i], y1: flat[4 * i + 1], x2: flat[4 * i + 2], y2: flat[4 * i + 3], score: s[i], label: l[i])
+      }
+    }
+    let expected = ensemble(models, method: .weightedBoxesFusion(iouThreshold: 0.55))
+    let ours = weightedBoxesFusion(boxes: boxes, scores: scores, groups: labels, iouThreshold: 0.55, sources: 3)
+    #expect(ours.indices.shape[0] == expected.count)
+    let oursBoxes = ours.boxes.toArray(Double.self)
+    let oursScores = ours.scores.toArray(Double.self)
+    // Same fused boxes and scores, as sets (both sort by score; ties may order differently).
+    var unmatched = expected
+    for k in 0..<oursScores.count {
+      let b = Array(oursBoxes[(4 * k)..<(4 * k + 4)])
+      if let j = unmatched.firstIndex(where: { e in
+        Swift.abs(e.score - oursScores[k]) < 1e-9
+          && zip([e.x1, e.y1, e.x2, e.y2], b).allSatisfy { Swift.abs($0 - $1) < 1e-9 }
+      }) {
+        unmatched.remove(at: j)
+      }
+    }
+    #expect(unmatched.isEmpty, "\(unmatched.count) fused boxes differ")
+    #expect(oursScores == oursScores.sorted(by: >))
+  }
+
   /// mmcv's soft-NMS loop, written plainly: the reference our kernel must match.
   func mmcvSoftNMS(boxes: [[Float]], scores: [Float], linear: Bool, threshold: Float, sigma: Float, floor: Float)
     -> [(Int, Float)]
@@ -147,7 +200,9 @@ import Testing
     let greedy = detections(nil)
     let soft = detections(.soft(.gaussian(sigma: 0.5), minScore: 0.001))
     let weighted = detections(.weighted(iouThreshold: 0.5, votingThreshold: 0.8))
+    let fused = detections(.wbf(iouThreshold: 0.55))
     #expect(greedy.count > 0)
+    #expect(fused.count > 0 && fused.count <= model.inference.detectionsPerImage)
     #expect(soft.count >= min(greedy.count, model.inference.detectionsPerImage))
     let scores = soft["scores"]!.toArray(Float.self)
     #expect(scores == scores.sorted(by: >))

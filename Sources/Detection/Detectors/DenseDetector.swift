@@ -37,7 +37,8 @@ public final class DenseDetector: Module, Detector {
   /// `boxes` `[N, 4]`, `scores` `[N]` and `labels` `[N]` (class indices). Runs without recording
   /// gradients; call `eval()` first so batch norms use their statistics.
   public func detect(_ images: [Tensor]) -> [Instances] {
-    withNoGrad {
+    if let augmentation = inference.augment { return detect(images, augmentation: augmentation) }
+    return withNoGrad {
       let timer = OperationTimer.shared
       let transform = configuration.transform.forTesting(inference)
       let (batch, _) = timer.measure("transform") { transform(images) }

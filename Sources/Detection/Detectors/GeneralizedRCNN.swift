@@ -41,7 +41,8 @@ public final class GeneralizedRCNN: Module {
   /// Detections for `images` (each `[3, H, W]`, float in [0, 1]), in original image pixels.
   /// Runs without recording gradients; call `eval()` first so batch norms use their statistics.
   public func detect(_ images: [Tensor]) -> [Instances] {
-    withNoGrad {
+    if let augmentation = inference.augment { return detect(images, augmentation: augmentation) }
+    return withNoGrad {
       let timer = OperationTimer.shared
       let transform = configuration.transform.forTesting(inference)
       let (batch, _) = timer.measure("transform") { transform(images) }

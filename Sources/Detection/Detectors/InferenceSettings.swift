@@ -10,13 +10,20 @@ public struct InferenceSettings: Equatable, Sendable {
   /// How overlapping detections of a class are reduced; nil: the heads' own greedy NMS at their
   /// own IoU thresholds.
   public var nms: NMSMethod?
+  /// Test-time augmentation: when set, `detect` runs each image at these sizes (and flipped) and
+  /// merges the passes; nil: one pass at `minSize`.
+  public var augment: TestAugmentation?
 
-  public init(scoreThreshold: Double, detectionsPerImage: Int, minSize: Int, maxSize: Int, nms: NMSMethod? = nil) {
+  public init(
+    scoreThreshold: Double, detectionsPerImage: Int, minSize: Int, maxSize: Int, nms: NMSMethod? = nil,
+    augment: TestAugmentation? = nil
+  ) {
     self.scoreThreshold = scoreThreshold
     self.detectionsPerImage = detectionsPerImage
     self.minSize = minSize
     self.maxSize = maxSize
     self.nms = nms
+    self.augment = augment
   }
 
   /// A detector configuration's own test settings: its heads' score threshold and detection

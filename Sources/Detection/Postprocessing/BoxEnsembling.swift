@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// One model's detection of an object, for merging the detections of several models (or test
 /// augmentations) of one image: corners in any unit, as long as every model uses the same.
@@ -69,15 +70,16 @@ public func ensemble(
   case .weightedBoxesFusion(let threshold):
     let weights = weights ?? Array(repeating: 1, count: models.count)
     return byLabel(models, weights: weights, skipBelow: skipBelow).flatMap {
-      fused($0, iouThreshold: threshold, modelCount: models.count, weightSum: weights.reduce(0, +))
+      fusedClusters($0, iouThreshold: threshold, modelCount: models.count, weightSum: weights.reduce(0, +)).map(\.box)
     }.sorted { $0.score > $1.score }
   }
 }
 
-/// A box with the weight of the model it came from.
-private struct WeightedBox {
+/// A box with the weight of the model it came from, and its position among its inputs.
+struct WeightedBox {
   var box: EnsembleBox
   var weight: Double
+  var index = 0
 }
 
 /// Each label's boxes scoring at least `skipBelow`, scores times their model's weight, best
@@ -154,8 +156,11 @@ private func nonMaximumWeighted(_ boxes: [WeightedBox], iouThreshold: Double) ->
   }
 }
 
-/// Weighted box fusion of one label's boxes (best first).
-private func fused(_ boxes: [WeightedBox], iouThreshold: Double, modelCount: Int, weightSum: Double) -> [EnsembleBox] {
+/// Weighted box fusion of one label's boxes (best first): each fused box with its members, best
+/// first.
+func fusedClusters(
+  _ boxes: [WeightedBox], iouThreshold: Double, modelCount: Int, weightSum: Double
+) -> [(box: EnsembleBox, members: [WeightedBox])] {
   var members: [[WeightedBox]] = []
   var fusedBoxes: [EnsembleBox] = []
   for candidate in boxes {
@@ -177,7 +182,7 @@ private func fused(_ boxes: [WeightedBox], iouThreshold: Double, modelCount: Int
   return zip(fusedBoxes, members).map { f, cluster in
     var f = f
     f.score *= Double(min(modelCount, cluster.count)) / weightSum
-    return f
+    return (f, cluster)
   }
 }
 
@@ -197,4 +202,37 @@ private func mean(of cluster: [WeightedBox]) -> EnsembleBox {
 
 extension Double {
   fileprivate var exp: Double { Foundation.exp(self) }
+}
+
+/// Weighted box fusion of one image's detections within each group (class), in tensors: the
+/// detections of `sources` models or test augmentations, pooled (a fused box's score is its
+/// members' mean times `min(members, sources) / sources`, ensemble-boxes' rule with unit
+/// weights). Returns, best first, each fused box's best member's index, and the fused boxes and
+/// scores.
+public func weightedBoxesFusion(
+  boxes: Tensor, scores: Tensor, groups: Tensor, iouThreshold: Double, sources: Int = 1
+) -> (indices: Tensor, boxes: Tensor, scores: Tensor) {
+  let corners = boxes.toArray(Double.self)
+  let values = scores.toArray(Double.self)
+  let labels = groups.toArray(Int.self)
+  var byGroup: [Int: [WeightedBox]] = [:]
+  for (i, (score, label)) in zip(values, labels).enumerated() {
+    let c = corners[(4 * i)..<(4 * i + 4)].map { $0 }
+    let box = EnsembleBox(x1: c[0], y1: c[1], x2: c[2], y2: c[3], score: score, label: label)
+    guard box.area > 0 else { continue }
+    byGroup[label, default: []].append(WeightedBox(box: box, weight: 1, index: i))
+  }
+  // Equal scores keep their input order, so that results do not depend on the dictionary's.
+  let clusters = byGroup.values.flatMap { group in
+    fusedClusters(
+      group.sorted { ($0.box.score, -$0.index) > ($1.box.score, -$1.index) }, iouThreshold: iouThreshold,
+      modelCount: sources, weightSum: Double(sources))
+  }.sorted { ($0.box.score, -$0.members[0].index) > ($1.box.score, -$1.members[0].index) }
+  let device = boxes.device
+  return (
+    Tensor(clusters.map { Int64($0.members[0].index) }, shape: [clusters.count], device: device),
+    Tensor(clusters.flatMap { [$0.box.x1, $0.box.y1, $0.box.x2, $0.box.y2] }, shape: [clusters.count, 4], device: device)
+      .to(boxes.dtype),
+    Tensor(clusters.map(\.box.score), shape: [clusters.count], device: device).to(scores.dtype)
+  )
 }

@@ -12,9 +12,14 @@ public enum NMSMethod: Equatable, Sendable {
   /// Weighted NMS (SimpleDet's): greedy NMS whose kept boxes become the score-weighted means of
   /// the boxes overlapping them by more than `votingThreshold`.
   case weighted(iouThreshold: Double, votingThreshold: Double)
+  /// Weighted box fusion (Solovyev et al. 2021): every box joins the fused box it overlaps most
+  /// by more than the threshold, which becomes its members' score-weighted mean, scored by their
+  /// mean score (times `min(members, sources) / sources` over several sources, such as test
+  /// augmentations).
+  case wbf(iouThreshold: Double)
 
   public enum Kind: String, CaseIterable, Sendable {
-    case standard, soft, weighted
+    case standard, soft, weighted, wbf
   }
 
   public var kind: Kind {
@@ -22,15 +27,19 @@ public enum NMSMethod: Equatable, Sendable {
     case .standard: .standard
     case .soft: .soft
     case .weighted: .weighted
+    case .wbf: .wbf
     }
   }
 
-  /// The detections kept within each group, best first: their indices into the inputs, and
-  /// their boxes and scores (fused boxes for `weighted`, decayed scores for `soft`).
-  /// - Parameter offsetTrickLimit: `standard` only, see `batchedNonMaximumSuppression`.
-  public func apply(boxes: Tensor, scores: Tensor, groups: Tensor, offsetTrickLimit: Int = 1000) -> (
-    indices: Tensor, boxes: Tensor, scores: Tensor
-  ) {
+  /// The detections kept within each group, best first: their indices into the inputs (for
+  /// `wbf`, each fused box's best member), and their boxes and scores (fused boxes for
+  /// `weighted`, decayed scores for `soft`, both fused for `wbf`).
+  /// - Parameters:
+  ///   - offsetTrickLimit: `standard` only, see `batchedNonMaximumSuppression`.
+  ///   - sources: `wbf` only: how many models or augmentations the detections pool.
+  public func apply(
+    boxes: Tensor, scores: Tensor, groups: Tensor, offsetTrickLimit: Int = 1000, sources: Int = 1
+  ) -> (indices: Tensor, boxes: Tensor, scores: Tensor) {
     switch self {
     case .standard(let threshold):
       let keep = batchedNonMaximumSuppression(
@@ -44,6 +53,9 @@ public enum NMSMethod: Equatable, Sendable {
       let (keep, fused) = weightedNonMaximumSuppression(
         boxes: boxes, scores: scores, groups: groups, iouThreshold: threshold, votingThreshold: voting)
       return (keep, fused.to(boxes.dtype), scores.gathering(keep))
+    case .wbf(let threshold):
+      return weightedBoxesFusion(
+        boxes: boxes, scores: scores, groups: groups, iouThreshold: threshold, sources: sources)
     }
   }
 }
@@ -83,6 +95,8 @@ extension NMSMethod: Codable {
       self = .weighted(
         iouThreshold: try c.decode(Double.self, forKey: .iouThreshold),
         votingThreshold: try c.decode(Double.self, forKey: .votingThreshold))
+    case .wbf:
+      self = .wbf(iouThreshold: try c.decode(Double.self, forKey: .iouThreshold))
     }
   }
 
@@ -107,6 +121,8 @@ extension NMSMethod: Codable {
     case .weighted(let threshold, let voting):
       try c.encode(threshold, forKey: .iouThreshold)
       try c.encode(voting, forKey: .votingThreshold)
+    case .wbf(let threshold):
+      try c.encode(threshold, forKey: .iouThreshold)
     }
   }
 }
