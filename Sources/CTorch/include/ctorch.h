@@ -276,6 +276,13 @@ int ct_autograd_grad(const ct_tensor *outputs, int64_t noutputs, const ct_tensor
    Differentiable with respect to the features. */
 int ct_roi_align(ct_tensor input, ct_tensor rois, int64_t pooled_h, int64_t pooled_w, double spatial_scale,
                  int64_t sampling_ratio, int32_t aligned, ct_tensor *out);
+/* Deformable convolution (torchvision's deform_conv2d): input [N, C, H, W], offset
+   [N, 2·G·kh·kw, Ho, Wo] of (dy, dx) pairs per offset group G and kernel tap, mask
+   [N, G·kh·kw, Ho, Wo] or null (v1), weight [O, C/groups, kh, kw], bias [O] or null; stride,
+   padding and dilation are (h, w) pairs. Differentiable with respect to all five tensors. */
+int ct_deform_conv2d(ct_tensor input, ct_tensor offset, ct_tensor mask, ct_tensor weight, ct_tensor bias,
+                     const int64_t *stride, const int64_t *padding, const int64_t *dilation, int64_t groups,
+                     ct_tensor *out);
 /* Indices (int64) of the boxes [N, 4] (x1, y1, x2, y2) kept by greedy NMS, by decreasing score. */
 int ct_nms(ct_tensor boxes, ct_tensor scores, double iou_threshold, ct_tensor *out);
 /* NMS run separately within each group id [N] (int), kept indices sorted by decreasing score. */
