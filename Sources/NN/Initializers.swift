@@ -77,7 +77,7 @@ public enum Initializer {
 
   /// PyTorch's default for `Conv2d` and `Linear`: weights He-uniform with `a = sqrt(5)` and biases
   /// U(-1/sqrt(fanIn), 1/sqrt(fanIn)), so a model built here starts where a PyTorch one would.
-  static func pytorchDefault(weight: Tensor, bias: Tensor?, generator: Generator?) {
+  public static func pytorchDefault(weight: Tensor, bias: Tensor?, generator: Generator?) {
     kaimingUniform(weight, nonlinearity: .leakyRelu(negativeSlope: 5.0.squareRoot()), generator: generator)
     if let bias {
       let fanIn = Double(fans(weight.shape).fanIn)

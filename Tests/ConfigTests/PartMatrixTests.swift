@@ -19,9 +19,17 @@ import Torch
         [
           ("resnet18", .resnet(ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 8, outFeatures: features))),
           ("resnet50-frozen", .resnet(ResNet.Configuration(depth: 50, frozenStages: 1, baseChannels: 8, outFeatures: features))),
+          ("resnet18-dcnv2", .resnet(deformable(features))),
         ]
       }
     }
+  }
+
+  /// A ResNet-18 with modulated deformable convolutions in stages 3 to 5.
+  static func deformable(_ features: [ResNetFeature]) -> ResNet.Configuration {
+    var c = ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 8, outFeatures: features)
+    c.dcn = .v2
+    return c
   }
 
   /// Each neck kind, with the backbone outputs it reads for a two-stage (`c2`…) or dense head.
@@ -148,8 +156,8 @@ import Torch
   @Test func everyCombinationIsValidTrainsAndDetects() throws {
     Torch.threadCount = 2
     let combinations = Self.combinations
-    // 2 backbones × (3 two-stage necks × 2 RoI heads kinds × 3 box heads × 2 + 3 dense necks × 2 heads)
-    #expect(combinations.count == 2 * (3 * 2 * 3 * 2 + 3 * 2))
+    // 3 backbones × (3 two-stage necks × 2 RoI heads kinds × 3 box heads × 2 + 3 dense necks × 2 heads)
+    #expect(combinations.count == 3 * (3 * 2 * 3 * 2 + 3 * 2))
     let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
     let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
     let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)

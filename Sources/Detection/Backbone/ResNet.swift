@@ -19,10 +19,10 @@ public enum NormKind: String, ConfigChoice, Sendable {
   }
 }
 
-/// `norm(conv(x))`, with a frozen batch norm folded into the convolution (see
+/// `norm(conv(x))`, with a frozen batch norm folded into an ordinary convolution (see
 /// `FrozenBatchNorm2d.folded(into:applyingTo:)`).
-func normalized(_ conv: Conv2d, _ norm: any UnaryLayer, _ x: Tensor) -> Tensor {
-  if let frozen = norm as? FrozenBatchNorm2d { return frozen.folded(into: conv, applyingTo: x) }
+func normalized(_ conv: any UnaryLayer, _ norm: any UnaryLayer, _ x: Tensor) -> Tensor {
+  if let frozen = norm as? FrozenBatchNorm2d, let conv = conv as? Conv2d { return frozen.folded(into: conv, applyingTo: x) }
   return norm(conv(x))
 }
 
@@ -65,7 +65,21 @@ struct BlockSpec {
   var stride: Int
   var groups: Int
   var norm: NormKind
+  /// The 3×3 convolution's kind (deformable in the stages `dcn_stages` names).
+  var deformable: DeformableConvolutionVersion = .none
   var generator: Generator?
+
+  /// A block's 3×3 convolution: ordinary, or deformable as `deformable` says.
+  func threeByThree(_ input: Int, _ output: Int, stride: Int, groups: Int) -> any UnaryLayer {
+    switch deformable {
+    case .none:
+      Conv2d(input, output, kernelSize: 3, stride: stride, padding: 1, groups: groups, bias: false, generator: generator)
+    case .v1, .v2:
+      DeformableConv2d(
+        input, output, kernelSize: 3, stride: stride, padding: 1, groups: groups, modulated: deformable == .v2,
+        generator: generator)
+    }
+  }
 }
 
 /// ResNet's two-layer block (ResNet-18/34).
@@ -73,14 +87,14 @@ final class BasicBlock: Module, UnaryLayer {
   static let expansion = 1
   let conv1: Conv2d
   let bn1: any UnaryLayer
-  let conv2: Conv2d
+  let conv2: any UnaryLayer
   let bn2: any UnaryLayer
   let downsample: Downsample?
 
   init(_ spec: BlockSpec) {
     conv1 = Conv2d(spec.inputChannels, spec.width, kernelSize: 3, stride: spec.stride, padding: 1, bias: false, generator: spec.generator)
     bn1 = spec.norm.make(spec.width)
-    conv2 = Conv2d(spec.width, spec.width, kernelSize: 3, padding: 1, bias: false, generator: spec.generator)
+    conv2 = spec.threeByThree(spec.width, spec.width, stride: 1, groups: 1)
     bn2 = spec.norm.make(spec.width)
     downsample = ResNet.downsample(spec, outputChannels: spec.width)
     super.init()
@@ -98,7 +112,7 @@ final class Bottleneck: Module, UnaryLayer {
   static let expansion = 4
   let conv1: Conv2d
   let bn1: any UnaryLayer
-  let conv2: Conv2d
+  let conv2: any UnaryLayer
   let bn2: any UnaryLayer
   let conv3: Conv2d
   let bn3: any UnaryLayer
@@ -109,7 +123,7 @@ final class Bottleneck: Module, UnaryLayer {
     let output = spec.width * Self.expansion
     conv1 = Conv2d(spec.inputChannels, inner, kernelSize: 1, bias: false, generator: spec.generator)
     bn1 = spec.norm.make(inner)
-    conv2 = Conv2d(inner, inner, kernelSize: 3, stride: spec.stride, padding: 1, groups: spec.groups, bias: false, generator: spec.generator)
+    conv2 = spec.threeByThree(inner, inner, stride: spec.stride, groups: spec.groups)
     bn2 = spec.norm.make(inner)
     conv3 = Conv2d(inner, output, kernelSize: 1, bias: false, generator: spec.generator)
     bn3 = spec.norm.make(output)
@@ -146,6 +160,12 @@ public final class ResNet: Module {
     /// The stage outputs the backbone hands on, finest first. Stages after the last one named
     /// are not built (a C4 detector's stage 5 lives in its box head).
     public var outFeatures: [ResNetFeature]
+    /// Deformable 3×3 convolutions in the blocks of `dcnStages` (mmdetection's `dcn` with
+    /// `stage_with_dcn`); `none` keeps them ordinary.
+    public var dcn: DeformableConvolutionVersion = .none
+    /// The stages whose blocks get deformable convolutions (C4's stage 5 included, wherever it
+    /// is built).
+    public var dcnStages: [ResNetFeature] = [.c3, .c4, .c5]
 
     public init(
       depth: Int = 50, groups: Int = 1, widthPerGroup: Int = 64, norm: NormKind = .frozenBatchNorm, frozenStages: Int = 2,
@@ -240,9 +260,10 @@ public final class ResNet: Module {
     var channels = inputChannels
     var layers: [any UnaryLayer] = []
     for b in 0..<configuration.blocksPerStage[index] {
+      let deformable = configuration.dcnStages.contains { $0.stageIndex == index } ? configuration.dcn : .none
       let spec = BlockSpec(
         inputChannels: channels, width: width, stride: b == 0 ? firstStride : 1, groups: configuration.groups,
-        norm: configuration.norm, generator: generator)
+        norm: configuration.norm, deformable: deformable, generator: generator)
       layers.append(
         configuration.usesBottleneck ? Bottleneck(spec, baseWidth: configuration.widthPerGroup) : BasicBlock(spec))
       channels = width * configuration.expansion
@@ -256,13 +277,17 @@ public final class ResNet: Module {
     for part in frozen { part.setRequiresGrad(false) }
   }
 
-  /// torchvision's ResNet initialisation: He-normal (fan-out) convolutions, unit norms.
+  /// torchvision's ResNet initialisation: He-normal (fan-out) convolutions, unit norms; offset
+  /// predictors of deformable convolutions stay zero.
   static func initialize(_ net: Module, generator: Generator?) {
     for (_, module) in net.namedModules() {
       if let conv = module as? Conv2d {
         Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
+      } else if let conv = module as? DeformableConv2d {
+        Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
       }
     }
+    for (_, module) in net.namedModules() { (module as? DeformableConv2d)?.zeroOffsets() }
   }
 
   static func downsample(_ spec: BlockSpec, outputChannels: Int) -> Downsample? {
