@@ -1,8 +1,9 @@
 """Writes the fixtures for `simpledet weights import --from mmdet` and the command-line equality
 test with mmdetection (Tests/CLITests/MMDetPresetTests.swift, Tests/NNTests/MMDetectionNamesTests.swift).
 
-For each of mmdetection 3.3.0's `faster-rcnn_r50_fpn_1x_coco`, `mask-rcnn_r50_fpn_1x_coco` and
-`retinanet_r50_fpn_1x_coco` (its own bundled configs, `mmdet/.mim/configs/...`), the model is
+For each of mmdetection 3.3.0's `faster-rcnn_r50_fpn_1x_coco`, `mask-rcnn_r50_fpn_1x_coco`,
+`retinanet_r50_fpn_1x_coco`, `cascade-rcnn_r50_fpn_1x_coco` and `cascade-mask-rcnn_r50_fpn_1x_coco`
+(its own bundled configs, `mmdet/.mim/configs/...`), the model is
 built with random initialisation (`init_weights()` without the ImageNet checkpoint), given weights
 that the Swift test rebuilds without a weight file, and batch-norm statistics calibrated on the
 test image; then mmdetection's own `inference_detector` (cv2 decode, mmcv `Resize`, its data
@@ -11,16 +12,20 @@ Stored per model, under mmdetection's tensor names:
 
 - `<name>.weights.json`: for each state-dict tensor (sorted by mmdetection's name, index k; the
   `num_batches_tracked` counters left out), its shape and the mean and standard deviation of
-  mmdetection's own initialisation (constants given a spread, and the mask logits' bias a
-  mean of 10, see `build`); the tensor is `mean + std * sqrt(3) * (2u - 1)` with
+  mmdetection's own initialisation (constants given a spread, and Mask R-CNN's mask logits' bias
+  a mean of 10, see `build`); the tensor is `mean + std * sqrt(3) * (2u - 1)` with
   `u = torch.rand(shape, generator=Generator(seed=k), dtype=float64)`, rounded to float32 (the
   rule of tools/make_torchvision_cli_fixtures.py).
 - `<name>.bn.safetensors`: each batch norm's running mean and variance, set from its own input on
   the image (mmdetection's BN layers are `BatchNorm2d` in eval mode, `norm_eval=True`).
 - `<name>.detections.json`: mmdetection's top 50 detections in original-image pixels: box,
-  label (mmdetection's, 0..79), score, and for Mask R-CNN the mask as COCO RLE; for RetinaNet
+  label (mmdetection's, 0..79), score, and for (Cascade) Mask R-CNN the mask as COCO RLE; for RetinaNet
   also (`large_boxes`) the top 50 of those larger than 150 x 150 pixels among 3000 detections
-  per image, which come from P6 and P7.
+  per image, which come from P6 and P7; for Cascade R-CNN also (`soft_nms`) all 100 detections of
+  the same model with its rcnn test_cfg's `nms` replaced by each of `SOFT_NMS` (soft-NMS with
+  linear decay at IoU 0.3 and with Gaussian decay, sigma 0.5, both with `min_score=0.05`), each
+  with the `nms` dict it ran with and how many of them standard NMS's top 100 also has
+  (`in_standard_nms`, the bar a test that ran standard NMS by mistake would reach).
 
 With the name `tiny`: genuine `.pth` files of width-reduced mmdetection models (ResNet-18 with
 4 base channels, 8-channel FPN, 3 classes): `tiny-mask-rcnn.mmengine.pth` saved through
@@ -31,8 +36,12 @@ it; `tiny-retinanet.published.pth` the same wrapper in PyTorch's legacy format, 
 
 mmcv-lite has no compiled ops: this script registers a stand-in `mmcv._ext` whose RoIAlign and
 NMS are torchvision.ops (NMS on boxes pre-sorted with a stable sort, as mmcv's CPU kernel
-orders ties), and relaxes mmdetection's `mmcv<2.2.0` import check by reporting mmcv as 2.1.0,
-both in this process only. Run from a throwaway virtual environment beside the pinned torch
+orders ties) and whose soft-NMS (`softnms`) is a port to NumPy of mmcv's CPU kernel
+(`softnms_cpu` in mmcv/ops/csrc/pytorch/cpu/nms.cpp, mmcv 2.x: float32 throughout, the box of
+highest score first found with a strict `<`, swapped into place, the rest decayed by
+`1 - IoU` once IoU >= the threshold (linear) or by `exp(-IoU^2 / sigma)` (Gaussian), a box
+decayed below `min_score` swapped with the last and dropped), and relaxes mmdetection's
+`mmcv<2.2.0` import check by reporting mmcv as 2.1.0, all in this process only. Run from a throwaway virtual environment beside the pinned torch
 2.15.0 / torchvision 0.29.2 (see tools/make_torchvision_cli_fixtures.py) with mmengine==0.10.7,
 mmcv-lite==2.2.0, mmdet==3.3.0 (never a dependency of the build):
 
@@ -80,8 +89,61 @@ def _install_mmcv_ext():
         keep = torchvision.ops.nms(boxes[order].float(), ranks, float(iou_threshold))
         return order[keep]
 
+    def softnms(boxes, scores, dets, iou_threshold, sigma, min_score, method, offset):
+        """A port of mmcv's `softnms_cpu` (mmcv/ops/csrc/pytorch/cpu/nms.cpp), in the same float32
+        arithmetic and the same order of swaps, so that ties and the kept order are mmcv's. The inner
+        loop is vectorised: every remaining box's decay depends only on it and the box just kept, so
+        all are decayed at once, and then the boxes below `min_score` are dropped in the kernel's
+        order (each drop moves the last box into its place, where the kernel checks it next).
+        Writes the kept boxes and decayed scores into the rows of `dets` and returns their indices."""
+        if boxes.numel() == 0:
+            return torch.zeros(0, dtype=torch.long)
+        assert boxes.dtype == torch.float32 and scores.dtype == torch.float32 and method in (0, 1, 2)
+        b = boxes.detach().cpu().numpy()
+        x1, y1, x2, y2 = (np.ascontiguousarray(b[:, k]) for k in range(4))
+        sc = scores.detach().cpu().numpy().copy()
+        off = np.float32(offset)
+        areas = (x2 - x1 + off) * (y2 - y1 + off)
+        inds = np.arange(len(sc), dtype=np.int64)
+        columns = [x1, y1, x2, y2, sc, areas, inds]
+        de = dets.numpy()  # dets is a CPU float tensor: the rows written here are the caller's
+        threshold, s, floor = np.float32(iou_threshold), np.float32(sigma), np.float32(min_score)
+        n = len(sc)
+        i = 0
+        while i < n:
+            # The first of equal maxima, as the kernel's `max_score < sc[pos]` finds it (which
+            # never moves to a NaN, nor away from one at i).
+            best = i if np.isnan(sc[i]) else i + int(np.argmax(np.where(np.isnan(sc[i:n]), -np.inf, sc[i:n])))
+            for c in columns:
+                c[i], c[best] = c[best], c[i]
+            de[i] = [x1[i], y1[i], x2[i], y2[i], sc[i]]
+            rest = slice(i + 1, n)
+            w = np.maximum(np.float32(0), np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + off)
+            h = np.maximum(np.float32(0), np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + off)
+            inter = w * h
+            ovr = inter / (areas[i] + areas[rest] - inter)
+            if method == 0:
+                weight = np.where(ovr >= threshold, np.float32(0), np.float32(1))
+            elif method == 1:
+                weight = np.where(ovr >= threshold, np.float32(1) - ovr, np.float32(1))
+            else:
+                weight = np.exp(-(ovr * ovr) / s)
+            sc[rest] *= weight.astype(np.float32)
+            pos = i + 1
+            while pos < n:
+                below = np.flatnonzero(sc[pos:n] < floor)
+                if below.size == 0:
+                    break
+                pos += int(below[0])
+                for c in columns:
+                    c[pos] = c[n - 1]
+                n -= 1
+            i += 1
+        return torch.from_numpy(inds[:n].copy())
+
     ext.roi_align_forward = roi_align_forward
     ext.nms = nms
+    ext.softnms = softnms
 
     def missing(name):
         if name.startswith("__"):
@@ -118,7 +180,21 @@ MODELS = {
     "faster-rcnn_r50_fpn_1x_coco": "faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py",
     "mask-rcnn_r50_fpn_1x_coco": "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py",
     "retinanet_r50_fpn_1x_coco": "retinanet/retinanet_r50_fpn_1x_coco.py",
+    "cascade-rcnn_r50_fpn_1x_coco": "cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py",
+    "cascade-mask-rcnn_r50_fpn_1x_coco": "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
 }
+# mmdetection's soft-NMS settings for the R-CNN test_cfg, run on Cascade R-CNN with the min_score
+# that _base_/models/faster-rcnn_r50_fpn.py's comment suggests: the linear decay at mmcv's default
+# iou_threshold 0.3, and the Gaussian decay (sigma 0.5, mmcv's default). At
+# faster-rcnn_r50_fpn_soft-nms_1x_coco.py's iou_threshold 0.5 the linear decay leaves this random
+# model's top 100 equal to standard NMS's (no box overlapping a better one by 0.5 or more keeps
+# enough score after the decay), so that setting could not tell soft-NMS from NMS. All 100
+# detections per image are kept (SOFT_TOP).
+SOFT_NMS = {
+    "linear": dict(type="soft_nms", iou_threshold=0.3, min_score=0.05),
+    "gaussian": dict(type="soft_nms", method="gaussian", sigma=0.5, min_score=0.05),
+}
+SOFT_TOP = 100
 TOP = 50
 LARGE_DETECTIONS, LARGE_AREA = 3000, 150 * 150
 IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CLITests", "Fixtures", "torchvision", "scene.png")
@@ -224,6 +300,9 @@ def build(name, image_path):
             # The randomly initialised mask logits on this image have median -9.9 (10% below
             # -27, 10% above 1.8): masks would be a few pixels each, and one pixel flipped by
             # rounding would decide a mask's IoU. Centred, masks cover about half their boxes.
+            # (Cascade Mask R-CNN's three mask heads, `roi_head.mask_head.<k>.conv_logits`, give
+            # logits centred already: medians -0.35, 0.03 and -0.005 at the detected labels,
+            # 10% to 90% within about -1.4 to +0.9 of them; their biases keep their rule.)
             mean = 10.0
         rule.append({"name": key, "shape": list(t.shape), "seed": k, "mean": mean, "std": std})
         new_state[key] = rebuilt(list(t.shape), mean, std, k)
@@ -376,6 +455,20 @@ def main():
             large = [d for d in many if (d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]) > LARGE_AREA][:TOP]
             print(f"  {len(many)} detections at {LARGE_DETECTIONS} per image, {len(large)} of the largest kept")
             fixture["large_boxes"] = {"detections_per_image": LARGE_DETECTIONS, "min_area": LARGE_AREA, "images": {"scene.png": large}}
+        if name.startswith("cascade-rcnn"):
+            test_cfg = model.roi_head.test_cfg
+            standard = test_cfg.nms
+            fixture["soft_nms"] = {}
+            hard = detections(result, top=SOFT_TOP)
+            for variant, nms in SOFT_NMS.items():
+                test_cfg.nms = nms
+                with torch.no_grad(), float_resize(model):
+                    soft = detections(inference_detector(model, IMAGE), top=SOFT_TOP)
+                test_cfg.nms = standard
+                top = ", ".join(f"{d['score']:.4f} label {d['label']}" for d in soft[:3])
+                n, _ = compare(soft, hard, 2e-3)
+                print(f"  soft-NMS {variant}: top {top}; {n} of its {len(soft)} also in standard NMS's top {len(hard)}")
+                fixture["soft_nms"][variant] = {"nms": nms, "in_standard_nms": n, "images": {"scene.png": soft}}
         with open(os.path.join(out, f"{name}.detections.json"), "w") as f:
             json.dump(fixture, f, indent=1)
 

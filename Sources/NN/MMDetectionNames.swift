@@ -2,7 +2,8 @@ import Foundation
 import Torch
 
 /// mmdetection 3.x checkpoint names mapped to SimpleDet's (which are torchvision's), for the
-/// ResNet + FPN detectors of its model zoo: Faster R-CNN, Mask R-CNN and RetinaNet.
+/// ResNet + FPN detectors of its model zoo: Faster R-CNN, Mask R-CNN, RetinaNet, and Cascade
+/// (Mask) R-CNN.
 ///
 /// | mmdetection | SimpleDet |
 /// | --- | --- |
@@ -17,6 +18,8 @@ import Torch
 /// | `roi_head.mask_head.upsample`, `conv_logits` | `roi_heads.mask_predictor.conv5_mask`, `mask_fcn_logits` |
 /// | `bbox_head.cls_convs.i.conv`, `reg_convs.i.conv` | `head.classification_head.conv.i.0`, `head.regression_head.conv.i.0` |
 /// | `bbox_head.retina_cls`, `retina_reg` | `head.classification_head.cls_logits`, `head.regression_head.bbox_reg` |
+/// | `roi_head.bbox_head.k.*` (Cascade stage k) | `roi_heads.box_head.k.*`, `roi_heads.box_predictor.k.*`, as above |
+/// | `roi_head.mask_head.k.*` (a mask head per stage) | `roi_heads.mask_head.k.*`, `roi_heads.mask_predictor.k.*`, as above |
 ///
 /// Classes: mmdetection's softmax box head puts background last (row `C` of `fc_cls`, C = 80 for
 /// COCO) and regresses the C classes only; SimpleDet's has background first and one box per
@@ -26,7 +29,9 @@ import Torch
 /// classes from 1 with output 0 unused (as torchvision's COCO models and SimpleDet's own COCO
 /// configs do), so each anchor gains an output 0 with zero weights and bias −1000, whose score
 /// is exactly 0 and never passes a score threshold: the model has C + 1 classes and mmdetection's
-/// label `l` is SimpleDet's label `l + 1`, the same category.
+/// label `l` is SimpleDet's label `l + 1`, the same category. A Cascade R-CNN stage's `fc_reg` is
+/// class-agnostic (4 rows, `reg_class_agnostic=True`), as SimpleDet's cascade predictors are, and
+/// is kept as it is; its `fc_cls` and the stage's mask logits are treated as above.
 ///
 /// Batch-norm counters (`num_batches_tracked`) are dropped, as torchvision's loader ignores them.
 /// Any other name is an error, as is a shape that contradicts the others (a class-agnostic box
@@ -47,7 +52,8 @@ public enum MMDetectionNames {
       let tensor = tensors[name]!
       if name.hasSuffix(".num_batches_tracked") || name.hasPrefix("data_preprocessor.") { continue }
       guard let target = try self.name(for: name, lateralCount: lateralCount, fail: fail) else {
-        throw fail(name, "not a name this importer knows (ResNet + FPN Faster R-CNN, Mask R-CNN or RetinaNet of mmdetection 3.x)")
+        throw fail(
+          name, "not a name this importer knows (ResNet + FPN Faster R-CNN, Mask R-CNN, RetinaNet or Cascade (Mask) R-CNN of mmdetection 3.x)")
       }
       guard out.updateValue(try value(of: name, tensor, in: tensors, fail: fail), forKey: target) == nil else {
         throw fail(name, "maps to '\(target)', which another tensor already gave")
@@ -58,6 +64,15 @@ public enum MMDetectionNames {
 
   /// SimpleDet's name of one mmdetection name, nil when unknown.
   static func name(for name: String, lateralCount: Int, fail: (String, String) -> WeightFileError) throws -> String? {
+    if let (unstaged, k) = cascadeStage(of: name) {
+      // A cascade stage's head: named as the single head's, with the stage after the module.
+      guard let mapped = try self.name(for: unstaged, lateralCount: lateralCount, fail: fail) else { return nil }
+      for module in ["roi_heads.box_head.", "roi_heads.box_predictor.", "roi_heads.mask_head.", "roi_heads.mask_predictor."]
+      where mapped.hasPrefix(module) {
+        return module + "\(k)." + mapped.dropFirst(module.count)
+      }
+      return nil
+    }
     func replacing(_ prefix: String, with replacement: String) -> String? {
       name.hasPrefix(prefix) ? replacement + name.dropFirst(prefix.count) : nil
     }
@@ -103,6 +118,26 @@ public enum MMDetectionNames {
   /// The tensor under its new name: classifier rows reordered or padded where the class layouts differ.
   static func value(of name: String, _ tensor: Tensor, in tensors: [String: Tensor], fail: (String, String) -> WeightFileError) throws -> Tensor {
     let leaf = name.split(separator: ".").last.map(String.init) ?? ""
+    if let (unstaged, stage) = cascadeStage(of: name) {
+      switch unstaged {
+      case "roi_head.bbox_head.fc_reg.weight", "roi_head.bbox_head.fc_reg.bias":
+        // A cascade stage regresses one box whatever the class, as SimpleDet's cascade does.
+        guard tensor.shape[0] == 4 else {
+          throw fail(
+            name,
+            "has \(tensor.shape[0]) rows: class-specific regression (reg_class_agnostic=False); SimpleDet's cascade stages regress class-agnostic (4 rows)")
+        }
+        return tensor
+      case "roi_head.mask_head.conv_logits.weight", "roi_head.mask_head.conv_logits.bias":
+        if let classes = softmaxClasses(in: tensors, stage: stage), tensor.shape[0] != classes {
+          throw fail(name, "has \(tensor.shape[0]) outputs, but fc_cls of stage \(stage) has \(classes) classes and background")
+        }
+        return paddedInFront(tensor, rows: 1)
+      default:
+        // The classifier's rows move as the single head's do.
+        return try value(of: unstaged, tensor, in: [:], fail: { _, problem in fail(name, problem) })
+      }
+    }
     switch name {
     case "roi_head.bbox_head.fc_cls.weight", "roi_head.bbox_head.fc_cls.bias":
       // Background from last to first.
@@ -145,10 +180,23 @@ public enum MMDetectionNames {
     }
   }
 
-  /// The number of object classes of the softmax box classifier (its rows less background).
-  private static func softmaxClasses(in tensors: [String: Tensor]) -> Int? {
-    guard let cls = tensors["roi_head.bbox_head.fc_cls.bias"] ?? tensors["roi_head.bbox_head.fc_cls.weight"] else { return nil }
+  /// The number of object classes of the softmax box classifier (its rows less background), of
+  /// cascade stage `stage` when given.
+  private static func softmaxClasses(in tensors: [String: Tensor], stage: Int? = nil) -> Int? {
+    let prefix = stage.map { "roi_head.bbox_head.\($0).fc_cls." } ?? "roi_head.bbox_head.fc_cls."
+    guard let cls = tensors[prefix + "bias"] ?? tensors[prefix + "weight"] else { return nil }
     return cls.shape[0] - 1
+  }
+
+  /// For a cascade stage's box or mask head (`roi_head.bbox_head.k.*`, `roi_head.mask_head.k.*`),
+  /// the name without the stage (`roi_head.bbox_head.*`) and the stage; nil for other names.
+  static func cascadeStage(of name: String) -> (String, Int)? {
+    for prefix in ["roi_head.bbox_head.", "roi_head.mask_head."] where name.hasPrefix(prefix) {
+      let rest = name.dropFirst(prefix.count)
+      guard let dot = rest.firstIndex(of: "."), let k = Int(rest[..<dot]) else { return nil }
+      return (prefix + rest[rest.index(after: dot)...], k)
+    }
+    return nil
   }
 
   private static func paddedInFront(_ tensor: Tensor, rows: Int) -> Tensor {

@@ -388,6 +388,35 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(try SimpleDetConfig.load(file: file.path) == custom)
   }
 
+  /// mmdetection's cascade presets: its box coder stds as exact reciprocals, the logits averaged,
+  /// and a mask head per stage; the defaults stay detectron2's.
+  @Test func mmdetCascadePresetsStateMMDetectionsSettings() throws {
+    func load(_ name: String) throws -> CascadeRoIHeadsConfiguration? {
+      try SimpleDetConfig.load(file: configsFolder.appendingPathComponent(name).path).model.detector.roiHeads?.cascade
+    }
+    let boxes = try #require(try load("mmdet/cascade-rcnn_r50_fpn_1x_coco.yaml"))
+    let stds: [[Double]] = [[0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067]]
+    let reciprocals: [[Double]] = stds.map { (row: [Double]) -> [Double] in row.map { (std: Double) -> Double in 1 / std } }
+    #expect(boxes.stages.map(\.boxRegressionWeights) == reciprocals)
+    let thresholds: [Double] = boxes.stages.map(\.iouThreshold)
+    let lossWeights: [Double] = boxes.stages.map(\.lossWeight)
+    #expect(thresholds == [0.5, 0.6, 0.7] && lossWeights == [1, 0.5, 0.25])
+    #expect(boxes.scoreAveraging == .logits && boxes.maskHead == nil && boxes.poolerAligned && boxes.poolerSamplingRatio == 0)
+    let masks = try #require(try load("mmdet/cascade-mask-rcnn_r50_fpn_1x_coco.yaml"))
+    #expect(masks.maskStages == .all && masks.maskHead?.paste == .gridSample && masks.maskHead?.samplingRatio == 0)
+    #expect(masks.stages == boxes.stages && masks.scoreAveraging == .logits)
+    let defaults = CascadeRoIHeadsConfiguration()
+    #expect(defaults.scoreAveraging == .probabilities && defaults.maskStages == .last)
+    let coco = try #require(try load("coco/cascade_mask_rcnn_r50_fpn_1x.yaml"))
+    #expect(coco.scoreAveraging == .probabilities && coco.maskStages == .last)
+    // A mistyped choice names the key and the choices.
+    func problem(_ overrides: [String]) -> String { error { _ = try SimpleDetConfig.load(overrides: overrides) }?.description ?? "" }
+    #expect(problem(["model.roi_heads={kind: cascade, score_averaging: logit}"]).contains(
+      "model.roi_heads.score_averaging: 'logit' is not one of probabilities, logits"))
+    #expect(problem(["model.roi_heads={kind: cascade, mask_stages: first}"]).contains(
+      "model.roi_heads.mask_stages: 'first' is not one of last, all"))
+  }
+
   @Test func c4ConfigIsTheSwiftPreset() throws {
     let c4 = try SimpleDetConfig.load(file: configsFolder.appendingPathComponent("coco/faster_rcnn_r50_c4_1x.yaml").path)
     #expect(c4.model.detector == .fasterRCNNC4())

@@ -116,4 +116,56 @@ import Testing
     }
     #expect(retina.description.contains("'bbox_head.retina_cls.bias': has 7 rows, not a multiple of the 2 anchors"))
   }
+
+  /// Cascade (Mask) R-CNN: each stage's heads under the single head's names with the stage after
+  /// the module, as SimpleDet's cascade names them.
+  @Test func cascadeStagesKeepTheirIndex() throws {
+    let names: [String: String] = [
+      "roi_head.bbox_head.0.shared_fcs.0.weight": "roi_heads.box_head.0.fc6.weight",
+      "roi_head.bbox_head.2.shared_fcs.1.bias": "roi_heads.box_head.2.fc7.bias",
+      "roi_head.bbox_head.1.fc_cls.weight": "roi_heads.box_predictor.1.cls_score.weight",
+      "roi_head.bbox_head.2.fc_reg.bias": "roi_heads.box_predictor.2.bbox_pred.bias",
+      "roi_head.mask_head.1.convs.3.conv.weight": "roi_heads.mask_head.1.3.0.weight",
+      "roi_head.mask_head.0.upsample.bias": "roi_heads.mask_predictor.0.conv5_mask.bias",
+      "roi_head.mask_head.2.conv_logits.weight": "roi_heads.mask_predictor.2.mask_fcn_logits.weight",
+    ]
+    let fail = { (name: String, problem: String) in WeightFileError(path: "x", message: "\(name): \(problem)") }
+    for (theirs, ours) in names {
+      #expect(try MMDetectionNames.name(for: theirs, lateralCount: 4, fail: fail) == ours, "\(theirs)")
+    }
+    for unknown in ["roi_head.bbox_head.0.fc_cls.scale", "roi_head.bbox_head.1.convs.0.conv.weight", "roi_head.mask_head.0.fc.weight"] {
+      #expect(try MMDetectionNames.name(for: unknown, lateralCount: 4, fail: fail) == nil, "\(unknown)")
+    }
+  }
+
+  @Test func cascadeStagesRegressClassAgnostic() throws {
+    // 3 classes, two stages: each stage's background row moves to the front, its 4-row
+    // class-agnostic regression is kept as it is, its mask logits gain output 0.
+    var state: [String: Tensor] = [:]
+    for k in 0..<2 {
+      state["roi_head.bbox_head.\(k).fc_cls.weight"] = Self.numbered([4, 5]) + Double(10 * k)
+      state["roi_head.bbox_head.\(k).fc_cls.bias"] = Self.numbered([4]) + Double(10 * k)
+      state["roi_head.bbox_head.\(k).fc_reg.weight"] = Self.numbered([4, 5]) + 1
+      state["roi_head.bbox_head.\(k).fc_reg.bias"] = Self.numbered([4]) + 1
+      state["roi_head.mask_head.\(k).conv_logits.bias"] = Self.numbered([3]) + 1
+    }
+    let out = try MMDetectionNames.converted(state, source: "cascade.pth")
+    #expect(out.count == 10)
+    #expect(Self.rows(out["roi_heads.box_predictor.0.cls_score.weight"]!) == [3, 0, 1, 2])
+    #expect(Self.rows(out["roi_heads.box_predictor.1.cls_score.bias"]!) == [13, 10, 11, 12])
+    #expect(Self.rows(out["roi_heads.box_predictor.1.bbox_pred.weight"]!) == [1, 2, 3, 4])
+    #expect(Self.rows(out["roi_heads.box_predictor.0.bbox_pred.bias"]!) == [1, 2, 3, 4])
+    #expect(Self.rows(out["roi_heads.mask_predictor.1.mask_fcn_logits.bias"]!) == [0, 1, 2, 3])
+
+    // Class-specific regression in a stage, or mask logits for other classes, are one-line errors.
+    var specific = state
+    specific["roi_head.bbox_head.1.fc_reg.weight"] = Tensor.zeros([12, 5])
+    let error = try #require(throws: WeightFileError.self) { try MMDetectionNames.converted(specific, source: "c.pth") }
+    #expect(error.description.hasPrefix("c.pth: mmdetection tensor 'roi_head.bbox_head.1.fc_reg.weight': has 12 rows"))
+    #expect(error.description.contains("class-agnostic") && !error.description.contains("\n"))
+    var masks = state
+    masks["roi_head.mask_head.0.conv_logits.bias"] = Tensor.zeros([80])
+    let maskError = try #require(throws: WeightFileError.self) { try MMDetectionNames.converted(masks, source: "m.pth") }
+    #expect(maskError.description.contains("'roi_head.mask_head.0.conv_logits.bias': has 80 outputs, but fc_cls of stage 0 has 3 classes"))
+  }
 }

@@ -43,23 +43,53 @@ public struct CascadeRoIHeadsConfiguration: Codable, Equatable, Sendable {
   public var poolerAligned = false
   /// Boxes smaller than this (pixels) are dropped from the detections.
   public var minSize = 1e-2
-  /// Cascade Mask R-CNN's mask branch, run on the last stage's boxes; null: boxes only.
+  /// How the stages' class scores are combined at test time.
+  public var scoreAveraging = CascadeScoreAveraging.probabilities
+  /// Cascade Mask R-CNN's mask branch, run on the final boxes; null: boxes only.
   @Nullable public var maskHead: MaskHeadConfiguration? = nil
+  /// Which stages have a mask branch (with `maskHead`).
+  public var maskStages = CascadeMaskStages.last
 
   public init() {}
+}
+
+/// How Cascade R-CNN combines its stages' class scores at test time.
+public enum CascadeScoreAveraging: String, ConfigChoice, Sendable {
+  /// The mean of the stages' softmax probabilities (detectron2's `CascadeROIHeads`).
+  case probabilities
+  /// The softmax of the mean of the stages' logits (mmdetection's `CascadeRoIHead`).
+  case logits
+}
+
+/// Which stages of Cascade Mask R-CNN have a mask head.
+public enum CascadeMaskStages: String, ConfigChoice, Sendable {
+  /// One mask head, trained on the last stage's samples (detectron2's `CascadeROIHeads`).
+  case last
+  /// A mask head per stage, each trained on its stage's samples with the stage's loss weight;
+  /// at test time all run on the final boxes and their mask probabilities are averaged
+  /// (mmdetection's `CascadeRoIHead`).
+  case all
 }
 
 /// The cascade: each stage pools the previous stage's refined boxes, classifies them and
 /// regresses them again (class-agnostic), trained on samples labelled at its own, higher IoU.
 /// Boxes pass between stages without gradients. At test time the class scores are the mean of
-/// the stages' and the boxes the last stage's. Names follow detectron2's `CascadeROIHeads`:
-/// `box_head.<stage>`, `box_predictor.<stage>`, and `mask_head`, `mask_predictor`.
+/// the stages' (probabilities or logits, `scoreAveraging`) and the boxes the last stage's. Names
+/// follow detectron2's `CascadeROIHeads`: `box_head.<stage>`, `box_predictor.<stage>`, and
+/// `mask_head`, `mask_predictor`; with a mask head per stage (`maskStages: .all`),
+/// `mask_head.<stage>`, `mask_predictor.<stage>`.
 public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
   let boxHead: [Module]
   let boxPredictor: [FastRCNNPredictor]
+  /// The one mask head of `maskStages: .last` (nil otherwise).
   public let maskHead: MaskRCNNHeads?
   public let maskPredictor: MaskRCNNPredictor?
+  /// The mask branch's pooler, for one mask head or all.
   public let maskPooler: MultiScaleRoIAlign?
+  /// `maskStages: .all`: each stage's mask head and predictor, named `mask_head.<stage>` and
+  /// `mask_predictor.<stage>` (empty otherwise).
+  let stageMaskHeads: [MaskRCNNHeads]
+  let stageMaskPredictors: [MaskRCNNPredictor]
   public let configuration: CascadeRoIHeadsConfiguration
   public let classes: Int
   let pooler: MultiScaleRoIAlign
@@ -67,7 +97,15 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
   let matchers: [Matcher]
   let sampler: BalancedSampler
 
-  public var hasMasks: Bool { maskHead != nil }
+  public var hasMasks: Bool { maskHead != nil || !stageMaskHeads.isEmpty }
+
+  public override func key(forProperty name: String) -> String {
+    switch name {
+    case "stageMaskHeads": "mask_head"
+    case "stageMaskPredictors": "mask_predictor"
+    default: super.key(forProperty: name)
+    }
+  }
 
   public init(
     configuration: CascadeRoIHeadsConfiguration, channels: Int, classes: Int, backbone: BackboneConfiguration,
@@ -96,8 +134,24 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
     }
     sampler = BalancedSampler(
       batchSizePerImage: configuration.batchSizePerImage, positiveFraction: configuration.positiveFraction, generator: generator)
-    (maskPooler, maskHead, maskPredictor) = makeMaskBranch(
-      configuration.maskHead, channels: channels, classes: classes, aligned: configuration.poolerAligned, generator: generator)
+    if configuration.maskStages == .all, configuration.maskHead != nil {
+      var pooler: MultiScaleRoIAlign? = nil
+      var heads: [MaskRCNNHeads] = []
+      var predictors: [MaskRCNNPredictor] = []
+      for _ in configuration.stages {
+        let (p, head, predictor) = makeMaskBranch(
+          configuration.maskHead, channels: channels, classes: classes, aligned: configuration.poolerAligned, generator: generator)
+        pooler = p
+        heads.append(head!)
+        predictors.append(predictor!)
+      }
+      (maskPooler, maskHead, maskPredictor) = (pooler, nil, nil)
+      (stageMaskHeads, stageMaskPredictors) = (heads, predictors)
+    } else {
+      (maskPooler, maskHead, maskPredictor) = makeMaskBranch(
+        configuration.maskHead, channels: channels, classes: classes, aligned: configuration.poolerAligned, generator: generator)
+      (stageMaskHeads, stageMaskPredictors) = ([], [])
+    }
     super.init()
   }
 
@@ -124,27 +178,34 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
     detectionsPerImage: Int? = nil, nms: NMSMethod? = nil
   ) -> [Instances] {
     var boxes = proposals.map(\.boxes)
-    var probabilities: [Tensor] = []
+    var scores: [Tensor] = []
     var lastOffsets: Tensor? = nil
     for k in configuration.stages.indices {
       if let offsets = lastOffsets { boxes = refined(boxes, offsets: offsets, stage: k - 1, images: images) }
       let (logits, offsets) = run(stage: k, features: features, boxes: boxes, images: images)
-      probabilities.append(logits.softmax(axis: -1))
+      scores.append(configuration.scoreAveraging == .probabilities ? logits.softmax(axis: -1) : logits)
       lastOffsets = offsets
     }
     let last = configuration.stages.count - 1
     let final = coders[last].decode(lastOffsets!, references: Tensor.concatenate(boxes, axis: 0)).reshaped([-1, 1, 4])
-    let mean = probabilities.dropFirst().reduce(probabilities[0], +) / Double(probabilities.count)
+    let meanScores = scores.dropFirst().reduce(scores[0], +) / Double(scores.count)
+    let mean = configuration.scoreAveraging == .probabilities ? meanScores : meanScores.softmax(axis: -1)
     let detections = selectDetections(
       boxes: final.expanded(to: [-1, classes, 4]), probabilities: mean, counts: boxes.map { $0.shape[0] }, images: images,
       scoreThreshold: scoreThreshold ?? configuration.scoreThreshold, minSize: configuration.minSize,
       detectionsPerImage: detectionsPerImage ?? configuration.detectionsPerImage,
       nms: nms ?? .standard(iouThreshold: configuration.nmsThreshold))
-    return hasMasks ? predictMasks(features: features, detections: detections, images: images) : detections
+    guard let maskPooler, !stageMaskHeads.isEmpty else {
+      return hasMasks ? predictMasks(features: features, detections: detections, images: images) : detections
+    }
+    return addingMasks(
+      to: detections, features: features, images: images, pooler: maskPooler,
+      branches: Array(zip(stageMaskHeads, stageMaskPredictors)))
   }
 
   /// `loss_classifier_stage<k>` and `loss_box_reg_stage<k>` for every stage, weighted by its
-  /// loss weight, and `loss_mask` on the last stage's samples.
+  /// loss weight, and `loss_mask` on the last stage's samples (with a mask head per stage,
+  /// `loss_mask_stage<k>` on each stage's samples, weighted like the stage's other losses).
   public func learn(features: [Tensor], proposals: [Proposals], images: ImageBatch, targets: [Instances]) -> [String: Tensor] {
     var boxes = proposals.map(\.boxes)
     var losses: [String: Tensor] = [:]
@@ -165,10 +226,16 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
           beta: 1.0 / 9, reduction: .sum) / Double(max(labels.shape[0], 1))
       losses["loss_classifier_stage\(k)"] = Functional.crossEntropy(logits, targets: labels) * stage.lossWeight
       losses["loss_box_reg_stage\(k)"] = boxLoss * stage.lossWeight
+      if let maskPooler, k < stageMaskHeads.count {
+        losses["loss_mask_stage\(k)"] =
+          maskBranchLoss(
+            features: features, samples: current, images: images, targets: targets, pooler: maskPooler,
+            head: stageMaskHeads[k], predictor: stageMaskPredictors[k]) * stage.lossWeight
+      }
       samples = current
       previousOffsets = offsets
     }
-    if hasMasks, let samples {
+    if maskHead != nil, let samples {
       losses["loss_mask"] = maskLoss(
         features: features, boxes: samples.boxes, labels: samples.labels, matches: samples.matches, images: images,
         targets: targets)

@@ -131,15 +131,8 @@ extension MaskBranchHolder {
   /// image's detections (torchvision's `maskrcnn_inference`).
   func predictMasks(features: [Tensor], detections: [Instances], images: ImageBatch) -> [Instances] {
     guard let maskPooler, let maskHead, let maskPredictor else { return detections }
-    let boxes = detections.map { $0.boxes!.tensor }
-    let logits = maskPredictor(maskHead(maskPooler(features, boxes: boxes, images: images)))
-    let labels = Tensor.concatenate(detections.map { $0["labels"]! }, axis: 0)
-    let rows = Tensor.arange(0, labels.shape[0], dtype: .int64, device: logits.device)
-    let probabilities = logits.sigmoid()[rows, labels].unsqueezed(axis: 1)
-    let perImage = probabilities.split(sizes: boxes.map { $0.shape[0] }, axis: 0)
-    return zip(detections, perImage).map { d, masks in
-      Instances(imageSize: d.imageSize, fields: d.fields.merging(["masks": masks]) { $1 })
-    }
+    return addingMasks(
+      to: detections, features: features, images: images, pooler: maskPooler, branches: [(maskHead, maskPredictor)])
   }
 
   /// Mask R-CNN's loss on the positive sampled RoIs of each image.
@@ -147,27 +140,60 @@ extension MaskBranchHolder {
     features: [Tensor], boxes: [Tensor], labels: [Tensor], matches: [Tensor], images: ImageBatch, targets: [Instances]
   ) -> Tensor {
     guard let maskPooler, let maskHead, let maskPredictor else { preconditionFailure("no mask branch") }
-    let m = 2 * maskPooler.outputSize.0
-    var positiveBoxes: [Tensor] = []
-    var positiveLabels: [Tensor] = []
-    var maskTargets: [Tensor] = []
-    withNoGrad {
-      for i in boxes.indices {
-        guard let gtMasks = targets[i]["masks"] else {
-          preconditionFailure("Mask R-CNN needs a `masks` field [N, H, W] in every target")
-        }
-        let positive = (labels[i] .> 0).nonzeroIndices().reshaped([-1])
-        let b = boxes[i].gathering(positive)
-        positiveBoxes.append(b)
-        positiveLabels.append(labels[i].gathering(positive))
-        maskTargets.append(
-          gtMasks.shape[0] == 0
-            ? Tensor.zeros([0, m, m], dtype: b.dtype, device: b.device)
-            : MaskOperations.targets(masks: gtMasks, boxes: b, matched: matches[i].gathering(positive), size: m))
-      }
-    }
-    let logits = maskPredictor(maskHead(maskPooler(features, boxes: positiveBoxes, images: images)))
-    return MaskOperations.loss(
-      logits: logits, labels: Tensor.concatenate(positiveLabels, axis: 0), targets: Tensor.concatenate(maskTargets, axis: 0))
+    return maskBranchLoss(
+      features: features, samples: RoISamples(boxes: boxes, labels: labels, matches: matches, regressionTargets: []),
+      images: images, targets: targets, pooler: maskPooler, head: maskHead, predictor: maskPredictor)
   }
+}
+
+/// Adds `masks` `[N, 1, M, M]` to each image's detections: for each detection's class, the sigmoid
+/// probabilities of one mask head and predictor (torchvision's `maskrcnn_inference`), or the mean
+/// of several run on the same pooled features (mmdetection's Cascade Mask R-CNN, whose
+/// `merge_aug_masks` averages the stages' probabilities).
+func addingMasks(
+  to detections: [Instances], features: [Tensor], images: ImageBatch, pooler: MultiScaleRoIAlign,
+  branches: [(MaskRCNNHeads, MaskRCNNPredictor)]
+) -> [Instances] {
+  precondition(!branches.isEmpty, "no mask branch")
+  let boxes = detections.map { $0.boxes!.tensor }
+  let pooled = pooler(features, boxes: boxes, images: images)
+  let labels = Tensor.concatenate(detections.map { $0["labels"]! }, axis: 0)
+  let rows = Tensor.arange(0, labels.shape[0], dtype: .int64, device: pooled.device)
+  let perBranch = branches.map { head, predictor in predictor(head(pooled)).sigmoid()[rows, labels].unsqueezed(axis: 1) }
+  let probabilities = perBranch.count == 1 ? perBranch[0] : perBranch.dropFirst().reduce(perBranch[0], +) / Double(perBranch.count)
+  let perImage = probabilities.split(sizes: boxes.map { $0.shape[0] }, axis: 0)
+  return zip(detections, perImage).map { d, masks in
+    Instances(imageSize: d.imageSize, fields: d.fields.merging(["masks": masks]) { $1 })
+  }
+}
+
+/// Mask R-CNN's loss for one mask head and predictor on the positive RoIs of `samples` (their
+/// boxes, labels and matched ground-truth indices) of each image.
+func maskBranchLoss(
+  features: [Tensor], samples: RoISamples, images: ImageBatch, targets: [Instances], pooler: MultiScaleRoIAlign,
+  head: MaskRCNNHeads, predictor: MaskRCNNPredictor
+) -> Tensor {
+  let (boxes, labels, matches) = (samples.boxes, samples.labels, samples.matches)
+  let m = 2 * pooler.outputSize.0
+  var positiveBoxes: [Tensor] = []
+  var positiveLabels: [Tensor] = []
+  var maskTargets: [Tensor] = []
+  withNoGrad {
+    for i in boxes.indices {
+      guard let gtMasks = targets[i]["masks"] else {
+        preconditionFailure("Mask R-CNN needs a `masks` field [N, H, W] in every target")
+      }
+      let positive = (labels[i] .> 0).nonzeroIndices().reshaped([-1])
+      let b = boxes[i].gathering(positive)
+      positiveBoxes.append(b)
+      positiveLabels.append(labels[i].gathering(positive))
+      maskTargets.append(
+        gtMasks.shape[0] == 0
+          ? Tensor.zeros([0, m, m], dtype: b.dtype, device: b.device)
+          : MaskOperations.targets(masks: gtMasks, boxes: b, matched: matches[i].gathering(positive), size: m))
+    }
+  }
+  let logits = predictor(head(pooler(features, boxes: positiveBoxes, images: images)))
+  return MaskOperations.loss(
+    logits: logits, labels: Tensor.concatenate(positiveLabels, axis: 0), targets: Tensor.concatenate(maskTargets, axis: 0))
 }
