@@ -14,10 +14,12 @@ struct Benchmark: ParsableCommand {
       The input is resized to nothing: the network sees exactly N×N. Training mode uses a few \
       random valid boxes per image and an SGD step. Reports images/s, seconds per iteration, \
       peak resident memory, and the share of time in NMS, RoIAlign and anchor matching. \
-      `--mode nms` instead times each NMS method on --boxes overlapping boxes of one class.
+      `--mode nms` instead times each NMS method on --boxes overlapping boxes of one class; \
+      `--mode dcn` a deformable convolution's forward and backward against a plain 3×3 \
+      convolution at ResNet-50's C4 and C5 shapes for the input size.
       """)
 
-  enum Mode: String, ExpressibleByArgument, CaseIterable { case train, infer, nms }
+  enum Mode: String, ExpressibleByArgument, CaseIterable { case train, infer, nms, dcn }
   enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16 }
 
   @Option(help: "The detector: \(DetectorPreset.allCases.map(\.rawValue).joined(separator: ", ")) (the default without --config).")
@@ -34,7 +36,7 @@ struct Benchmark: ParsableCommand {
   @Option(help: "A weight file (.safetensors or .pth) to load; random seeded weights otherwise.")
   var weights: String?
 
-  @Option(help: "train, infer, or nms (the NMS methods alone).")
+  @Option(help: "train, infer, nms (the NMS methods alone), or dcn (deformable against plain convolution).")
   var mode: Mode = .infer
 
   @Option(help: "fp32, or bf16 autocast (convolutions and matrix products in bfloat16, weights in float32).")
@@ -88,6 +90,11 @@ struct Benchmark: ParsableCommand {
       print(json ? try report.json() : report.table)
       return
     }
+    if mode == .dcn {
+      let report = DeformConvBenchmark(size: size, batch: batch, iterations: iters, warmup: warmup).run()
+      print(json ? try report.json() : report.table)
+      return
+    }
     var config: ModelSection
     var testNMS: NMSMethod?
     let name: String
@@ -134,7 +141,7 @@ struct Benchmark: ParsableCommand {
 
     func step() {
       switch mode {
-      case .infer, .nms:
+      case .infer, .nms, .dcn:
         _ = model.detect(images)
       case .train:
         let losses = model.losses(images, targets: targets)
