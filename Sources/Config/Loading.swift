@@ -56,7 +56,9 @@ extension SimpleDetConfig {
     ]) { $0.kind.rawValue }
     return [
       "model.backbone": try table([BackboneConfiguration.resnet(ResNet.Configuration())]) { $0.kind.rawValue },
-      "model.neck": try table([NeckConfiguration.fpn(FPNConfiguration()), .none]) { $0.kind.rawValue },
+      "model.neck": try table([NeckConfiguration.fpn(FPNConfiguration()), .none, .nasFPN(NASFPNConfiguration())]) {
+        $0.kind.rawValue
+      },
       "model.rpn": ["": try ConfigTree.encoding(RPNConfiguration())],
       "model.roi_heads": try table([RoIHeadsPart.standard(RoIHeadsConfiguration()), .cascade(CascadeRoIHeadsConfiguration())]) {
         $0.kind.rawValue

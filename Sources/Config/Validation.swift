@@ -80,6 +80,20 @@ extension SimpleDetConfig {
       c.range(fpn.channels, 1...4096, "model.neck.channels")
       groupNorm(&c, channels: fpn.channels, used: fpn.norm == .groupNorm, path: "model.neck.norm")
     }
+    if case .nasFPN(let nas) = detector.neck {
+      c.range(nas.channels, 1...4096, "model.neck.channels")
+      c.range(nas.repeats, 1...64, "model.neck.repeats")
+      groupNorm(&c, channels: nas.channels, used: nas.norm == .groupNorm, path: "model.neck.norm")
+      let strides = detector.backbone.outputShapes.map(\.stride)
+      c.require(
+        strides.count == 3 && strides[1] == 2 * strides[0] && strides[2] == 2 * strides[1], "model.backbone.out_features",
+        "neck kind nas_fpn reads three consecutive stage outputs (e.g. [c3, c4, c5]), got \(strides.count) at strides \(strides)")
+      // P7 is the finest level's stride × 16: padded images must divide by it.
+      let coarsest = (strides.first ?? 8) * 16
+      c.require(
+        detector.transform.sizeDivisible % coarsest == 0, "model.transform.size_divisible",
+        "neck kind nas_fpn halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
+    }
     // The heads share their convolutions across levels, so every map they read has one width.
     let levels = detector.neckOutputs
     c.require(

@@ -48,6 +48,9 @@ import Torch
             ("fpn", .fpn(FPNConfiguration(channels: 32)), [.c2, .c3, .c4, .c5]),
             ("fpn-bn-no-extra", .fpn(FPNConfiguration(channels: 32, norm: .batchNorm, extraLevels: .none)), [.c2, .c3, .c4]),
           ]
+      case .nasFPN:
+        // Group norm: batch norm's statistics of P7's single pixel from one image are undefined.
+        [("nas-fpn-gn", .nasFPN(NASFPNConfiguration(channels: 32, repeats: 2, norm: .groupNorm)), [.c3, .c4, .c5])]
       }
     }
   }
@@ -85,10 +88,14 @@ import Torch
     Head.all.flatMap { head -> [(String, DetectorConfiguration)] in
       var isDense = false
       if case .dense = head { isDense = true }
-      return necks(dense: isDense).flatMap { neckName, neck, features in
+      return necks(dense: isDense).flatMap { neckName, neck, features -> [(String, DetectorConfiguration)] in
         // The C4 box head is the backbone's stage 5, so the backbone stops before it.
         var features = features
-        if case .twoStage(_, .resNetStage, _) = head { features.removeAll { $0 == .c5 } }
+        if case .twoStage(_, .resNetStage, _) = head {
+          // NAS-FPN needs C3-C5, which a C4 layout does not give (the config check says so).
+          if case .nasFPN = neck { return [] }
+          features.removeAll { $0 == .c5 }
+        }
         return backbones(features).map { backboneName, backbone in
           ("\(backboneName) + \(neckName) + \(head)", configuration(backbone: backbone, neck: neck, head: head))
         }
@@ -102,6 +109,7 @@ import Torch
     c.backbone = backbone
     c.neck = neck
     c.transform = ImageTransform(minSize: [64], maxSize: 64)
+    if case .nasFPN = neck { c.transform.sizeDivisible = 128 }
     let strides = c.neckOutputs.map { Double($0.stride) }
     switch head {
     case .twoStage(let roiKind, let box, let mask):
@@ -156,8 +164,9 @@ import Torch
   @Test func everyCombinationIsValidTrainsAndDetects() throws {
     Torch.threadCount = 2
     let combinations = Self.combinations
-    // 3 backbones × (3 two-stage necks × 2 RoI heads kinds × 3 box heads × 2 + 3 dense necks × 2 heads)
-    #expect(combinations.count == 3 * (3 * 2 * 3 * 2 + 3 * 2))
+    // 3 backbones × (4 two-stage necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN with
+    // the C4 box head, + 4 dense necks × 2 heads)
+    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2 + 4 * 2))
     let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
     let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
     let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)

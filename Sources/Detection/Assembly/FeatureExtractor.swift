@@ -5,8 +5,8 @@ import Torch
 /// `BackboneWithFPN` (a detector holds it as `backbone`), so torchvision's state dicts load.
 public final class FeatureExtractor: Module {
   public let body: any FeatureBody
-  /// nil when the neck is `none`.
-  public let fpn: FeaturePyramidNetwork?
+  /// The neck (an FPN or NAS-FPN); nil when the neck is `none`.
+  public let fpn: (any Neck)?
   /// Channels and stride of each output map, finest first.
   public let outputShapes: [FeatureMapShape]
   /// The leading outputs computed from backbone maps, before the neck's extra levels: RoI heads
@@ -23,6 +23,8 @@ public final class FeatureExtractor: Module {
       fpn = FeaturePyramidNetwork(
         inputChannels: inputs.map(\.channels), outputChannels: c.channels, extra: c.extraLevels, norm: c.norm,
         extraInput: c.extraInput, reluBeforeP7: c.reluBeforeP7, generator: generator)
+    case .nasFPN(let c):
+      fpn = NASFPN(inputChannels: inputs.map(\.channels), configuration: c, generator: generator)
     }
     outputShapes = neck.outputShapes(input: inputs)
     poolableLevels = inputs.count

@@ -7,15 +7,20 @@ public enum NeckConfiguration: Equatable, Sendable {
   case none
   /// A feature pyramid (Lin et al. 2017).
   case fpn(FPNConfiguration)
+  /// NAS-FPN (Ghiasi et al. 2019): three backbone maps to five levels through stacked merging
+  /// cells.
+  case nasFPN(NASFPNConfiguration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case none, fpn
+    case nasFPN = "nas_fpn"
   }
 
   public var kind: Kind {
     switch self {
     case .none: .none
     case .fpn: .fpn
+    case .nasFPN: .nasFPN
     }
   }
 
@@ -33,6 +38,9 @@ public enum NeckConfiguration: Equatable, Sendable {
       case .p6p7:
         return levels + [2, 4].map { FeatureMapShape(channels: c.channels, stride: coarsest * $0) }
       }
+    case .nasFPN(let c):
+      let finest = input.first?.stride ?? 8
+      return [1, 2, 4, 8, 16].map { FeatureMapShape(channels: c.channels, stride: finest * $0) }
     }
   }
 }
@@ -76,6 +84,7 @@ extension NeckConfiguration: Codable {
     switch try decoder.partKind(Kind.self, family: "neck") {
     case .none: self = .none
     case .fpn: self = .fpn(try FPNConfiguration(from: decoder))
+    case .nasFPN: self = .nasFPN(try NASFPNConfiguration(from: decoder))
     }
   }
 
@@ -83,6 +92,7 @@ extension NeckConfiguration: Codable {
     switch self {
     case .none: try encoder.encodePart(kind: kind, settings: nil)
     case .fpn(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .nasFPN(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }
