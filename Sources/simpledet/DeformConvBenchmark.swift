@@ -20,7 +20,7 @@ struct DeformConvBenchmark {
     var convolution: Double
   }
 
-  struct Report: Encodable {
+  struct Report: JSONReport {
     var rows: [Row]
 
     var table: String {
@@ -32,12 +32,6 @@ struct DeformConvBenchmark {
         )
       }
       return lines.joined(separator: "\n")
-    }
-
-    func json() throws -> String {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys]
-      return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
   }
 
@@ -53,20 +47,7 @@ struct DeformConvBenchmark {
         deformableConvolution2D(x, offset: offset, mask: mask, weight: weight, padding: (1, 1)).sum().backward()
       }
       let convolution = { Functional.conv2d(x, weight: weight, padding: (1, 1)).sum().backward() }
-      let clock = ContinuousClock()
-      var samples: [[Double]] = [[], []]
-      // The two alternate within each round, so a noisy moment hits both alike.
-      for round in 0..<(warmup + iterations) {
-        for (k, body) in [deformable, convolution].enumerated() {
-          let start = clock.now
-          body()
-          let elapsed = clock.now - start
-          if round >= warmup {
-            samples[k].append(Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15)
-          }
-        }
-      }
-      let median = samples.map { $0.sorted()[$0.count / 2] }
+      let median = alternatingMedians(warmup: warmup, rounds: iterations, [deformable, convolution])
       return Row(stage: name, shape: [batch, channels, side, side], deformable: median[0], convolution: median[1])
     }
     return Report(rows: rows)

@@ -14,9 +14,10 @@ struct NMSBenchmark {
     ("soft-linear", .soft(.linear(iouThreshold: 0.3), minScore: 0.001)),
     ("soft-gaussian", .soft(.gaussian(sigma: 0.5), minScore: 0.001)),
     ("weighted", .weighted(iouThreshold: 0.5, votingThreshold: 0.8)),
+    ("wbf", .wbf(iouThreshold: 0.55)),
   ]
 
-  struct Report: Encodable {
+  struct Report: JSONReport {
     var boxes: Int
     /// Median milliseconds per call, and boxes kept, by method.
     var milliseconds: [String: Double]
@@ -31,12 +32,6 @@ struct NMSBenchmark {
       }
       return lines.joined(separator: "\n")
     }
-
-    func json() throws -> String {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys]
-      return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
   }
 
   func run() -> Report {
@@ -49,24 +44,13 @@ struct NMSBenchmark {
     let candidates = corners[..<boxes].contiguous()
     let scores = Tensor.rand([boxes], generator: g)
     let groups = Tensor.zeros([boxes], dtype: .int64)
-    var milliseconds: [String: Double] = [:]
     var kept: [String: Int] = [:]
-    let clock = ContinuousClock()
-    // Methods alternate within each round, so a noisy moment hits all of them alike.
-    var samples: [String: [Double]] = [:]
-    for round in 0..<(warmup + max(iterations, 20)) {
-      for (name, method) in Self.methods {
-        let start = clock.now
-        let result = method.apply(boxes: candidates, scores: scores, groups: groups)
-        let elapsed = clock.now - start
-        kept[name] = result.indices.shape[0]
-        if round >= warmup {
-          samples[name, default: []].append(
-            Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15)
-        }
-      }
-    }
-    for (name, values) in samples { milliseconds[name] = values.sorted()[values.count / 2] }
+    let medians = alternatingMedians(
+      warmup: warmup, rounds: max(iterations, 20),
+      Self.methods.map { name, method in
+        { kept[name] = method.apply(boxes: candidates, scores: scores, groups: groups).indices.shape[0] }
+      })
+    let milliseconds = Dictionary(uniqueKeysWithValues: zip(Self.methods.map(\.0), medians))
     return Report(boxes: boxes, milliseconds: milliseconds, kept: kept)
   }
 }

@@ -96,7 +96,7 @@ import Testing
     #expect(benchmark.status == 0, "\(benchmark.errors)")
     let report = try #require(try JSONSerialization.jsonObject(with: Data(benchmark.output.utf8)) as? [String: Any])
     let kept = try #require(report["kept"] as? [String: Int])
-    #expect(Set(kept.keys) == ["standard", "soft-linear", "soft-gaussian", "weighted"])
+    #expect(Set(kept.keys) == ["standard", "soft-linear", "soft-gaussian", "weighted", "wbf"])
     // Soft-NMS only decays, so it keeps at least what greedy NMS keeps.
     #expect(kept["soft-gaussian"]! >= kept["standard"]! && kept["weighted"]! == kept["standard"]!)
   }
