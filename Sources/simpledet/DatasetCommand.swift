@@ -14,13 +14,13 @@ struct DatasetCommand: ParsableCommand {
 
 /// The options naming a dataset on disk, shared by `check` and `stats`.
 struct DatasetLocation: ParsableArguments {
-  @Option(help: ArgumentHelp("The annotation file (COCO, light JSON, WiderFace, CrowdHuman), or a VOC or KITTI folder.", valueName: "path"))
+  @Option(help: ArgumentHelp("The annotation file (COCO, light JSON, WiderFace, CrowdHuman), or a VOC, KITTI or Cityscapes folder.", valueName: "path"))
   var annotations: String
 
   @Option(help: ArgumentHelp("The folder image file names are relative to (default: beside the annotations; VOC: JPEGImages).", valueName: "dir"))
   var images: String?
 
-  @Option(help: "coco, voc, light-json, kitti, wider-face or crowdhuman (default: guessed from the file).")
+  @Option(help: "coco, voc, light-json, kitti, wider-face, crowdhuman or cityscapes (default: guessed from the file).")
   var format: DatasetFormat?
 
   @Option(help: ArgumentHelp("VOC: the class list, comma-separated (default: the 20 Pascal classes).", valueName: "names"))

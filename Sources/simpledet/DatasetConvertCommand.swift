@@ -8,21 +8,21 @@ extension DatasetCommand {
   /// `simpledet dataset convert`: any format SimpleDet reads, written as a COCO instances file.
   struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Convert a dataset (KITTI, WiderFace, CrowdHuman, VOC, ...) to a COCO JSON file.",
+      abstract: "Convert a dataset (KITTI, WiderFace, CrowdHuman, Cityscapes, VOC, ...) to a COCO JSON file.",
       discussion: """
         Reads the annotations with the format's reader and writes COCO JSON: image file names \
         relative to the image folder (--images, or the format's own), the format's categories, \
         and ignore regions (KITTI DontCare, WiderFace invalid faces, CrowdHuman masks and ignored \
-        boxes) as iscrowd annotations. Prints the images, the instances per class and, with \
+        boxes, Cityscapes groups) as iscrowd annotations. Prints the images, the instances per class and, with \
         --on-error skip (the default), the problems left out; with --on-error fail the first \
         problem stops the conversion. See docs/datasets.md for each format's layout.
         """)
 
-    @Option(name: .customLong("from"), help: "kitti, wider-face or crowdhuman (also coco, voc, light-json).")
+    @Option(name: .customLong("from"), help: "kitti, wider-face, crowdhuman or cityscapes (also coco, voc, light-json).")
     var format: DatasetFormat
 
     @Option(help: ArgumentHelp(
-      "KITTI: the folder holding label_2/ (training/) or its parent; WiderFace: the folder holding wider_face_split/, or a *_bbx_gt.txt file; CrowdHuman: the folder holding annotation_*.odgt, or an .odgt file.",
+      "KITTI: the folder holding label_2/ (training/) or its parent; WiderFace: the folder holding wider_face_split/, or a *_bbx_gt.txt file; CrowdHuman: the folder holding annotation_*.odgt, or an .odgt file; Cityscapes: the folder holding gtFine/ and leftImg8bit/.",
       valueName: "path"))
     var input: String
 
@@ -30,12 +30,12 @@ extension DatasetCommand {
     var out: String
 
     @Option(help: ArgumentHelp(
-      "The image folder; written file names are relative to it (default: KITTI image_2/, WiderFace WIDER_<split>/images/, CrowdHuman Images/).",
+      "The image folder; written file names are relative to it (default: KITTI image_2/, WiderFace WIDER_<split>/images/, CrowdHuman Images/, Cityscapes leftImg8bit/<split>/).",
       valueName: "dir"))
     var images: String?
 
     @Option(help: ArgumentHelp(
-      "WiderFace and CrowdHuman: train or val when --input is the dataset's folder (default: train); KITTI: an id list, ImageSets/<name>.txt or a path (default: every label file); VOC: the image set (default: trainval).",
+      "WiderFace and CrowdHuman: train or val when --input is the dataset's folder (default: train); Cityscapes: train, val or test (default: train); KITTI: an id list, ImageSets/<name>.txt or a path (default: every label file); VOC: the image set (default: trainval).",
       valueName: "name"))
     var split: String?
 

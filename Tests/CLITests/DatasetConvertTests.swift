@@ -2,8 +2,9 @@ import Data
 import Foundation
 import Testing
 
-/// `simpledet dataset convert` on the KITTI, WiderFace and CrowdHuman fixtures of DataTests (their
-/// odd cases are described there), then `dataset check` and `stats` on the COCO files written.
+/// `simpledet dataset convert` on the KITTI, WiderFace, CrowdHuman and Cityscapes fixtures of
+/// DataTests (their odd cases are described there), then `dataset check` and `stats` on the COCO
+/// files written.
 @Suite struct DatasetConvertTests {
   /// The fixture copied into `folder` with the gray images its images.txt lists.
   static func fixture(_ name: String, in folder: ScratchFolder) throws -> URL {
@@ -28,7 +29,11 @@ import Testing
     /// Annotations written, and how many of them are iscrowd.
     var annotations: Int
     var crowd: Int
-    var testDescription: String { fixture }
+    /// The category ids written (nil: 1, 2, ... in order).
+    var ids: [Int]? = nil
+    /// Annotations written with a polygon mask.
+    var polygons = 0
+    var testDescription: String { "\(fixture) \(arguments.dropFirst(2).joined(separator: " "))" }
   }
 
   static let cases = [
@@ -44,7 +49,16 @@ import Testing
     Case(fixture: "crowdhuman", arguments: ["--from", "crowdhuman", "--input", "crowdhuman/annotation_train.odgt", "--crowdhuman-box", "hbox"],
          images: "crowdhuman/Images", summary: "3 images (2 without instances), 1 instances (0 difficult), 3 ignore regions",
          categories: ["person"], annotations: 4, crowd: 3),
+    // train: a car, a person, a rider, a clipped bus and a motorcycle, a cargroup and a
+    // bicyclegroup; 3 of 6 images left out. val: a person and a persongroup.
+    Case(fixture: "cityscapes", arguments: ["--from", "cityscapes", "--input", "cityscapes"], images: "cityscapes/leftImg8bit/train",
+         summary: "3 images (1 without instances), 5 instances (0 difficult), 2 ignore regions", categories: cityscapesClasses,
+         annotations: 7, crowd: 2, ids: [24, 25, 26, 27, 28, 31, 32, 33], polygons: 7),
+    Case(fixture: "cityscapes", arguments: ["--from", "cityscapes", "--input", "cityscapes", "--split", "val", "--on-error", "fail"],
+         images: "cityscapes/leftImg8bit/val", summary: "1 images (0 without instances), 1 instances (0 difficult), 1 ignore regions",
+         categories: cityscapesClasses, annotations: 2, crowd: 1, ids: [24, 25, 26, 27, 28, 31, 32, 33], polygons: 2),
   ]
+  static let cityscapesClasses = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
 
   @Test(arguments: cases)
   func convertsThenChecks(_ c: Case) throws {
@@ -58,10 +72,11 @@ import Testing
     let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("out/coco.json"))) as? [String: Any])
     let categories = try #require(json["categories"] as? [[String: Any]])
     #expect(categories.compactMap { $0["name"] as? String } == c.categories)
-    #expect(categories.compactMap { $0["id"] as? Int } == Array(1...c.categories.count))
+    #expect(categories.compactMap { $0["id"] as? Int } == c.ids ?? Array(1...c.categories.count))
     let annotations = try #require(json["annotations"] as? [[String: Any]])
     #expect(annotations.count == c.annotations)
     #expect(annotations.filter { $0["iscrowd"] as? Int == 1 }.count == c.crowd)
+    #expect(annotations.filter { $0["segmentation"] is [Any] }.count == c.polygons)
 
     let location = ["--annotations", "out/coco.json", "--images", c.images]
     let check = try CommandLineRunner.run(["dataset", "check"] + location, in: folder.url)

@@ -52,7 +52,7 @@ import Testing
 
   /// The names a preset's model may predict, from sources independent of the code under test:
   /// torchvision's COCO list (label = category id) for 91-class models, COCO's 80 names for COCO
-  /// data, the shapes, the classes KITTI, WiderFace and CrowdHuman fix, or the data's own file. The background slot is allowed: one-stage heads
+  /// data, the shapes, the classes KITTI, WiderFace, CrowdHuman and Cityscapes fix, or the data's own file. The background slot is allowed: one-stage heads
   /// score it too.
   static func expectedNames(_ config: SimpleDetConfig) throws -> Set<String> {
     let torchvisionNames = try JSONDecoder().decode(
@@ -70,6 +70,8 @@ import Testing
       names = config.data.classes.isEmpty ? Set(types) : Set(config.data.classes.map { String($0.prefix { $0 != "+" }) })
     case .widerFace: names = ["face"]
     case .crowdhuman: names = ["person"]
+    // cityscapesScripts' labels.py: the eight labels with instances that are evaluated.
+    case .cityscapes: names = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
     }
     return names.union(["__background__"])
   }

@@ -533,6 +533,7 @@ func error(of body: () throws -> Void) -> ConfigError? {
     let crowd = try SimpleDetConfig.load(overrides: ["data.kind=crowdhuman", "data.crowdhuman_box=hbox"])
     #expect(crowd.data.crowdhumanBox == .head && crowd.data.kind.format == .crowdHuman)
     #expect(try SimpleDetConfig.load(overrides: ["data.kind=wider_face"]).data.kind.format == .widerFace)
+    #expect(try SimpleDetConfig.load(overrides: ["data.kind=cityscapes"]).data.kind.format == .cityscapes)
     #expect(SimpleDetConfig().data.classes.isEmpty && SimpleDetConfig().data.crowdhumanBox == .full)
   }
 

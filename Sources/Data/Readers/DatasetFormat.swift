@@ -9,9 +9,11 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   case kitti
   case widerFace = "wider-face"
   case crowdHuman = "crowdhuman"
+  case cityscapes
 
   /// Guesses the format: a folder is KITTI (with `label_2/` or `training/label_2/`), WiderFace
-  /// (with `wider_face_split/`), CrowdHuman (with `annotation_train.odgt`) or else VOC; a `.odgt`
+  /// (with `wider_face_split/`), CrowdHuman (with `annotation_train.odgt`), Cityscapes (with
+  /// `gtFine/`) or else VOC; a `.odgt`
   /// file is CrowdHuman, a `*_bbx_gt.txt` file WiderFace; a JSON file whose images carry `file`
   /// is light JSON, otherwise COCO. Nil when the path does not exist.
   public static func detect(annotations url: URL) -> DatasetFormat? {
@@ -22,6 +24,7 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
       if has("label_2") || has("training/label_2") { return .kitti }
       if has("wider_face_split") { return .widerFace }
       if has("annotation_train.odgt") || has("annotation_val.odgt") { return .crowdHuman }
+      if has("gtFine") { return .cityscapes }
       return .voc
     }
     if url.pathExtension == "odgt" { return .crowdHuman }
@@ -38,13 +41,16 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   /// Reads a dataset.
   ///
   /// - Parameters:
-  ///   - annotations: the JSON file (COCO, light JSON) or the VOC folder (with `Annotations/`).
-  ///   - images: the folder image paths are relative to; for VOC, nil means `JPEGImages/`.
+  ///   - annotations: the JSON file (COCO, light JSON), the VOC folder (with `Annotations/`), or
+  ///     the format's annotation file or folder (see each reader).
+  ///   - images: the folder image paths are relative to; nil: the format's own (VOC
+  ///     `JPEGImages/`, Cityscapes `leftImg8bit/<split>`, ...).
   ///   - classes: VOC's class list (nil: the 20 Pascal classes); KITTI's class map entries
   ///     (`KITTIClassMap`; nil: all eight types).
   ///   - imageSet: VOC's image-set list name (nil: every annotation file); KITTI's id list (nil:
   ///     every label file); the split (`train`, `val`; nil: `train`) when WiderFace or
-  ///     CrowdHuman `annotations` is the dataset's folder rather than its annotation file.
+  ///     CrowdHuman `annotations` is the dataset's folder rather than its annotation file;
+  ///     Cityscapes' split (nil: `train`).
   ///   - crowdHumanBox: which CrowdHuman box to read.
   public func read(
     annotations: URL, images: URL?, classes: [String]? = nil, imageSet: String? = "trainval", policy: BadDataPolicy = .skip,
@@ -68,6 +74,8 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
     case .crowdHuman:
       let files = try CrowdHumanReader.files(at: annotations, split: imageSet)
       return try CrowdHumanReader.read(annotations: files.annotations, images: files.imageFolder(or: images), box: crowdHumanBox, policy: policy)
+    case .cityscapes:
+      return try CityscapesReader.read(root: annotations, split: imageSet, images: images, policy: policy)
     }
   }
 
@@ -78,6 +86,7 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
     case .kitti: (try? classes.map { try KITTIClassMap($0) } ?? .all)?.metadata
     case .widerFace: WiderFaceReader.metadata
     case .crowdHuman: CrowdHumanReader.metadata
+    case .cityscapes: CityscapesReader.metadata
     case .coco, .voc, .lightJSON: nil
     }
   }
