@@ -74,6 +74,7 @@ public struct DataSection: Codable, Equatable, Sendable {
     case widerFace = "wider_face"
     case crowdhuman
     case cityscapes
+    case dota
 
     /// The reader of this kind's files (nil for the synthetic shapes).
     public var format: DatasetFormat? {
@@ -86,6 +87,7 @@ public struct DataSection: Codable, Equatable, Sendable {
       case .widerFace: .widerFace
       case .crowdhuman: .crowdHuman
       case .cityscapes: .cityscapes
+      case .dota: .dota
       }
     }
   }
@@ -143,6 +145,9 @@ public struct DataSection: Codable, Equatable, Sendable {
   /// `crowdhuman` only: the box each person is trained on, `fbox` (full body), `vbox` (visible
   /// region) or `hbox` (head).
   public var crowdhumanBox = CrowdHumanReader.BoxKind.full
+  /// `dota` only: the release whose class list the labels are read with, `1.0` (15 classes),
+  /// `1.5` (16) or `2.0` (18).
+  public var dotaVersion = DOTAReader.Version.v1_0
 
   public init() {}
 }

@@ -57,6 +57,24 @@ import Testing
     Case(fixture: "cityscapes", arguments: ["--from", "cityscapes", "--input", "cityscapes", "--split", "val", "--on-error", "fail"],
          images: "cityscapes/leftImg8bit/val", summary: "1 images (0 without instances), 1 instances (0 difficult), 1 ignore regions",
          categories: cityscapesClasses, annotations: 2, crowd: 1, ids: [24, 25, 26, 27, 28, 31, 32, 33], polygons: 2),
+    // P0001: a plane, a difficult ship, a clipped small vehicle, a large vehicle; P0002 a tennis
+    // court; P0004 a helicopter; 6 problems (5 lines, 1 missing image). With v1.5 the container
+    // crane is read too.
+    Case(fixture: "dota", arguments: ["--from", "dota", "--input", "dota"], images: "dota/train/images",
+         summary: "3 images (0 without instances), 5 instances (0 difficult), 1 ignore regions", categories: dotaClasses,
+         annotations: 6, crowd: 1, polygons: 6),
+    Case(fixture: "dota", arguments: ["--from", "dota", "--input", "dota/train", "--dota-version", "1.5"], images: "dota/train/images",
+         summary: "3 images (0 without instances), 6 instances (0 difficult), 1 ignore regions", categories: dotaClasses + ["container-crane"],
+         annotations: 7, crowd: 1, polygons: 7),
+    // 80-pixel patches overlapping by 40 (see DOTAReaderTests): 2 patches of P0001 with 3 objects
+    // each (the ship twice as an ignore region, the cut large vehicle once), 1 of P0002 and P0004.
+    Case(fixture: "dota", arguments: ["--from", "dota", "--input", "dota", "--tile-size", "80", "--tile-overlap", "40", "--tile-out", "split"],
+         images: "split/images", summary: "4 images (0 without instances), 5 instances (0 difficult), 3 ignore regions",
+         categories: dotaClasses, annotations: 8, crowd: 3, polygons: 8),
+  ]
+  static let dotaClasses = [
+    "plane", "baseball-diamond", "bridge", "ground-track-field", "small-vehicle", "large-vehicle", "ship", "tennis-court",
+    "basketball-court", "storage-tank", "soccer-ball-field", "roundabout", "harbor", "swimming-pool", "helicopter",
   ]
   static let cityscapesClasses = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
 
@@ -109,6 +127,12 @@ import Testing
     (["--from", "crowdhuman", "--input", "bad.odgt", "--images", "."], 1, "bad.odgt: line 1: invalid record: malformed JSON"),
     (["--from", "kitti", "--input", "x", "--kitti-classes", "Car,Bus"], 64, "--kitti-classes: 'Bus' in 'Bus' is not a KITTI object type"),
     (["--from", "wider-face", "--input", "x", "--crowdhuman-box", "vbox"], 64, "--crowdhuman-box is for --from crowdhuman"),
+    (["--from", "cityscapes", "--input", "nowhere"], 1, "nowhere: no gtFine/train folder"),
+    (["--from", "dota", "--input", "nowhere"], 1, "nowhere: no labelTxt folder"),
+    (["--from", "dota", "--input", "x", "--tile-size", "100", "--tile-overlap", "100", "--tile-out", "t"], 64,
+     "--tile-size, --tile-overlap, --tile-threshold: the overlap must be at least 0 and below the patch size (100), not 100"),
+    (["--from", "dota", "--input", "x", "--tile-size", "100"], 64, "--tile-size and --tile-out go together"),
+    (["--from", "kitti", "--input", "x", "--dota-version", "1.5"], 64, "--dota-version is for --from dota"),
   ])
   func badInputsEndWithOneLine(_ arguments: [String], _ status: Int32, _ named: String) throws {
     let folder = try ScratchFolder()

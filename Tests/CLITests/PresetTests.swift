@@ -52,7 +52,7 @@ import Testing
 
   /// The names a preset's model may predict, from sources independent of the code under test:
   /// torchvision's COCO list (label = category id) for 91-class models, COCO's 80 names for COCO
-  /// data, the shapes, the classes KITTI, WiderFace, CrowdHuman and Cityscapes fix, or the data's own file. The background slot is allowed: one-stage heads
+  /// data, the shapes, the classes KITTI, WiderFace, CrowdHuman, Cityscapes and DOTA fix, or the data's own file. The background slot is allowed: one-stage heads
   /// score it too.
   static func expectedNames(_ config: SimpleDetConfig) throws -> Set<String> {
     let torchvisionNames = try JSONDecoder().decode(
@@ -72,6 +72,16 @@ import Testing
     case .crowdhuman: names = ["person"]
     // cityscapesScripts' labels.py: the eight labels with instances that are evaluated.
     case .cityscapes: names = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
+    // DOTA_devkit's class lists: v1.0's 15, with container-crane from v1.5 and airport, helipad from v2.0.
+    case .dota:
+      let v1 = ["plane", "baseball-diamond", "bridge", "ground-track-field", "small-vehicle", "large-vehicle", "ship", "tennis-court",
+                "basketball-court", "storage-tank", "soccer-ball-field", "roundabout", "harbor", "swimming-pool", "helicopter"]
+      let later: [String] = switch config.data.dotaVersion {
+      case .v1_0: []
+      case .v1_5: ["container-crane"]
+      case .v2_0: ["container-crane", "airport", "helipad"]
+      }
+      names = Set(v1 + later)
     }
     return names.union(["__background__"])
   }

@@ -33,7 +33,7 @@ import Testing
   @Test(arguments: [
     ("kitti", "training/label_2/000000.txt"), ("kitti", "training/label_2/000001.txt"),
     ("wider_face", "wider_face_split/wider_face_train_bbx_gt.txt"), ("crowdhuman", "annotation_train.odgt"),
-    ("cityscapes", "gtFine/train/aachen/aachen_000000_000019_gtFine_polygons.json"),
+    ("cityscapes", "gtFine/train/aachen/aachen_000000_000019_gtFine_polygons.json"), ("dota", "train/labelTxt/P0001.txt"),
   ])
   func damagedFilesNeverCrash(_ fixture: String, _ file: String) throws {
     let root = try converterFixture(fixture)

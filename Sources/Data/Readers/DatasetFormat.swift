@@ -10,10 +10,11 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   case widerFace = "wider-face"
   case crowdHuman = "crowdhuman"
   case cityscapes
+  case dota
 
   /// Guesses the format: a folder is KITTI (with `label_2/` or `training/label_2/`), WiderFace
   /// (with `wider_face_split/`), CrowdHuman (with `annotation_train.odgt`), Cityscapes (with
-  /// `gtFine/`) or else VOC; a `.odgt`
+  /// `gtFine/`), DOTA (with `labelTxt/` or `train/labelTxt/`) or else VOC; a `.odgt`
   /// file is CrowdHuman, a `*_bbx_gt.txt` file WiderFace; a JSON file whose images carry `file`
   /// is light JSON, otherwise COCO. Nil when the path does not exist.
   public static func detect(annotations url: URL) -> DatasetFormat? {
@@ -25,6 +26,7 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
       if has("wider_face_split") { return .widerFace }
       if has("annotation_train.odgt") || has("annotation_val.odgt") { return .crowdHuman }
       if has("gtFine") { return .cityscapes }
+      if has("labelTxt") || has("train/labelTxt") { return .dota }
       return .voc
     }
     if url.pathExtension == "odgt" { return .crowdHuman }
@@ -50,11 +52,13 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   ///   - imageSet: VOC's image-set list name (nil: every annotation file); KITTI's id list (nil:
   ///     every label file); the split (`train`, `val`; nil: `train`) when WiderFace or
   ///     CrowdHuman `annotations` is the dataset's folder rather than its annotation file;
-  ///     Cityscapes' split (nil: `train`).
+  ///     Cityscapes' split (nil: `train`); DOTA's split folder when `annotations` holds `train/`
+  ///     and `val/` (nil: `train`).
   ///   - crowdHumanBox: which CrowdHuman box to read.
+  ///   - dotaVersion: the DOTA release whose classes to read with.
   public func read(
     annotations: URL, images: URL?, classes: [String]? = nil, imageSet: String? = "trainval", policy: BadDataPolicy = .skip,
-    crowdHumanBox: CrowdHumanReader.BoxKind = .full
+    crowdHumanBox: CrowdHumanReader.BoxKind = .full, dotaVersion: DOTAReader.Version = .v1_0
   ) throws -> Dataset {
     switch self {
     case .coco:
@@ -76,17 +80,20 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
       return try CrowdHumanReader.read(annotations: files.annotations, images: files.imageFolder(or: images), box: crowdHumanBox, policy: policy)
     case .cityscapes:
       return try CityscapesReader.read(root: annotations, split: imageSet, images: images, policy: policy)
+    case .dota:
+      return try DOTAReader.read(root: annotations, split: imageSet, images: images, version: dotaVersion, policy: policy)
     }
   }
 
   /// The classes of formats whose class list does not depend on the data (with `classes` as for
   /// `read`), nil for the others: what a model trained on such data predicts, without the data.
-  public func fixedMetadata(classes: [String]? = nil) -> DatasetMetadata? {
+  public func fixedMetadata(classes: [String]? = nil, dotaVersion: DOTAReader.Version = .v1_0) -> DatasetMetadata? {
     switch self {
     case .kitti: (try? classes.map { try KITTIClassMap($0) } ?? .all)?.metadata
     case .widerFace: WiderFaceReader.metadata
     case .crowdHuman: CrowdHumanReader.metadata
     case .cityscapes: CityscapesReader.metadata
+    case .dota: dotaVersion.metadata
     case .coco, .voc, .lightJSON: nil
     }
   }
