@@ -75,6 +75,7 @@ public struct DataSection: Codable, Equatable, Sendable {
     case crowdhuman
     case cityscapes
     case dota
+    case deeplesion
 
     /// The reader of this kind's files (nil for the synthetic shapes).
     public var format: DatasetFormat? {
@@ -88,6 +89,7 @@ public struct DataSection: Codable, Equatable, Sendable {
       case .crowdhuman: .crowdHuman
       case .cityscapes: .cityscapes
       case .dota: .dota
+      case .deeplesion: .deeplesion
       }
     }
   }

@@ -6,15 +6,22 @@ import Testing
 /// DataTests (their odd cases are described there), then `dataset check` and `stats` on the COCO
 /// files written.
 @Suite struct DatasetConvertTests {
-  /// The fixture copied into `folder` with the gray images its images.txt lists.
+  /// The fixture copied into `folder` with the gray images its images.txt lists (`path width
+  /// height`, or `path width height 16 value` for a 16-bit slice).
   static func fixture(_ name: String, in folder: ScratchFolder) throws -> URL {
     let copy = folder.path(name)
     try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Tests/DataTests/Fixtures/\(name)"), to: copy)
     for line in try String(contentsOf: copy.appendingPathComponent("images.txt"), encoding: .utf8).split(separator: "\n") {
       let f = line.split(separator: " ")
-      guard f.count == 3, let width = Int(f[1]), let height = Int(f[2]) else { continue }
+      guard f.count == 3 || f.count == 5, let width = Int(f[1]), let height = Int(f[2]) else { continue }
       let url = copy.appendingPathComponent(String(f[0]))
       try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      if f.count == 5, f[3] == "16", let value = UInt16(f[4]) {
+        // A 16-bit gray slice (DeepLesion).
+        let slice = Image16(width: width, height: height, channels: 1, samples: Array(repeating: value, count: width * height))
+        try ImageCodec.encodePNG16(slice).write(to: url)
+        continue
+      }
       try ImageCodec.encode(Image(width: width, height: height, filledWith: [90]), as: url.pathExtension == "png" ? .png : .jpeg).write(to: url)
     }
     return copy
@@ -71,6 +78,13 @@ import Testing
     Case(fixture: "dota", arguments: ["--from", "dota", "--input", "dota", "--tile-size", "80", "--tile-overlap", "40", "--tile-out", "split"],
          images: "split/images", summary: "4 images (0 without instances), 5 instances (0 difficult), 3 ignore regions",
          categories: dotaClasses, annotations: 8, crowd: 3, polygons: 8),
+    // Train key slices: 000001 (two lesions) and 000002; 6 problems (3 rows, a missing slice, a
+    // reversed DICOM window, a size mismatch). A fixed window converts 000008 too.
+    Case(fixture: "deeplesion", arguments: ["--from", "deeplesion", "--input", "deeplesion", "--images-out", "slices8"], images: "slices8",
+         summary: "2 images (0 without instances), 3 instances (0 difficult), 0 ignore regions", categories: ["lesion"], annotations: 3, crowd: 0),
+    Case(fixture: "deeplesion", arguments: ["--from", "deeplesion", "--input", "deeplesion/DL_info.csv", "--images-out", "slices8", "--window=-1000,1040"],
+         images: "slices8", summary: "3 images (0 without instances), 4 instances (0 difficult), 0 ignore regions", categories: ["lesion"],
+         annotations: 4, crowd: 0),
   ]
   static let dotaClasses = [
     "plane", "baseball-diamond", "bridge", "ground-track-field", "small-vehicle", "large-vehicle", "ship", "tennis-court",
@@ -133,6 +147,10 @@ import Testing
      "--tile-size, --tile-overlap, --tile-threshold: the overlap must be at least 0 and below the patch size (100), not 100"),
     (["--from", "dota", "--input", "x", "--tile-size", "100"], 64, "--tile-size and --tile-out go together"),
     (["--from", "kitti", "--input", "x", "--dota-version", "1.5"], 64, "--dota-version is for --from dota"),
+    (["--from", "deeplesion", "--input", "x"], 64, "--from deeplesion needs --images-out"),
+    (["--from", "deeplesion", "--input", "nowhere.csv", "--images-out", "o"], 1, "nowhere.csv: cannot read the annotation file"),
+    (["--from", "deeplesion", "--input", "x", "--images-out", "o", "--window", "5,1"], 64, "--window"),
+    (["--from", "coco", "--input", "x", "--images-out", "o"], 64, "--images-out and --window are for --from deeplesion"),
   ])
   func badInputsEndWithOneLine(_ arguments: [String], _ status: Int32, _ named: String) throws {
     let folder = try ScratchFolder()
@@ -142,6 +160,34 @@ import Testing
     let first = result.errors.split(separator: "\n").first.map(String.init) ?? ""
     #expect(first.contains(named), "\(result.errors)")
     if status == 1 { #expect(result.errors.filter { $0 == "\n" }.count == 1, "\(result.errors)") }
+  }
+
+  /// DeepLesion's spacing and lesion types reach the COCO file as attributes; under fail the first
+  /// problem is one line naming DL_info.csv and the row.
+  @Test func deepLesionKeepsSpacingAndLesionTypeAsAttributes() throws {
+    let folder = try ScratchFolder()
+    let root = try Self.fixture("deeplesion", in: folder)
+    let result = try CommandLineRunner.run(
+      ["dataset", "convert", "--from", "deeplesion", "--input", "deeplesion", "--images-out", "slices8", "--out", "dl.json"], in: folder.url)
+    try #require(result.status == 0, "\(result.errors)")
+    #expect(result.output.contains("windowed 2 key slices to 8 bits under slices8"), "\(result.output)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path("dl.json"))) as? [String: Any])
+    let image = try #require((json["images"] as? [[String: Any]])?.first)
+    #expect(image["file_name"] as? String == "000001_01_01_109.png")
+    let imageAttributes = try #require(image["attributes"] as? [String: Any])
+    #expect(imageAttributes["spacing_mm_px"] as? [Double] == [0.488281, 0.488281, 5])
+    #expect(imageAttributes["hu_window"] as? [Double] == [-175, 275])
+    let annotation = try #require((json["annotations"] as? [[String: Any]])?.first)
+    #expect(annotation["bbox"] as? [Double] == [2, 1, 8, 8])
+    let lesion = try #require(annotation["attributes"] as? [String: Any])
+    #expect(lesion["lesion_type_name"] as? String == "mediastinum" && lesion["lesion_type"] as? Double == 3)
+
+    let failed = try CommandLineRunner.run(
+      ["dataset", "convert", "--from", "deeplesion", "--input", "deeplesion", "--images-out", "slices8", "--out", "f.json", "--on-error", "fail"],
+      in: folder.url)
+    #expect(failed.status == 1)
+    #expect(failed.errors == "error: \(root.path)/DL_info.csv: line 8: invalid record: Bounding_boxes is '5, 5, five, 9', expected 4 numbers (1 of 6 problems); --on-error skip converts without them\n")
+    #expect(!folder.exists("f.json"))
   }
 
   /// Configs read the original files too: a few training steps and the final evaluation on the

@@ -82,6 +82,7 @@ import Testing
       case .v2_0: ["container-crane", "airport", "helipad"]
       }
       names = Set(v1 + later)
+    case .deeplesion: names = ["lesion"]
     }
     return names.union(["__background__"])
   }

@@ -537,6 +537,7 @@ func error(of body: () throws -> Void) -> ConfigError? {
     let dota = try SimpleDetConfig.load(overrides: ["data.kind=dota", "data.dota_version=1.5"])
     #expect(dota.data.kind.format == .dota && dota.data.dotaVersion == .v1_5 && SimpleDetConfig().data.dotaVersion == .v1_0)
     #expect(error { _ = try SimpleDetConfig.load(overrides: ["data.dota_version=3.0"]) } != nil)
+    #expect(try SimpleDetConfig.load(overrides: ["data.kind=deeplesion"]).data.kind.format == .deeplesion)
     #expect(SimpleDetConfig().data.classes.isEmpty && SimpleDetConfig().data.crowdhumanBox == .full)
   }
 

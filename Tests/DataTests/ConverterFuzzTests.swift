@@ -34,6 +34,7 @@ import Testing
     ("kitti", "training/label_2/000000.txt"), ("kitti", "training/label_2/000001.txt"),
     ("wider_face", "wider_face_split/wider_face_train_bbx_gt.txt"), ("crowdhuman", "annotation_train.odgt"),
     ("cityscapes", "gtFine/train/aachen/aachen_000000_000019_gtFine_polygons.json"), ("dota", "train/labelTxt/P0001.txt"),
+    ("deeplesion", "DL_info.csv"),
   ])
   func damagedFilesNeverCrash(_ fixture: String, _ file: String) throws {
     let root = try converterFixture(fixture)
@@ -47,7 +48,11 @@ import Testing
       try Self.damaged(original, random: &random).write(to: url)
       for policy in BadDataPolicy.allCases {
         do {
-          _ = try format?.read(annotations: root, images: nil, imageSet: nil, policy: policy)
+          if format == .deeplesion {
+            _ = try DeepLesionReader.convert(annotations: root, output: root.appendingPathComponent("slices"), policy: policy)
+          } else {
+            _ = try format?.read(annotations: root, images: nil, imageSet: nil, policy: policy)
+          }
           outcomes.read += 1
         } catch is DatasetFormatError, is DataValidationError {
           outcomes.refused += 1

@@ -11,10 +11,12 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   case crowdHuman = "crowdhuman"
   case cityscapes
   case dota
+  case deeplesion
 
   /// Guesses the format: a folder is KITTI (with `label_2/` or `training/label_2/`), WiderFace
   /// (with `wider_face_split/`), CrowdHuman (with `annotation_train.odgt`), Cityscapes (with
-  /// `gtFine/`), DOTA (with `labelTxt/` or `train/labelTxt/`) or else VOC; a `.odgt`
+  /// `gtFine/`), DOTA (with `labelTxt/` or `train/labelTxt/`), DeepLesion (with `DL_info.csv`) or else
+  /// VOC; a `DL_info.csv` file is DeepLesion, a `.odgt`
   /// file is CrowdHuman, a `*_bbx_gt.txt` file WiderFace; a JSON file whose images carry `file`
   /// is light JSON, otherwise COCO. Nil when the path does not exist.
   public static func detect(annotations url: URL) -> DatasetFormat? {
@@ -27,9 +29,11 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
       if has("annotation_train.odgt") || has("annotation_val.odgt") { return .crowdHuman }
       if has("gtFine") { return .cityscapes }
       if has("labelTxt") || has("train/labelTxt") { return .dota }
+      if has("DL_info.csv") { return .deeplesion }
       return .voc
     }
     if url.pathExtension == "odgt" { return .crowdHuman }
+    if url.lastPathComponent == "DL_info.csv" { return .deeplesion }
     if url.lastPathComponent.hasSuffix("_bbx_gt.txt") { return .widerFace }
     // The first image entry decides; reading a few KiB is enough for either format.
     guard let handle = try? FileHandle(forReadingFrom: url) else { return .coco }
@@ -53,7 +57,7 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   ///     every label file); the split (`train`, `val`; nil: `train`) when WiderFace or
   ///     CrowdHuman `annotations` is the dataset's folder rather than its annotation file;
   ///     Cityscapes' split (nil: `train`); DOTA's split folder when `annotations` holds `train/`
-  ///     and `val/` (nil: `train`).
+  ///     and `val/` (nil: `train`); DeepLesion's split (`train`, `val`, `test`, `all`; nil: `train`).
   ///   - crowdHumanBox: which CrowdHuman box to read.
   ///   - dotaVersion: the DOTA release whose classes to read with.
   public func read(
@@ -82,6 +86,13 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
       return try CityscapesReader.read(root: annotations, split: imageSet, images: images, policy: policy)
     case .dota:
       return try DOTAReader.read(root: annotations, split: imageSet, images: images, version: dotaVersion, policy: policy)
+    case .deeplesion:
+      guard let images else {
+        throw DatasetFormatError(
+          file: DeepLesionReader.annotationFile(annotations).path,
+          message: "name the folder of 8-bit key slices that `simpledet dataset convert --from deeplesion --images-out` writes (its 16-bit Images_png cannot be trained on)")
+      }
+      return try DeepLesionReader.read(annotations: annotations, images: images, split: imageSet, policy: policy)
     }
   }
 
@@ -94,6 +105,7 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
     case .crowdHuman: CrowdHumanReader.metadata
     case .cityscapes: CityscapesReader.metadata
     case .dota: dotaVersion.metadata
+    case .deeplesion: DeepLesionReader.metadata
     case .coco, .voc, .lightJSON: nil
     }
   }
