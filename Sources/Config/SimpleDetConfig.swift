@@ -76,6 +76,7 @@ public struct DataSection: Codable, Equatable, Sendable {
     case cityscapes
     case dota
     case deeplesion
+    case kitchen
 
     /// The reader of this kind's files (nil for the synthetic shapes).
     public var format: DatasetFormat? {
@@ -90,6 +91,7 @@ public struct DataSection: Codable, Equatable, Sendable {
       case .cityscapes: .cityscapes
       case .dota: .dota
       case .deeplesion: .deeplesion
+      case .kitchen: .kitchen
       }
     }
   }

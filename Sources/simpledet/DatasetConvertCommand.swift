@@ -22,7 +22,7 @@ extension DatasetCommand {
   /// `simpledet dataset convert`: any format SimpleDet reads, written as a COCO instances file.
   struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Convert a dataset (KITTI, WiderFace, CrowdHuman, Cityscapes, DOTA, DeepLesion, VOC, ...) to a COCO JSON file.",
+      abstract: "Convert a dataset (KITTI, WiderFace, CrowdHuman, Cityscapes, DOTA, DeepLesion, Kitchen, VOC, ...) to a COCO JSON file.",
       discussion: """
         Reads the annotations with the format's reader and writes COCO JSON: image file names \
         relative to the image folder (--images, or the format's own), the format's categories, \
@@ -35,11 +35,11 @@ extension DatasetCommand {
         first problem stops the conversion. See docs/datasets.md for each format's layout.
         """)
 
-    @Option(name: .customLong("from"), help: "kitti, wider-face, crowdhuman, cityscapes, dota or deeplesion (also coco, voc, light-json).")
+    @Option(name: .customLong("from"), help: "kitti, wider-face, crowdhuman, cityscapes, dota, deeplesion or kitchen (also coco, voc, light-json).")
     var format: DatasetFormat
 
     @Option(help: ArgumentHelp(
-      "KITTI: the folder holding label_2/ (training/) or its parent; WiderFace: the folder holding wider_face_split/, or a *_bbx_gt.txt file; CrowdHuman: the folder holding annotation_*.odgt, or an .odgt file; Cityscapes: the folder holding gtFine/ and leftImg8bit/; DOTA: the folder holding labelTxt/ and images/ (or train/ and val/); DeepLesion: DL_info.csv or its folder.",
+      "KITTI: the folder holding label_2/ (training/) or its parent; WiderFace: the folder holding wider_face_split/, or a *_bbx_gt.txt file; CrowdHuman: the folder holding annotation_*.odgt, or an .odgt file; Cityscapes: the folder holding gtFine/ and leftImg8bit/; DOTA: the folder holding labelTxt/ and images/ (or train/ and val/); DeepLesion: DL_info.csv or its folder; Kitchen: the folder holding Annotations/, JPEGImages/ and ImageSets/Main/.",
       valueName: "path"))
     var input: String
 
@@ -47,12 +47,12 @@ extension DatasetCommand {
     var out: String
 
     @Option(help: ArgumentHelp(
-      "The image folder; written file names are relative to it (default: KITTI image_2/, WiderFace WIDER_<split>/images/, CrowdHuman Images/, Cityscapes leftImg8bit/<split>/, DOTA images/; DeepLesion: the 16-bit slices, default Images_png/ beside DL_info.csv).",
+      "The image folder; written file names are relative to it (default: KITTI image_2/, WiderFace WIDER_<split>/images/, CrowdHuman Images/, Cityscapes leftImg8bit/<split>/, DOTA images/; DeepLesion: the 16-bit slices, default Images_png/ beside DL_info.csv; Kitchen JPEGImages/).",
       valueName: "dir"))
     var images: String?
 
     @Option(help: ArgumentHelp(
-      "WiderFace and CrowdHuman: train or val when --input is the dataset's folder (default: train); Cityscapes: train, val or test (default: train); DOTA: the sub-folder when --input holds train/ and val/ (default: train); DeepLesion: train, val, test or all (Train_Val_Test; default: train); KITTI: an id list, ImageSets/<name>.txt or a path (default: every label file); VOC: the image set (default: trainval).",
+      "WiderFace and CrowdHuman: train or val when --input is the dataset's folder (default: train); Cityscapes: train, val or test (default: train); DOTA: the sub-folder when --input holds train/ and val/ (default: train); DeepLesion: train, val, test or all (Train_Val_Test; default: train); Kitchen: train, test or all (default: train); KITTI: an id list, ImageSets/<name>.txt or a path (default: every label file); VOC: the image set (default: trainval).",
       valueName: "name"))
     var split: String?
 

@@ -85,6 +85,13 @@ import Testing
     Case(fixture: "deeplesion", arguments: ["--from", "deeplesion", "--input", "deeplesion/DL_info.csv", "--images-out", "slices8", "--window=-1000,1040"],
          images: "slices8", summary: "3 images (0 without instances), 4 instances (0 difficult), 0 ignore regions", categories: ["lesion"],
          annotations: 4, crowd: 0),
+    // Train: 0 (two products), 1 (a difficult one) and 6 (none); 5 problems. Test: a clipped box.
+    Case(fixture: "kitchen", arguments: ["--from", "kitchen", "--input", "kitchen"], images: "kitchen/JPEGImages",
+         summary: "3 images (1 without instances), 3 instances (1 difficult), 0 ignore regions", categories: KitchenReader.classNames,
+         annotations: 3, crowd: 0),
+    Case(fixture: "kitchen", arguments: ["--from", "kitchen", "--input", "kitchen", "--split", "test"], images: "kitchen/JPEGImages",
+         summary: "1 images (0 without instances), 1 instances (0 difficult), 0 ignore regions", categories: KitchenReader.classNames,
+         annotations: 1, crowd: 0),
   ]
   static let dotaClasses = [
     "plane", "baseball-diamond", "bridge", "ground-track-field", "small-vehicle", "large-vehicle", "ship", "tennis-court",
@@ -151,6 +158,7 @@ import Testing
     (["--from", "deeplesion", "--input", "nowhere.csv", "--images-out", "o"], 1, "nowhere.csv: cannot read the annotation file"),
     (["--from", "deeplesion", "--input", "x", "--images-out", "o", "--window", "5,1"], 64, "--window"),
     (["--from", "coco", "--input", "x", "--images-out", "o"], 64, "--images-out and --window are for --from deeplesion"),
+    (["--from", "kitchen", "--input", "nowhere"], 1, "nowhere/ImageSets/Main/train.txt: no such image-set list"),
   ])
   func badInputsEndWithOneLine(_ arguments: [String], _ status: Int32, _ named: String) throws {
     let folder = try ScratchFolder()

@@ -538,6 +538,7 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(dota.data.kind.format == .dota && dota.data.dotaVersion == .v1_5 && SimpleDetConfig().data.dotaVersion == .v1_0)
     #expect(error { _ = try SimpleDetConfig.load(overrides: ["data.dota_version=3.0"]) } != nil)
     #expect(try SimpleDetConfig.load(overrides: ["data.kind=deeplesion"]).data.kind.format == .deeplesion)
+    #expect(try SimpleDetConfig.load(overrides: ["data.kind=kitchen"]).data.kind.format == .kitchen)
     #expect(SimpleDetConfig().data.classes.isEmpty && SimpleDetConfig().data.crowdhumanBox == .full)
   }
 

@@ -12,11 +12,12 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   case cityscapes
   case dota
   case deeplesion
+  case kitchen
 
   /// Guesses the format: a folder is KITTI (with `label_2/` or `training/label_2/`), WiderFace
   /// (with `wider_face_split/`), CrowdHuman (with `annotation_train.odgt`), Cityscapes (with
   /// `gtFine/`), DOTA (with `labelTxt/` or `train/labelTxt/`), DeepLesion (with `DL_info.csv`) or else
-  /// VOC; a `DL_info.csv` file is DeepLesion, a `.odgt`
+  /// VOC (Kitchen's VOC layout is told only by name); a `DL_info.csv` file is DeepLesion, a `.odgt`
   /// file is CrowdHuman, a `*_bbx_gt.txt` file WiderFace; a JSON file whose images carry `file`
   /// is light JSON, otherwise COCO. Nil when the path does not exist.
   public static func detect(annotations url: URL) -> DatasetFormat? {
@@ -57,7 +58,8 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
   ///     every label file); the split (`train`, `val`; nil: `train`) when WiderFace or
   ///     CrowdHuman `annotations` is the dataset's folder rather than its annotation file;
   ///     Cityscapes' split (nil: `train`); DOTA's split folder when `annotations` holds `train/`
-  ///     and `val/` (nil: `train`); DeepLesion's split (`train`, `val`, `test`, `all`; nil: `train`).
+  ///     and `val/` (nil: `train`); DeepLesion's split (`train`, `val`, `test`, `all`; nil: `train`);
+  ///     Kitchen's list under `ImageSets/Main/` (nil: `train`, `all`: every annotation file).
   ///   - crowdHumanBox: which CrowdHuman box to read.
   ///   - dotaVersion: the DOTA release whose classes to read with.
   public func read(
@@ -93,6 +95,8 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
           message: "name the folder of 8-bit key slices that `simpledet dataset convert --from deeplesion --images-out` writes (its 16-bit Images_png cannot be trained on)")
       }
       return try DeepLesionReader.read(annotations: annotations, images: images, split: imageSet, policy: policy)
+    case .kitchen:
+      return try KitchenReader.read(root: annotations, split: imageSet, images: images, policy: policy)
     }
   }
 
@@ -106,6 +110,7 @@ public enum DatasetFormat: String, Sendable, Codable, CaseIterable {
     case .cityscapes: CityscapesReader.metadata
     case .dota: dotaVersion.metadata
     case .deeplesion: DeepLesionReader.metadata
+    case .kitchen: KitchenReader.metadata
     case .coco, .voc, .lightJSON: nil
     }
   }
