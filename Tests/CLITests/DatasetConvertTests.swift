@@ -211,4 +211,30 @@ import Testing
     #expect(result.status == 0, "\(result.errors)")
     #expect(folder.exists("run/eval.json"), "\(result.output)")
   }
+
+  /// The new kinds train from a config too: Cityscapes' polygons and group regions (val split
+  /// for the evaluation), and DOTA's patches written by convert.
+  @Test func trainsOnCityscapesAndDOTAPatchesThroughConfigs() throws {
+    let folder = try ScratchFolder()
+    _ = try Self.fixture("cityscapes", in: folder)
+    _ = try Self.fixture("dota", in: folder)
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
+    let cityscapes = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "run_cityscapes", "--set", "data.kind=cityscapes", "--set", "model.classes=9",
+       "--set", "data.train={annotations: cityscapes, image_set: train}", "--set", "data.test={annotations: cityscapes, image_set: val}"],
+      in: folder.url)
+    #expect(cityscapes.status == 0, "\(cityscapes.errors)")
+    #expect(folder.exists("run_cityscapes/eval.json"), "\(cityscapes.output)")
+
+    let tiled = try CommandLineRunner.run(
+      ["dataset", "convert", "--from", "dota", "--input", "dota", "--tile-size", "48", "--tile-overlap", "16", "--tile-out", "patches", "--out", "patches.json"],
+      in: folder.url)
+    try #require(tiled.status == 0, "\(tiled.errors)")
+    let dota = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "run_dota", "--set", "data.kind=dota", "--set", "model.classes=16",
+       "--set", "data.train={annotations: patches, image_set: null}", "--set", "data.test={annotations: patches, image_set: null}"],
+      in: folder.url)
+    #expect(dota.status == 0, "\(dota.errors)")
+    #expect(folder.exists("run_dota/eval.json"), "\(dota.output)")
+  }
 }

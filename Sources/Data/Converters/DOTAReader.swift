@@ -268,8 +268,8 @@ public struct DOTATiling: Sendable, Equatable {
 extension DOTAReader {
   /// Cuts each image of a dataset read by `read` into patches (`tiling`), writing DOTA_devkit's
   /// layout under `output`: `images/<name>__1__<left>___<up>.png` and the same names under
-  /// `labelTxt/` (header lines copied; whole objects with their corners, cut ones with the
-  /// corners of their box). The returned records are the patches, with file names relative to
+  /// `labelTxt/` (header lines copied; whole objects with their corners, cut ones with the corners
+  /// of the part inside when it has 4, else of its box). The returned records are the patches, with file names relative to
   /// `output/images` and the source image and patch origin as attributes.
   public static func tile(
     _ dataset: Dataset, tiling: DOTATiling, output: URL, policy: BadDataPolicy = .skip, threadCount: Int = 4
