@@ -73,6 +73,10 @@ public struct DataSection: Codable, Equatable, Sendable {
     case kitti
     case widerFace = "wider_face"
     case crowdhuman
+    case cityscapes
+    case dota
+    case deeplesion
+    case kitchen
 
     /// The reader of this kind's files (nil for the synthetic shapes).
     public var format: DatasetFormat? {
@@ -84,6 +88,10 @@ public struct DataSection: Codable, Equatable, Sendable {
       case .kitti: .kitti
       case .widerFace: .widerFace
       case .crowdhuman: .crowdHuman
+      case .cityscapes: .cityscapes
+      case .dota: .dota
+      case .deeplesion: .deeplesion
+      case .kitchen: .kitchen
       }
     }
   }
@@ -92,12 +100,14 @@ public struct DataSection: Codable, Equatable, Sendable {
   public struct Split: Codable, Equatable, Sendable {
     /// The COCO or light JSON file, the VOC folder (the one holding `Annotations/`), the KITTI
     /// folder holding `label_2/`, WiderFace's `wider_face_*_bbx_gt.txt` or CrowdHuman's `.odgt`
-    /// file (or either dataset's folder, with `image_set` naming the split).
+    /// file (or either dataset's folder, with `image_set` naming the split), the Cityscapes
+    /// folder holding `gtFine/`.
     @Nullable public var annotations: String? = nil
     /// The folder that image paths in the annotations are relative to (VOC: nil means `JPEGImages/`).
     @Nullable public var images: String? = nil
     /// VOC's image-set list under `ImageSets/Main/` (nil: every annotation file); KITTI's id list
-    /// (`ImageSets/<name>.txt` beside `training/`, or a path; nil: every label file).
+    /// (`ImageSets/<name>.txt` beside `training/`, or a path; nil: every label file); Cityscapes'
+    /// split (nil: `train`).
     @Nullable public var imageSet: String? = nil
     /// `shapes` only: the number of synthetic images.
     public var imageCount = 200
@@ -139,6 +149,9 @@ public struct DataSection: Codable, Equatable, Sendable {
   /// `crowdhuman` only: the box each person is trained on, `fbox` (full body), `vbox` (visible
   /// region) or `hbox` (head).
   public var crowdhumanBox = CrowdHumanReader.BoxKind.full
+  /// `dota` only: the release whose class list the labels are read with, `1.0` (15 classes),
+  /// `1.5` (16) or `2.0` (18).
+  public var dotaVersion = DOTAReader.Version.v1_0
 
   public init() {}
 }

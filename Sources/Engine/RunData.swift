@@ -21,7 +21,7 @@ public enum RunData {
     let imagesURL = try files.images.map { try existing($0, key: "\(key).images") }
     return try format.read(
       annotations: annotationsURL, images: imagesURL, classes: data.classes.isEmpty ? nil : data.classes, imageSet: files.imageSet,
-      crowdHumanBox: data.crowdhumanBox)
+      crowdHumanBox: data.crowdhumanBox, dotaVersion: data.dotaVersion)
   }
 
   /// The class names the model predicts, for labels 1..<classes (label 0 is background), checked
@@ -55,7 +55,7 @@ public enum RunData {
     if modelClasses == DetectionClasses.torchvisionCOCO.count + 1 { return .torchvisionCOCO }
     if config.data.kind == .coco, modelClasses == DatasetMetadata.coco.classCount + 1 { return DetectionClasses(metadata: .coco) }
     let classes = config.data.classes.isEmpty ? nil : config.data.classes
-    if let fixed = config.data.kind.format?.fixedMetadata(classes: classes), modelClasses == fixed.classCount + 1 {
+    if let fixed = config.data.kind.format?.fixedMetadata(classes: classes, dotaVersion: config.data.dotaVersion), modelClasses == fixed.classCount + 1 {
       return DetectionClasses(metadata: fixed)
     }
     return .numbered(modelClasses: modelClasses)

@@ -14,19 +14,19 @@ struct DatasetCommand: ParsableCommand {
 
 /// The options naming a dataset on disk, shared by `check` and `stats`.
 struct DatasetLocation: ParsableArguments {
-  @Option(help: ArgumentHelp("The annotation file (COCO, light JSON, WiderFace, CrowdHuman), or a VOC or KITTI folder.", valueName: "path"))
+  @Option(help: ArgumentHelp("The annotation file (COCO, light JSON, WiderFace, CrowdHuman, DeepLesion's DL_info.csv), or a VOC, KITTI, Cityscapes, DOTA or Kitchen folder.", valueName: "path"))
   var annotations: String
 
   @Option(help: ArgumentHelp("The folder image file names are relative to (default: beside the annotations; VOC: JPEGImages).", valueName: "dir"))
   var images: String?
 
-  @Option(help: "coco, voc, light-json, kitti, wider-face or crowdhuman (default: guessed from the file).")
+  @Option(help: "coco, voc, light-json, kitti, wider-face, crowdhuman, cityscapes, dota, deeplesion or kitchen (default: guessed from the file; kitchen is never guessed).")
   var format: DatasetFormat?
 
   @Option(help: ArgumentHelp("VOC: the class list, comma-separated (default: the 20 Pascal classes).", valueName: "names"))
   var classes: String?
 
-  @Option(name: .customLong("image-set"), help: "VOC: the image-set list under ImageSets/Main (default: trainval; 'all' for every XML file).")
+  @Option(name: .customLong("image-set"), help: "VOC: the image-set list under ImageSets/Main (default: trainval; 'all' for every XML file); KITTI: an id list; WiderFace, CrowdHuman, Cityscapes, DOTA, DeepLesion, Kitchen: the split (default: train; DeepLesion and Kitchen 'all' for every row or file).")
   var imageSet: String?
 
   /// The dataset, or exit status 1 with one line naming the file and the problem.
@@ -47,7 +47,7 @@ struct DatasetLocation: ParsableArguments {
     let set = format == .voc ? imageSet ?? "trainval" : imageSet
     return try format.read(
       annotations: url, images: images.map { URL(fileURLWithPath: $0) }, classes: classList,
-      imageSet: set == "all" ? nil : set, policy: .skip)
+      imageSet: set == "all" && format != .deeplesion && format != .kitchen ? nil : set, policy: .skip)
   }
 }
 

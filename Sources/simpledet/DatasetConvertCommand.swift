@@ -3,26 +3,43 @@ import Data
 import Foundation
 
 extension CrowdHumanReader.BoxKind: ExpressibleByArgument {}
+extension DOTAReader.Version: ExpressibleByArgument {}
+
+extension DeepLesionReader.Window: ExpressibleByArgument {
+  /// `dicom`, or `LOW,HIGH` in Hounsfield units.
+  public init?(argument: String) {
+    if argument == "dicom" {
+      self = .dicom
+      return
+    }
+    let ends = argument.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard ends.count == 2, let low = ends[0], let high = ends[1], low.isFinite, high.isFinite, low < high else { return nil }
+    self = .fixed(low: low, high: high)
+  }
+}
 
 extension DatasetCommand {
   /// `simpledet dataset convert`: any format SimpleDet reads, written as a COCO instances file.
   struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Convert a dataset (KITTI, WiderFace, CrowdHuman, VOC, ...) to a COCO JSON file.",
+      abstract: "Convert a dataset (KITTI, WiderFace, CrowdHuman, Cityscapes, DOTA, DeepLesion, Kitchen, VOC, ...) to a COCO JSON file.",
       discussion: """
         Reads the annotations with the format's reader and writes COCO JSON: image file names \
         relative to the image folder (--images, or the format's own), the format's categories, \
         and ignore regions (KITTI DontCare, WiderFace invalid faces, CrowdHuman masks and ignored \
-        boxes) as iscrowd annotations. Prints the images, the instances per class and, with \
-        --on-error skip (the default), the problems left out; with --on-error fail the first \
-        problem stops the conversion. See docs/datasets.md for each format's layout.
+        boxes, Cityscapes groups, DOTA difficult objects) as iscrowd annotations. With --tile-size, \
+        DOTA's images are cut into overlapping patches as DOTA_devkit's ImgSplit cuts them, \
+        written with their labels under --tile-out. DeepLesion's 16-bit key slices are windowed \
+        to 8-bit PNGs under --images-out. Prints the images, the instances per class \
+        and, with --on-error skip (the default), the problems left out; with --on-error fail the \
+        first problem stops the conversion. See docs/datasets.md for each format's layout.
         """)
 
-    @Option(name: .customLong("from"), help: "kitti, wider-face or crowdhuman (also coco, voc, light-json).")
+    @Option(name: .customLong("from"), help: "kitti, wider-face, crowdhuman, cityscapes, dota, deeplesion or kitchen (also coco, voc, light-json).")
     var format: DatasetFormat
 
     @Option(help: ArgumentHelp(
-      "KITTI: the folder holding label_2/ (training/) or its parent; WiderFace: the folder holding wider_face_split/, or a *_bbx_gt.txt file; CrowdHuman: the folder holding annotation_*.odgt, or an .odgt file.",
+      "KITTI: the folder holding label_2/ (training/) or its parent; WiderFace: the folder holding wider_face_split/, or a *_bbx_gt.txt file; CrowdHuman: the folder holding annotation_*.odgt, or an .odgt file; Cityscapes: the folder holding gtFine/ and leftImg8bit/; DOTA: the folder holding labelTxt/ and images/ (or train/ and val/); DeepLesion: DL_info.csv or its folder; Kitchen: the folder holding Annotations/, JPEGImages/ and ImageSets/Main/.",
       valueName: "path"))
     var input: String
 
@@ -30,12 +47,12 @@ extension DatasetCommand {
     var out: String
 
     @Option(help: ArgumentHelp(
-      "The image folder; written file names are relative to it (default: KITTI image_2/, WiderFace WIDER_<split>/images/, CrowdHuman Images/).",
+      "The image folder; written file names are relative to it (default: KITTI image_2/, WiderFace WIDER_<split>/images/, CrowdHuman Images/, Cityscapes leftImg8bit/<split>/, DOTA images/; DeepLesion: the 16-bit slices, default Images_png/ beside DL_info.csv; Kitchen JPEGImages/).",
       valueName: "dir"))
     var images: String?
 
     @Option(help: ArgumentHelp(
-      "WiderFace and CrowdHuman: train or val when --input is the dataset's folder (default: train); KITTI: an id list, ImageSets/<name>.txt or a path (default: every label file); VOC: the image set (default: trainval).",
+      "WiderFace and CrowdHuman: train or val when --input is the dataset's folder (default: train); Cityscapes: train, val or test (default: train); DOTA: the sub-folder when --input holds train/ and val/ (default: train); DeepLesion: train, val, test or all (Train_Val_Test; default: train); Kitchen: train, test or all (default: train); KITTI: an id list, ImageSets/<name>.txt or a path (default: every label file); VOC: the image set (default: trainval).",
       valueName: "name"))
     var split: String?
 
@@ -50,7 +67,38 @@ extension DatasetCommand {
     @Option(name: .customLong("crowdhuman-box"), help: "CrowdHuman: fbox (full body, the default), vbox (visible region) or hbox (head).")
     var crowdhumanBox: CrowdHumanReader.BoxKind?
 
+    @Option(name: .customLong("dota-version"), help: "DOTA: the release whose classes to read, 1.0 (15 classes, the default), 1.5 (16) or 2.0 (18).")
+    var dotaVersion: DOTAReader.Version?
+
+    @Option(name: .customLong("tile-size"), help: ArgumentHelp("DOTA: cut the images into square patches of this many pixels (ImgSplit's subsize).", valueName: "pixels"))
+    var tileSize: Int?
+
+    @Option(name: .customLong("tile-overlap"), help: ArgumentHelp("DOTA: pixels shared by neighbouring patches (ImgSplit's gap).", valueName: "pixels"))
+    var tileOverlap: Int = 200
+
+    @Option(name: .customLong("tile-threshold"), help: ArgumentHelp("DOTA: a cut object whose part in a patch has at most this fraction of its area is an ignore region there (ImgSplit's thresh).", valueName: "fraction"))
+    var tileThreshold: Double = 0.7
+
+    @Option(name: .customLong("tile-out"), help: ArgumentHelp("DOTA with --tile-size: the folder the patches are written to, as images/ and labelTxt/; the COCO file names them relative to its images/.", valueName: "dir"))
+    var tileOut: String?
+
+    @Option(name: .customLong("images-out"), help: ArgumentHelp("DeepLesion: the folder the windowed 8-bit key slices are written to, named by File_name; the COCO file names them relative to it.", valueName: "dir"))
+    var imagesOut: String?
+
+    @Option(help: ArgumentHelp("DeepLesion: the Hounsfield range mapped to 0-255, 'dicom' (each slice's DICOM_windows, the default) or LOW,HIGH such as --window=-1024,3071 (with '=', since the value starts with '-').", valueName: "window"))
+    var window: DeepLesionReader.Window?
+
     func validate() throws {
+      if format == .deeplesion, imagesOut == nil { throw ValidationError("--from deeplesion needs --images-out: the folder for the windowed 8-bit slices") }
+      if imagesOut != nil || window != nil, format != .deeplesion { throw ValidationError("--images-out and --window are for --from deeplesion") }
+      if dotaVersion != nil, format != .dota { throw ValidationError("--dota-version is for --from dota") }
+      if tileSize != nil || tileOut != nil {
+        guard format == .dota else { throw ValidationError("--tile-size and --tile-out are for --from dota") }
+        guard let tileSize, tileOut != nil else { throw ValidationError("--tile-size and --tile-out go together") }
+        if let problem = DOTATiling(size: tileSize, overlap: tileOverlap, threshold: tileThreshold).problem {
+          throw ValidationError("--tile-size, --tile-overlap, --tile-threshold: \(problem)")
+        }
+      }
       if kittiClasses != nil, format != .kitti { throw ValidationError("--kitti-classes is for --from kitti") }
       if crowdhumanBox != nil, format != .crowdHuman { throw ValidationError("--crowdhuman-box is for --from crowdhuman") }
       if let classes = classList {
@@ -67,11 +115,25 @@ extension DatasetCommand {
     }
 
     func run() throws {
-      let dataset: Dataset
+      var dataset: Dataset
       do {
-        dataset = try format.read(
-          annotations: URL(fileURLWithPath: input), images: images.map { URL(fileURLWithPath: $0) }, classes: classList,
-          imageSet: split ?? (format == .voc ? "trainval" : nil), policy: onError, crowdHumanBox: crowdhumanBox ?? .full)
+        if format == .deeplesion, let imagesOut {
+          dataset = try DeepLesionReader.convert(
+            annotations: URL(fileURLWithPath: input), slices: images.map { URL(fileURLWithPath: $0) }, split: split, window: window ?? .dicom,
+            output: URL(fileURLWithPath: imagesOut), policy: onError)
+          print("windowed \(dataset.records.count) key slices to 8 bits under \(imagesOut)")
+        } else {
+          dataset = try format.read(
+            annotations: URL(fileURLWithPath: input), images: images.map { URL(fileURLWithPath: $0) }, classes: classList,
+            imageSet: split ?? (format == .voc ? "trainval" : nil), policy: onError, crowdHumanBox: crowdhumanBox ?? .full,
+            dotaVersion: dotaVersion ?? .v1_0)
+        }
+        if let tileSize, let tileOut {
+          let tiling = DOTATiling(size: tileSize, overlap: tileOverlap, threshold: tileThreshold)
+          let source = dataset.records.count
+          dataset = try DOTAReader.tile(dataset, tiling: tiling, output: URL(fileURLWithPath: tileOut), policy: onError)
+          print("cut \(source) images into \(dataset.records.count) patches of \(tileSize) pixels (overlap \(tileOverlap)) under \(tileOut)")
+        }
       } catch let error as DataValidationError {
         // Under fail: the first problem, on one line.
         let more = error.issues.count > 1 ? " (1 of \(error.issues.count) problems)" : ""

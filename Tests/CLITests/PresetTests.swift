@@ -52,7 +52,7 @@ import Testing
 
   /// The names a preset's model may predict, from sources independent of the code under test:
   /// torchvision's COCO list (label = category id) for 91-class models, COCO's 80 names for COCO
-  /// data, the shapes, the classes KITTI, WiderFace and CrowdHuman fix, or the data's own file. The background slot is allowed: one-stage heads
+  /// data, the shapes, the classes KITTI, WiderFace, CrowdHuman, Cityscapes, DOTA, DeepLesion and Kitchen fix, or the data's own file. The background slot is allowed: one-stage heads
   /// score it too.
   static func expectedNames(_ config: SimpleDetConfig) throws -> Set<String> {
     let torchvisionNames = try JSONDecoder().decode(
@@ -70,6 +70,26 @@ import Testing
       names = config.data.classes.isEmpty ? Set(types) : Set(config.data.classes.map { String($0.prefix { $0 != "+" }) })
     case .widerFace: names = ["face"]
     case .crowdhuman: names = ["person"]
+    // cityscapesScripts' labels.py: the eight labels with instances that are evaluated.
+    case .cityscapes: names = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
+    // DOTA_devkit's class lists: v1.0's 15, with container-crane from v1.5 and airport, helipad from v2.0.
+    case .dota:
+      let v1 = ["plane", "baseball-diamond", "bridge", "ground-track-field", "small-vehicle", "large-vehicle", "ship", "tennis-court",
+                "basketball-court", "storage-tank", "soccer-ball-field", "roundabout", "harbor", "swimming-pool", "helicopter"]
+      let later: [String] = switch config.data.dotaVersion {
+      case .v1_0: []
+      case .v1_5: ["container-crane"]
+      case .v2_0: ["container-crane", "airport", "helipad"]
+      }
+      names = Set(v1 + later)
+    case .deeplesion: names = ["lesion"]
+    // The universal-detection benchmark's kitchen_voc.py.
+    case .kitchen:
+      names = [
+        "coca_cola_glass_bottle", "coffee_mate_french_vanilla", "honey_bunches_of_oats_honey_roasted", "hunts_sauce", "mahatma_rice",
+        "nature_valley_soft_baked_oatmeal_squares_cinnamon_brown_sugar", "nature_valley_sweet_and_salty_nut_almond", "palmolive_orange",
+        "pop_secret_light_butter", "pringles_bbq", "red_bull",
+      ]
     }
     return names.union(["__background__"])
   }

@@ -562,6 +562,12 @@ func error(of body: () throws -> Void) -> ConfigError? {
     let crowd = try SimpleDetConfig.load(overrides: ["data.kind=crowdhuman", "data.crowdhuman_box=hbox"])
     #expect(crowd.data.crowdhumanBox == .head && crowd.data.kind.format == .crowdHuman)
     #expect(try SimpleDetConfig.load(overrides: ["data.kind=wider_face"]).data.kind.format == .widerFace)
+    #expect(try SimpleDetConfig.load(overrides: ["data.kind=cityscapes"]).data.kind.format == .cityscapes)
+    let dota = try SimpleDetConfig.load(overrides: ["data.kind=dota", "data.dota_version=1.5"])
+    #expect(dota.data.kind.format == .dota && dota.data.dotaVersion == .v1_5 && SimpleDetConfig().data.dotaVersion == .v1_0)
+    #expect(error { _ = try SimpleDetConfig.load(overrides: ["data.dota_version=3.0"]) } != nil)
+    #expect(try SimpleDetConfig.load(overrides: ["data.kind=deeplesion"]).data.kind.format == .deeplesion)
+    #expect(try SimpleDetConfig.load(overrides: ["data.kind=kitchen"]).data.kind.format == .kitchen)
     #expect(SimpleDetConfig().data.classes.isEmpty && SimpleDetConfig().data.crowdhumanBox == .full)
   }
 

@@ -62,6 +62,26 @@ import Testing
     #expect(again.metadata == dataset.metadata)
   }
 
+  /// Attributes (DeepLesion's spacing, DOTA's gsd) survive the writer and the reader; values of
+  /// other kinds in a file from another tool are passed over.
+  @Test func attributesRoundTrip() throws {
+    var dataset = try read(Self.valid)
+    dataset.records[0].attributes = ["spacing_mm": .numbers([0.7, 0.7, 5]), "source": .string("GoogleEarth"), "age": .number(62)]
+    dataset.records[0].instances[0].attributes = ["lesion_type": .number(-1), "noisy": .bool(true)]
+    let written = try COCOWriter.encode(records: dataset.records, metadata: dataset.metadata)
+    let json = try #require(try JSONSerialization.jsonObject(with: written) as? [String: Any])
+    let image = try #require((json["images"] as? [[String: Any]])?.first?["attributes"] as? [String: Any])
+    #expect(image["source"] as? String == "GoogleEarth" && image["age"] as? Double == 62)
+    let again = try COCOReader.read(written, file: "again.json", imageSource: dataset.imageSource, policy: .fail)
+    #expect(again.records == dataset.records)
+
+    let other = try read("""
+      {"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10, "attributes": {"tags": ["a"], "nested": {"x": 1}, "ok": 1}}],
+       "categories": []}
+      """)
+    #expect(other.records[0].attributes == ["ok": .number(1)])
+  }
+
   @Test(arguments: [
     ("{\"images\": [", "malformed JSON"),
     ("[]", "expected an object"),

@@ -3,7 +3,7 @@ import Testing
 
 @testable import Data
 
-/// The three line formats under random damage (lines dropped, repeated or swapped, fields replaced
+/// The line formats (and Cityscapes' JSON files, damaged line by line too) under random damage (lines dropped, repeated or swapped, fields replaced
 /// by junk, huge or negative numbers, bytes flipped): reading must end in a dataset or a typed
 /// error, never a crash. Seeded, so a failure repeats.
 @Suite struct ConverterFuzzTests {
@@ -33,6 +33,8 @@ import Testing
   @Test(arguments: [
     ("kitti", "training/label_2/000000.txt"), ("kitti", "training/label_2/000001.txt"),
     ("wider_face", "wider_face_split/wider_face_train_bbx_gt.txt"), ("crowdhuman", "annotation_train.odgt"),
+    ("cityscapes", "gtFine/train/aachen/aachen_000000_000019_gtFine_polygons.json"), ("dota", "train/labelTxt/P0001.txt"),
+    ("deeplesion", "DL_info.csv"),
   ])
   func damagedFilesNeverCrash(_ fixture: String, _ file: String) throws {
     let root = try converterFixture(fixture)
@@ -46,7 +48,11 @@ import Testing
       try Self.damaged(original, random: &random).write(to: url)
       for policy in BadDataPolicy.allCases {
         do {
-          _ = try format?.read(annotations: root, images: nil, imageSet: nil, policy: policy)
+          if format == .deeplesion {
+            _ = try DeepLesionReader.convert(annotations: root, output: root.appendingPathComponent("slices"), policy: policy)
+          } else {
+            _ = try format?.read(annotations: root, images: nil, imageSet: nil, policy: policy)
+          }
           outcomes.read += 1
         } catch is DatasetFormatError, is DataValidationError {
           outcomes.refused += 1

@@ -110,4 +110,36 @@ import Testing
     let flat = Image(width: 10, height: 7, filledWith: [9, 99, 199])
     #expect(flat.resized(width: 23, height: 5) == Image(width: 23, height: 5, filledWith: [9, 99, 199]))
   }
+
+  /// 16-bit samples, against PNGs written by tools/make_png16_fixtures.py with zlib alone
+  /// (hu16.png, rgb16.png) and by Pillow (gray16.png).
+  @Test func sixteenBitSamplesDecodeWhole() throws {
+    let hu = try ImageCodec.decode16(try fixture("hu16.png"))
+    #expect(hu.width == 4 && hu.height == 2 && hu.channels == 1)
+    #expect(hu.samples == [31744, 32768, 32808, 0x1234, 65535, 0, 32863, 1])
+    #expect(hu[x: 2, y: 1, channel: 0] == 32863)
+    #expect(try ImageCodec.bitDepth(try fixture("hu16.png")) == 16 && ImageCodec.bitDepth(try fixture("gray.png")) == 8)
+    // The 8-bit decoder keeps the high byte.
+    #expect(try ImageCodec.decode(try fixture("hu16.png")).pixels == [124, 128, 128, 18, 255, 0, 128, 0])
+    #expect(try ImageCodec.decode16(try fixture("gray16.png")).samples == [0, 25700, 65535, 1799, 51400, 65535])
+
+    let rgb = try ImageCodec.decode16(try fixture("rgb16.png"))
+    #expect(rgb.channels == 3 && rgb.samples == [0x0102, 0x0304, 0x0506, 65535, 32768, 7])
+    #expect(try ImageCodec.decode16(try fixture("rgb16.png"), channels: 4).samples == [0x0102, 0x0304, 0x0506, 65535, 65535, 32768, 7, 65535])
+    #expect(Array(try ImageCodec.decode16(try fixture("hu16.png"), channels: 3).samples.prefix(6)) == [31744, 31744, 31744, 32768, 32768, 32768])
+    // 8-bit files are scaled up: v * 257.
+    #expect(Array(try ImageCodec.decode16(try fixture("gray.png")).samples.prefix(4)) == [0, 40 * 257, 80 * 257, 120 * 257])
+    #expect(throws: ImageCodecError.self) { try ImageCodec.decode16(try fixture("gray.jpg")) }
+    #expect(throws: ImageCodecError.self) { try ImageCodec.decode16(Data(try fixture("hu16.png").prefix(60))) }
+  }
+
+  @Test(arguments: [1, 2, 3, 4]) func sixteenBitRoundTripIsExact(channels: Int) throws {
+    var samples: [UInt16] = []
+    for i in 0..<(9 * 5 * channels) { samples.append(UInt16((i * 7919 + 13) % 65536)) }
+    let image = Image16(width: 9, height: 5, channels: channels, samples: samples)
+    let data = try ImageCodec.encodePNG16(image)
+    #expect(try ImageCodec.decode16(data) == image)
+    #expect(try ImageCodec.bitDepth(data) == 16)
+    #expect(try ImageCodec.decode(data).pixels == samples.map { UInt8($0 >> 8) })
+  }
 }

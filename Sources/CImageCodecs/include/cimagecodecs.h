@@ -48,6 +48,20 @@ int ci_png_info(const uint8_t *data, size_t size, int *width, int *height, int *
 int ci_png_decode(const uint8_t *data, size_t size, uint8_t *pixels, int width, int height, int channels,
                   char *message);
 
+/// The bits per sample a PNG stream stores (1, 2, 4, 8 or 16; 8 for palette images).
+int ci_png_depth(const uint8_t *data, size_t size, int *depth, char *message);
+
+/// Decodes into `samples` (width * height * channels 16-bit values in the machine's byte order),
+/// converting to `channels` 1, 2, 3 or 4 as `ci_png_decode` does; 16-bit files keep every bit,
+/// lower depths are scaled up to 16 bits (an 8-bit value v becomes v * 257).
+int ci_png_decode16(const uint8_t *data, size_t size, uint16_t *samples, int width, int height, int channels,
+                    char *message);
+
+/// Encodes packed 16-bit samples (machine byte order; 1, 2, 3 or 4 channels) as a 16-bit PNG.
+/// `*output` is freed with `ci_free`.
+int ci_png_encode16(const uint16_t *samples, int width, int height, int channels, uint8_t **output,
+                    size_t *outputSize, char *message);
+
 /// Encodes packed 8-bit pixels (1, 2, 3 or 4 channels). `*output` is freed with `ci_free`.
 int ci_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **output, size_t *outputSize,
                   char *message);

@@ -77,3 +77,30 @@ public struct Image: Sendable, Equatable {
     return Image(width: width, height: height, channels: count, pixels: output)
   }
 }
+
+/// A 16-bit image in memory (PNG's 16-bit samples, such as DeepLesion's CT slices), laid out as
+/// `Image`: rows packed top to bottom, 1 to 4 interleaved channels. `ImageCodec.decode16` reads
+/// one; the loader works on 8-bit `Image`s, so 16-bit data is mapped to 8 bits before training
+/// (DeepLesion's conversion windows Hounsfield units).
+public struct Image16: Sendable, Equatable {
+  public let width: Int
+  public let height: Int
+  public let channels: Int
+  public var samples: [UInt16]
+
+  public init(width: Int, height: Int, channels: Int, samples: [UInt16]) {
+    precondition(width >= 0 && height >= 0, "Image16: negative size \(width)x\(height)")
+    precondition((1...4).contains(channels), "Image16: \(channels) channels (1 to 4 supported)")
+    precondition(samples.count == width * height * channels, "Image16: \(samples.count) samples for \(width)x\(height)x\(channels)")
+    self.width = width
+    self.height = height
+    self.channels = channels
+    self.samples = samples
+  }
+
+  /// The value of one channel of the pixel at column `x`, row `y`.
+  public subscript(x x: Int, y y: Int, channel channel: Int) -> UInt16 {
+    get { samples[(y * width + x) * channels + channel] }
+    set { samples[(y * width + x) * channels + channel] = newValue }
+  }
+}

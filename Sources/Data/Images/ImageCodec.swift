@@ -105,6 +105,70 @@ public enum ImageCodec {
     }
   }
 
+  /// The bits per sample a PNG file stores (1, 2, 4, 8 or 16; 8 for palette images); JPEG files
+  /// are 8.
+  public static func bitDepth(_ data: Data) throws -> Int {
+    guard let format = ImageFormat(sniffing: data) else { throw ImageCodecError(.unknownFormat, "not a JPEG or PNG file") }
+    guard format == .png else { return 8 }
+    var depth: Int32 = 0
+    try data.withUnsafeBytes { raw in
+      let bytes = raw.bindMemory(to: UInt8.self)
+      try withMessage { ci_png_depth(bytes.baseAddress, bytes.count, &depth, $0) }
+    }
+    return Int(depth)
+  }
+
+  /// Decodes a PNG file keeping 16 bits per sample (every bit of a 16-bit file; lower depths
+  /// scaled up, an 8-bit value v becoming v * 257), converting to `channels` (1 to 4; nil: what
+  /// the file stores) as `decode` does. JPEG files are refused: they hold 8 bits.
+  public static func decode16(_ data: Data, channels requested: Int? = nil) throws -> Image16 {
+    if let requested, !(1...4).contains(requested) {
+      throw ImageCodecError(.invalidArgument, "\(requested) channels requested (1 to 4 supported)")
+    }
+    guard ImageFormat(sniffing: data) == .png else { throw ImageCodecError(.unknownFormat, "not a PNG file (16-bit decoding reads PNG)") }
+    return try data.withUnsafeBytes { (raw) throws -> Image16 in
+      let bytes = raw.bindMemory(to: UInt8.self)
+      var w: Int32 = 0
+      var h: Int32 = 0
+      var stored: Int32 = 0
+      try withMessage { ci_png_info(bytes.baseAddress, bytes.count, &w, &h, &stored, $0) }
+      let channels = requested ?? Int(stored)
+      let count = Int(w) * Int(h) * channels
+      var failure: ImageCodecError?
+      let samples = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+        do {
+          try withMessage { ci_png_decode16(bytes.baseAddress, bytes.count, buffer.baseAddress, w, h, Int32(channels), $0) }
+          initialized = count
+        } catch {
+          failure = error as? ImageCodecError ?? ImageCodecError(.corrupt, "\(error)")
+          initialized = 0
+        }
+      }
+      if let failure { throw failure }
+      return Image16(width: Int(w), height: Int(h), channels: channels, samples: samples)
+    }
+  }
+
+  /// Reads and decodes a PNG file with 16 bits per sample (see `decode16(_:channels:)`).
+  public static func decode16(contentsOf url: URL, channels: Int? = nil) throws -> Image16 {
+    let data: Data
+    do {
+      data = try Data(contentsOf: url)
+    } catch {
+      throw ImageCodecError(.corrupt, "cannot read \(url.path): \(error.localizedDescription)")
+    }
+    return try decode16(data, channels: channels)
+  }
+
+  /// Lossless 16-bit PNG bytes for `image`.
+  public static func encodePNG16(_ image: Image16) throws -> Data {
+    try encode { output, size, message in
+      image.samples.withUnsafeBufferPointer {
+        ci_png_encode16($0.baseAddress, Int32(image.width), Int32(image.height), Int32(image.channels), output, size, message)
+      }
+    }
+  }
+
   private static func decodeJPEG(
     _ raw: UnsafeRawBufferPointer, channels requested: Int?, applyingOrientation: Bool,
     minimumSize: (width: Int, height: Int)?

@@ -3,8 +3,9 @@ import Masks
 
 /// Reads COCO `instances_*.json` files: images, categories with arbitrary ids (mapped to
 /// contiguous labels in id order, as detectron2 does), boxes (`x, y, w, h` in the file),
-/// polygons, RLE masks (plain or compressed counts), `iscrowd`, and `difficult` where
-/// `COCOWriter` kept it (not a COCO field).
+/// polygons, RLE masks (plain or compressed counts), `iscrowd`, and `difficult` and `attributes`
+/// where `COCOWriter` kept them (not COCO fields; attribute values other than numbers, number
+/// lists, strings and booleans are passed over).
 public enum COCOReader {
   /// Reads an annotation file; `images` is the folder its `file_name`s are relative to.
   public static func read(annotations url: URL, images: URL, policy: BadDataPolicy = .skip) throws -> Dataset {
@@ -48,7 +49,8 @@ public enum COCOReader {
         continue
       }
       recordOfImage[id] = records.count
-      records.append(DatasetRecord(imageId: id, fileName: fileName, width: width, height: height))
+      let attributes = try node.optionalMember("attributes").map(readAttributes) ?? [:]
+      records.append(DatasetRecord(imageId: id, fileName: fileName, width: width, height: height, attributes: attributes))
     }
 
     var seenAnnotations = Set<Int>()
@@ -61,6 +63,7 @@ public enum COCOReader {
       let isCrowd = try node.optionalMember("iscrowd")?.bool() ?? false
       let isDifficult = try node.optionalMember("difficult")?.bool() ?? false
       let segmentation = try node.optionalMember("segmentation").flatMap(readSegmentation)
+      let attributes = try node.optionalMember("attributes").map(readAttributes) ?? [:]
       guard seenAnnotations.insert(id).inserted else {
         checks.report(.duplicateAnnotationId, record: record, detail: "annotation id \(id) appears again; the first is kept")
         continue
@@ -94,10 +97,28 @@ public enum COCOReader {
       }
       records[index].instances.append(
         AnnotationInstance(
-          box: box, label: label, isCrowd: isCrowd, isDifficult: isDifficult, segmentation: segmentation, annotationId: id))
+          box: box, label: label, isCrowd: isCrowd, isDifficult: isDifficult, segmentation: segmentation, annotationId: id,
+          attributes: attributes))
     }
     let issues = try checks.finish()
     return Dataset(records: records, metadata: metadata, imageSource: imageSource, annotationFile: file, issues: issues)
+  }
+
+  /// An `attributes` object's numbers, number lists, strings and booleans.
+  private static func readAttributes(_ node: JSONNode) throws -> Attributes {
+    var attributes: Attributes = [:]
+    for (key, value) in try node.object() {
+      switch value {
+      case let number as NSNumber where JSONNode.isBoolean(number): attributes[key] = .bool(number.boolValue)
+      case let number as NSNumber: attributes[key] = .number(number.doubleValue)
+      case let text as String: attributes[key] = .string(text)
+      case let list as [Any]:
+        let numbers = list.compactMap { ($0 as? NSNumber)?.doubleValue }
+        if numbers.count == list.count { attributes[key] = .numbers(numbers) }
+      default: continue
+      }
+    }
+    return attributes
   }
 
   private static func readSegmentation(_ node: JSONNode) throws -> Segmentation? {

@@ -3,14 +3,17 @@ import Masks
 
 /// Writes records as a COCO instances JSON file: `bbox` as `x, y, w, h`, the file's category ids
 /// from the metadata, `area` from the mask when there is one (as COCO does) or from the box, and
-/// RLE masks in compressed form; `difficult: 1` on difficult instances (a field COCO lacks).
+/// RLE masks in compressed form; `difficult: 1` on difficult instances and an `attributes` object
+/// on images and annotations that carry attributes (fields COCO lacks; pycocotools ignores them).
 public enum COCOWriter {
   public static func encode(records: [DatasetRecord], metadata: DatasetMetadata) throws -> Data {
     var images: [[String: Any]] = []
     var annotations: [[String: Any]] = []
     var nextAnnotationId = 1
     for record in records {
-      images.append(["id": record.imageId, "file_name": record.fileName, "width": record.width, "height": record.height])
+      var image: [String: Any] = ["id": record.imageId, "file_name": record.fileName, "width": record.width, "height": record.height]
+      if !record.attributes.isEmpty { image["attributes"] = record.attributes.mapValues(\.json) }
+      images.append(image)
       for instance in record.instances {
         var annotation: [String: Any] = [
           "id": instance.annotationId ?? nextAnnotationId,
@@ -21,6 +24,7 @@ public enum COCOWriter {
         ]
         // Not part of COCO (pycocotools ignores it): keeps VOC's and KITTI's difficult flags.
         if instance.isDifficult { annotation["difficult"] = 1 }
+        if !instance.attributes.isEmpty { annotation["attributes"] = instance.attributes.mapValues(\.json) }
         nextAnnotationId = max(nextAnnotationId, (instance.annotationId ?? nextAnnotationId)) + 1
         switch instance.segmentation {
         case .polygons(let polygons):

@@ -60,7 +60,7 @@ struct JSONNode {
 
   func double() throws -> Double {
     // JSONSerialization gives NSNumber for numbers and booleans alike; booleans are not numbers here.
-    guard let number = value as? NSNumber, !isBoolean(number) else { throw failure("expected a number") }
+    guard let number = value as? NSNumber, !Self.isBoolean(number) else { throw failure("expected a number") }
     let double = number.doubleValue
     guard double.isFinite else { throw failure("expected a finite number") }
     return double
@@ -75,7 +75,7 @@ struct JSONNode {
   /// A boolean, also accepting 0 and 1 (COCO's `iscrowd` is an integer).
   func bool() throws -> Bool {
     if let number = value as? NSNumber {
-      if isBoolean(number) { return number.boolValue }
+      if Self.isBoolean(number) { return number.boolValue }
       let double = number.doubleValue
       if double == 0 || double == 1 { return double == 1 }
     }
@@ -88,7 +88,8 @@ struct JSONNode {
     return values
   }
 
-  private func isBoolean(_ number: NSNumber) -> Bool {
+  /// Whether a parsed number came from `true` or `false`.
+  static func isBoolean(_ number: NSNumber) -> Bool {
     #if canImport(Darwin)
       return CFGetTypeID(number) == CFBooleanGetTypeID()
     #else

@@ -11,10 +11,12 @@ public struct AnnotationInstance: Sendable, Equatable {
   public var segmentation: Segmentation?
   /// The annotation's id in its file, when the format has one (for reports and results).
   public var annotationId: Int?
+  /// What the source says about the object beyond the fields above (DeepLesion's lesion type).
+  public var attributes: Attributes
 
   public init(
     box: Box, label: Int, isCrowd: Bool = false, isDifficult: Bool = false,
-    segmentation: Segmentation? = nil, annotationId: Int? = nil
+    segmentation: Segmentation? = nil, annotationId: Int? = nil, attributes: Attributes = [:]
   ) {
     self.box = box
     self.label = label
@@ -22,6 +24,7 @@ public struct AnnotationInstance: Sendable, Equatable {
     self.isDifficult = isDifficult
     self.segmentation = segmentation
     self.annotationId = annotationId
+    self.attributes = attributes
   }
 }
 
@@ -35,13 +38,19 @@ public struct DatasetRecord: Sendable, Equatable {
   public var width: Int
   public var height: Int
   public var instances: [AnnotationInstance]
+  /// What the source says about the image beyond the fields above (DeepLesion's pixel spacing,
+  /// DOTA's ground sample distance).
+  public var attributes: Attributes
 
-  public init(imageId: Int, fileName: String, width: Int, height: Int, instances: [AnnotationInstance] = []) {
+  public init(
+    imageId: Int, fileName: String, width: Int, height: Int, instances: [AnnotationInstance] = [], attributes: Attributes = [:]
+  ) {
     self.imageId = imageId
     self.fileName = fileName
     self.width = width
     self.height = height
     self.instances = instances
+    self.attributes = attributes
   }
 
   /// Wider than tall (or square): the loader batches such images together.
