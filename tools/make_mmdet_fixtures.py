@@ -2,7 +2,9 @@
 test with mmdetection (Tests/CLITests/MMDetPresetTests.swift, Tests/NNTests/MMDetectionNamesTests.swift).
 
 For each of mmdetection 3.3.0's `faster-rcnn_r50_fpn_1x_coco`, `mask-rcnn_r50_fpn_1x_coco`,
-`retinanet_r50_fpn_1x_coco`, `cascade-rcnn_r50_fpn_1x_coco` and `cascade-mask-rcnn_r50_fpn_1x_coco`
+`retinanet_r50_fpn_1x_coco`, `cascade-rcnn_r50_fpn_1x_coco`, `cascade-mask-rcnn_r50_fpn_1x_coco`,
+`faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco` (DCN v1 in C3-C5) and
+`faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco` (DCNv2 in C3-C5)
 (its own bundled configs, `mmdet/.mim/configs/...`), the model is
 built with random initialisation (`init_weights()` without the ImageNet checkpoint), given weights
 that the Swift test rebuilds without a weight file, and batch-norm statistics calibrated on the
@@ -25,7 +27,9 @@ Stored per model, under mmdetection's tensor names:
   the same model with its rcnn test_cfg's `nms` replaced by each of `SOFT_NMS` (soft-NMS with
   linear decay at IoU 0.3 and with Gaussian decay, sigma 0.5, both with `min_score=0.05`), each
   with the `nms` dict it ran with and how many of them standard NMS's top 100 also has
-  (`in_standard_nms`, the bar a test that ran standard NMS by mistake would reach).
+  (`in_standard_nms`, the bar a test that ran standard NMS by mistake would reach); for the DCN
+  models also (`conv_offset`) the spread of the offsets each deformable convolution predicted
+  (mmdetection zero-initialises `conv_offset`; here it is given a spread, see OFFSET_BIAS_STD).
 
 With the name `tiny`: genuine `.pth` files of width-reduced mmdetection models (ResNet-18 with
 4 base channels, 8-channel FPN, 3 classes): `tiny-mask-rcnn.mmengine.pth` saved through
@@ -40,7 +44,10 @@ orders ties) and whose soft-NMS (`softnms`) is a port to NumPy of mmcv's CPU ker
 (`softnms_cpu` in mmcv/ops/csrc/pytorch/cpu/nms.cpp, mmcv 2.x: float32 throughout, the box of
 highest score first found with a strict `<`, swapped into place, the rest decayed by
 `1 - IoU` once IoU >= the threshold (linear) or by `exp(-IoU^2 / sigma)` (Gaussian), a box
-decayed below `min_score` swapped with the last and dropped), and relaxes mmdetection's
+decayed below `min_score` swapped with the last and dropped), whose deformable convolutions
+(`deform_conv_forward` for DCN's DeformConv2dPack, `modulated_deform_conv_forward` for DCNv2's
+ModulatedDeformConv2dPack; forward only) are torchvision.ops.deform_conv2d with mmcv's offset and
+mask passed unchanged, and relaxes mmdetection's
 `mmcv<2.2.0` import check by reporting mmcv as 2.1.0, all in this process only. Run from a throwaway virtual environment beside the pinned torch
 2.15.0 / torchvision 0.29.2 (see tools/make_torchvision_cli_fixtures.py) with mmengine==0.10.7,
 mmcv-lite==2.2.0, mmdet==3.3.0 (never a dependency of the build):
@@ -54,6 +61,24 @@ are far more sensitive to the input than trained ones: the cv2 resize (pixels wi
 levels of the float resize, 0.26 on average) reorders their detections completely, while the
 float resize lets the rest of the pipeline be compared to float rounding. How many detections
 survive mmcv's own resize is printed and stored as `cv2_resize_matches`.
+
+The offset layouts are the same: mmcv's and torchvision's kernels both read, for offset group g
+and kernel tap t = i * kw + j (row-major over the kernel), dy from channel g * 2K + 2t and dx from
+channel g * 2K + 2t + 1 (K = kh * kw: interleaved (dy, dx) per tap, mmcv's docstring's
+`[y0, x0, y1, x1, ...]`), and the mask from channel g * K + t; both sample at
+(h_out * stride - pad + i * dilation + dy, ...) bilinearly, zero outside (-1, H) x (-1, W) and
+for out-of-range corners. DCNv2's conv_offset predicts 3K channels per offset group, which
+ModulatedDeformConv2dPack splits as `o1, o2, mask = chunk(out, 3)`, `offset = cat(o1, o2)`,
+`mask = sigmoid(mask)`: the offsets are the first 2K channels (G * 2K with G offset groups) and
+the mask logits the rest, as SimpleDet's DeformableConv2d splits them. Evidence: mmcv itself maps
+DeformConv2dPack and ModulatedDeformConv2dPack to torchvision's deform_conv2d with the offset and
+mask unchanged on MLU devices (`DeformConv2dPack_MLU`, `ModulatedDeformConv2dPack_MLU` in
+mmcv/ops/deform_conv.py and modulated_deform_conv.py); and `check_deform_conv_layout` (run first,
+its largest difference printed) checks the stand-in through mmcv's own autograd functions and
+ModulatedDeformConv2dPack against a NumPy port of mmcv's CPU kernel
+(`mmcv_deform_conv_reference`) in float64, on cases where a swapped (dx, dy), a coordinate-major
+layout, swapped kernel sides or mixed-up offset groups would show (they agree to 4e-16; with
+(dy, dx) swapped in the port they differ by 10).
 """
 import contextlib
 import json
@@ -141,9 +166,32 @@ def _install_mmcv_ext():
             i += 1
         return torch.from_numpy(inds[:n].copy())
 
+    def deform_conv_forward(input, weight, offset, output, columns, ones, kW, kH, dW, dH, padW, padH,
+                            dilationW, dilationH, group, deformable_group, im2col_step):
+        """mmcv's DCN (DeformConv2dFunction.forward) as torchvision's deform_conv2d: the offset
+        is passed as it is (see the module docstring and `check_deform_conv_layout`)."""
+        assert weight.shape[2:] == (kH, kW) and input.shape[1] == group * weight.shape[1]
+        assert offset.shape[1] == deformable_group * 2 * kH * kW
+        output.copy_(torchvision.ops.deform_conv2d(
+            input, offset, weight, None, stride=(dH, dW), padding=(padH, padW), dilation=(dilationH, dilationW)))
+
+    def modulated_deform_conv_forward(input, weight, bias, ones, offset, mask, output, columns, kernel_h, kernel_w,
+                                      stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, group,
+                                      deformable_group, with_bias):
+        """mmcv's DCNv2 (ModulatedDeformConv2dFunction.forward) as torchvision's deform_conv2d
+        with its mask: offset and mask passed as they are."""
+        assert weight.shape[2:] == (kernel_h, kernel_w) and input.shape[1] == group * weight.shape[1]
+        assert offset.shape[1] == deformable_group * 2 * kernel_h * kernel_w
+        assert mask.shape[1] == deformable_group * kernel_h * kernel_w
+        output.copy_(torchvision.ops.deform_conv2d(
+            input, offset, weight, bias if with_bias else None, stride=(stride_h, stride_w), padding=(pad_h, pad_w),
+            dilation=(dilation_h, dilation_w), mask=mask))
+
     ext.roi_align_forward = roi_align_forward
     ext.nms = nms
     ext.softnms = softnms
+    ext.deform_conv_forward = deform_conv_forward
+    ext.modulated_deform_conv_forward = modulated_deform_conv_forward
 
     def missing(name):
         if name.startswith("__"):
@@ -182,7 +230,21 @@ MODELS = {
     "retinanet_r50_fpn_1x_coco": "retinanet/retinanet_r50_fpn_1x_coco.py",
     "cascade-rcnn_r50_fpn_1x_coco": "cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py",
     "cascade-mask-rcnn_r50_fpn_1x_coco": "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
+    "faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco": "dcn/faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco.py",
+    "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco": "dcnv2/faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco.py",
 }
+# mmdetection zero-initialises every deformable convolution's offset predictor (`conv_offset`),
+# which would make the DCN models ordinary (DCNv2: every mask 0.5) and leave the offsets untested.
+# Their biases get std OFFSET_BIAS_STD (a fixed shift per tap and coordinate, which tells the
+# layout apart) and their weights std OFFSET_WEIGHT_GAIN / sqrt(fan_in) (offsets that vary with the
+# image, which tell the positions apart): predicted offsets of 0.6 to 0.8 pixels' spread on the
+# test image, about 0.2 of it varying with position (printed, and stored in the fixture as
+# `conv_offset`). With offsets mostly from the weights (gain 1, bias std 0.25: 0.7 pixels varying
+# with position) the random network was chaotic: rounding alone (PyTorch's channels-last
+# convolutions instead of NCHW) changed DCN's C5 by 7% of its largest value, and SimpleDet found 4
+# (DCN) and 1 (DCNv2) of mmdetection's top 50. At these settings the same rounding changes C5 by
+# 8e-5 (DCN) and 1.2e-4 (DCNv2) of its largest value, 2e-5 without DCN.
+OFFSET_WEIGHT_GAIN, OFFSET_BIAS_STD = 0.3, 0.7
 # mmdetection's soft-NMS settings for the R-CNN test_cfg, run on Cascade R-CNN with the min_score
 # that _base_/models/faster-rcnn_r50_fpn.py's comment suggests: the linear decay at mmcv's default
 # iou_threshold 0.3, and the Gaussian decay (sigma 0.5, mmcv's default). At
@@ -198,6 +260,98 @@ SOFT_TOP = 100
 TOP = 50
 LARGE_DETECTIONS, LARGE_AREA = 3000, 150 * 150
 IMAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CLITests", "Fixtures", "torchvision", "scene.png")
+
+
+def mmcv_deform_conv_reference(x, offset, mask, weight, bias, stride, padding, dilation, groups, deform_groups):
+    """A port to NumPy (float64) of mmcv's CPU deformable convolution: `deformable_im2col_cpu_kernel`
+    and `modulated_deformable_im2col_cpu_kernel` (mmcv/ops/csrc/pytorch/cpu/deform_conv.cpp and
+    modulated_deform_conv.cpp, mmcv 2.x), then the grouped product with the weight. Tap t = i * kw + j
+    of deformable group g reads its offset from channels g * 2K + 2t (dy) and g * 2K + 2t + 1 (dx)
+    and its mask from channel g * K + t; it samples the input at (h_in + i * dilation_h + dy,
+    w_in + j * dilation_w + dx), 0 unless -1 < h < H and -1 < w < W, bilinearly with out-of-range
+    corners 0; the value is multiplied by the mask (v2)."""
+    x, offset, weight = (t.detach().double().numpy() for t in (x, offset, weight))
+    mask = None if mask is None else mask.detach().double().numpy()
+    batch, channels, height, width = x.shape
+    out_channels, group_channels, kh, kw = weight.shape
+    taps = kh * kw
+    out_h, out_w = offset.shape[2:]
+    h_in = (np.arange(out_h) * stride[0] - padding[0])[:, None]
+    w_in = (np.arange(out_w) * stride[1] - padding[1])[None, :]
+    columns = np.zeros((batch, channels, taps, out_h, out_w))
+    per_group = channels // deform_groups
+    for b in range(batch):
+        for c in range(channels):
+            g = c // per_group
+            image = x[b, c]
+            for i in range(kh):
+                for j in range(kw):
+                    t = i * kw + j
+                    h = h_in + i * dilation[0] + offset[b, g * 2 * taps + 2 * t]
+                    w = w_in + j * dilation[1] + offset[b, g * 2 * taps + 2 * t + 1]
+                    inside = (h > -1) & (w > -1) & (h < height) & (w < width)
+                    h_low, w_low = np.floor(h).astype(int), np.floor(w).astype(int)
+                    lh, lw = h - h_low, w - w_low
+                    value = np.zeros_like(h)
+                    for dy, wy in ((0, 1 - lh), (1, lh)):
+                        for dx, wx in ((0, 1 - lw), (1, lw)):
+                            yy, xx = h_low + dy, w_low + dx
+                            ok = (yy >= 0) & (yy <= height - 1) & (xx >= 0) & (xx <= width - 1)
+                            corner = np.where(ok, image[np.clip(yy, 0, height - 1), np.clip(xx, 0, width - 1)], 0.0)
+                            value += wy * wx * corner
+                    value = np.where(inside, value, 0.0)
+                    if mask is not None:
+                        value = value * mask[b, g * taps + t]
+                    columns[b, c, t] = value
+    out = np.zeros((batch, out_channels, out_h, out_w))
+    per_out = out_channels // groups
+    for g in range(groups):
+        cols = columns[:, g * group_channels:(g + 1) * group_channels].reshape(batch, group_channels * taps, out_h * out_w)
+        w_g = weight[g * per_out:(g + 1) * per_out].reshape(per_out, group_channels * taps)
+        out[:, g * per_out:(g + 1) * per_out] = np.einsum("ok,bkp->bop", w_g, cols).reshape(batch, per_out, out_h, out_w)
+    if bias is not None:
+        out += bias.detach().double().numpy()[None, :, None, None]
+    return torch.from_numpy(out)
+
+
+def check_deform_conv_layout():
+    """Evidence for the offset layout claim: mmcv's DCN and DCNv2 functions (through the stand-in
+    `mmcv._ext`, so torchvision's deform_conv2d with the offset and mask as mmcv passes them) equal
+    the port of mmcv's own CPU kernel in float64, on cases that would tell (dy, dx) from (dx, dy),
+    tap-major from coordinate-major, kernel height from width and one offset group from another:
+    a 3 x 2 kernel, strides (2, 1), paddings (1, 2), dilations (1, 2), 2 groups, 2 offset groups,
+    offsets of 1.5 pixels' spread (samples outside the image included). Then that
+    ModulatedDeformConv2dPack's chunks [o1, o2, mask] of conv_offset's output are offset =
+    cat(o1, o2), the first 2K channels per offset-group layout above, and mask = sigmoid(last K)."""
+    from mmcv.ops.deform_conv import deform_conv2d as mmcv_dcn
+    from mmcv.ops.modulated_deform_conv import ModulatedDeformConv2dPack, modulated_deform_conv2d as mmcv_mdcn
+    g = torch.Generator().manual_seed(7)
+    worst = 0.0
+    for stride, padding, dilation in (((2, 1), (1, 2), (1, 2)), ((1, 1), (1, 1), (1, 1))):
+        x = torch.randn(2, 4, 7, 9, generator=g, dtype=torch.float64)
+        weight = torch.randn(6, 2, 3, 2, generator=g, dtype=torch.float64)
+        bias = torch.randn(6, generator=g, dtype=torch.float64)
+        out_h = (7 + 2 * padding[0] - dilation[0] * 2 - 1) // stride[0] + 1
+        out_w = (9 + 2 * padding[1] - dilation[1] * 1 - 1) // stride[1] + 1
+        offset = 1.5 * torch.randn(2, 2 * 2 * 6, out_h, out_w, generator=g, dtype=torch.float64)
+        mask = torch.rand(2, 2 * 6, out_h, out_w, generator=g, dtype=torch.float64)
+        ours = mmcv_dcn(x, offset, weight, stride, padding, dilation, 2, 2)
+        theirs = mmcv_deform_conv_reference(x, offset, None, weight, None, stride, padding, dilation, 2, 2)
+        worst = max(worst, float((ours - theirs).abs().max()))
+        ours = mmcv_mdcn(x, offset, mask, weight, bias, stride, padding, dilation, 2, 2)
+        theirs = mmcv_deform_conv_reference(x, offset, mask, weight, bias, stride, padding, dilation, 2, 2)
+        worst = max(worst, float((ours - theirs).abs().max()))
+    pack = ModulatedDeformConv2dPack(4, 6, 3, stride=1, padding=1, deform_groups=2).double()
+    with torch.no_grad():
+        for p in pack.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.5)
+        x = torch.randn(1, 4, 6, 5, generator=g, dtype=torch.float64)
+        raw = pack.conv_offset(x)
+        theirs = mmcv_deform_conv_reference(
+            x, raw[:, :2 * 2 * 9], raw[:, 2 * 2 * 9:].sigmoid(), pack.weight, pack.bias, (1, 1), (1, 1), (1, 1), 1, 2)
+        worst = max(worst, float((pack(x) - theirs).abs().max()))
+    assert worst < 1e-10, f"the deform conv stand-in differs from mmcv's CPU kernel by {worst}"
+    return worst
 
 
 def rebuilt(shape, mean, std, k):
@@ -216,6 +370,36 @@ def config(name, score_zero=True):
         else:
             test.score_thr = 0.0
     return cfg
+
+
+def offset_spread(model, image_path):
+    """Per deformable convolution (mmdetection's module name), the standard deviation in pixels of
+    the offsets its conv_offset predicts on the image (`offset_std`), the part of it that varies
+    with position (`position_std`: the root mean square over offset channels of each channel's
+    spread over positions), and for DCNv2 the mean of its masks."""
+    spread = {}
+
+    def hook(name, modulated):
+        def record(module, inputs, output):
+            o = output.detach().to(torch.float64)
+            offsets = o[:, :2 * o.shape[1] // 3] if modulated else o
+            spread[name] = {
+                "offset_std": round(float(offsets.std()), 4),
+                "position_std": round(float(offsets.var(dim=(0, 2, 3)).mean().sqrt()), 4),
+            }
+            if modulated:
+                spread[name]["mask_mean"] = round(float(o[:, 2 * o.shape[1] // 3:].sigmoid().mean()), 4)
+        return record
+
+    from mmcv.ops import DeformConv2dPack, ModulatedDeformConv2dPack
+    handles = [
+        m.conv_offset.register_forward_hook(hook(n, isinstance(m, ModulatedDeformConv2dPack)))
+        for n, m in model.named_modules() if isinstance(m, (DeformConv2dPack, ModulatedDeformConv2dPack))]
+    with torch.no_grad(), float_resize(model):
+        inference_detector(model, image_path)
+    for h in handles:
+        h.remove()
+    return spread
 
 
 def calibrate(model, image_path):
@@ -304,6 +488,10 @@ def build(name, image_path):
             # logits centred already: medians -0.35, 0.03 and -0.005 at the detected labels,
             # 10% to 90% within about -1.4 to +0.9 of them; their biases keep their rule.)
             mean = 10.0
+        if key.endswith(".conv_offset.weight"):
+            mean, std = 0.0, OFFSET_WEIGHT_GAIN / math.sqrt(math.prod(t.shape[1:]))
+        elif key.endswith(".conv_offset.bias"):
+            mean, std = 0.0, OFFSET_BIAS_STD
         rule.append({"name": key, "shape": list(t.shape), "seed": k, "mean": mean, "std": std})
         new_state[key] = rebuilt(list(t.shape), mean, std, k)
     model.load_state_dict(new_state, strict=False)
@@ -416,6 +604,7 @@ def main():
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
     print(f"mmdet {mmdet.__version__}, mmcv-lite {_mmcv_version}, torch {torch.__version__}")
+    print(f"deform conv stand-in against the port of mmcv's CPU kernel: largest difference {check_deform_conv_layout():.1e}")
     for name in only:
         if name == "tiny":
             tiny_models(out)
@@ -443,6 +632,15 @@ def main():
             "images": {"scene.png": found},
             "cv2_resize_matches": cv2_matches,
         }
+        if "dconv" in name or "mdconv" in name:
+            spread = offset_spread(model, IMAGE)
+            stds = [v["offset_std"] for v in spread.values()]
+            positions = [v["position_std"] for v in spread.values()]
+            print(f"  {len(spread)} deformable convolutions, offsets' spread {min(stds):.3f} to {max(stds):.3f} pixels"
+                  f" ({min(positions):.3f} to {max(positions):.3f} varying with position)"
+                  + (f", masks' mean {min(v['mask_mean'] for v in spread.values()):.3f} to {max(v['mask_mean'] for v in spread.values()):.3f}"
+                     if "mask_mean" in next(iter(spread.values())) else ""))
+            fixture["conv_offset"] = spread
         if name.startswith("retinanet"):
             # The top 100 of this random RetinaNet all come from P3-P5; P6 and P7 (anchor
             # strides, no ReLU before P7) show only further down. Its top 50 boxes larger than

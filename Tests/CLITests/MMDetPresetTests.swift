@@ -12,6 +12,10 @@ import Torch
 /// mmdetection's names, written as a checkpoint, converted by the command line and given to
 /// `predict`, as a user with a model-zoo file would.
 ///
+/// For the DCN presets (deformable convolutions v1 and v2 in C3-C5) the fixture's offset predictors
+/// have a spread (mmdetection zero-initialises them), and without them, or with their layout
+/// swapped, the detections do not match.
+///
 /// For Cascade R-CNN the same model also runs with soft-NMS (`--set test.nms=...`, translated from
 /// the `nms` dict mmdetection's test_cfg ran with), against all 100 of mmdetection's detections.
 ///
@@ -27,8 +31,10 @@ import Torch
 
   static let presets = [
     "faster-rcnn_r50_fpn_1x_coco", "mask-rcnn_r50_fpn_1x_coco", "retinanet_r50_fpn_1x_coco", "cascade-rcnn_r50_fpn_1x_coco",
-    "cascade-mask-rcnn_r50_fpn_1x_coco",
+    "cascade-mask-rcnn_r50_fpn_1x_coco", "faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco",
   ]
+  /// The presets with deformable convolutions (DCN v1 and DCNv2 in C3-C5).
+  static let deformablePresets = ["faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco"]
 
   struct Expected: Decodable {
     struct Detection: Decodable {
@@ -62,10 +68,22 @@ import Torch
       }
     }
     var softNMS: [String: SoftNMS]?
+    /// The DCN presets': per deformable convolution (mmdetection's module name), the spread in
+    /// pixels of the offsets its `conv_offset` predicted on the image (and DCNv2's mean mask).
+    struct OffsetSpread: Decodable {
+      var offsetStd: Double
+      var maskMean: Double?
+      enum CodingKeys: String, CodingKey {
+        case offsetStd = "offset_std"
+        case maskMean = "mask_mean"
+      }
+    }
+    var convOffset: [String: OffsetSpread]?
     enum CodingKeys: String, CodingKey {
       case images
       case largeBoxes = "large_boxes"
       case softNMS = "soft_nms"
+      case convOffset = "conv_offset"
     }
   }
 
@@ -97,19 +115,28 @@ import Torch
     #expect(Set(files.map { ($0 as NSString).deletingPathExtension }) == Set(Self.presets))
   }
 
-  @Test(arguments: presets)
-  func importedWeightsGiveMMDetectionsDetections(_ preset: String) throws {
-    let folder = try ScratchFolder()
+  /// The preset's weights rebuilt under mmdetection's names and converted by
+  /// `simpledet weights import --from mmdet` into `folder`.
+  static func importedWeights(_ preset: String, in folder: ScratchFolder) throws -> URL {
     let original = folder.path("\(preset).mmdet.safetensors")
-    try SafeTensors.write(try rebuiltWeights(preset, fixtures: Self.fixtures), to: original)
+    try SafeTensors.write(try rebuiltWeights(preset, fixtures: fixtures), to: original)
     let imported = folder.path("\(preset).safetensors")
     let conversion = try CommandLineRunner.run(
       ["weights", "import", "--from", "mmdet", original.path, "--out", imported.path], in: folder.url)
     try #require(conversion.status == 0, "\(conversion.errors)")
+    return imported
+  }
 
+  static func expected(_ preset: String) throws -> Expected {
+    try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtures.appendingPathComponent("\(preset).detections.json")))
+  }
+
+  @Test(arguments: presets)
+  func importedWeightsGiveMMDetectionsDetections(_ preset: String) throws {
+    let folder = try ScratchFolder()
+    let imported = try Self.importedWeights(preset, in: folder)
     let config = Self.configs.appendingPathComponent("\(preset).yaml")
-    let expected = try JSONDecoder().decode(
-      Expected.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("\(preset).detections.json")))
+    let expected = try Self.expected(preset)
     let image = repositoryRoot.appendingPathComponent("Tests/CLITests/Fixtures/torchvision/scene.png")
     let theirs = try #require(expected.images["scene.png"])
     let result = try CommandLineRunner.run(
@@ -150,6 +177,53 @@ import Torch
       // Standard NMS would find only these (74 and 52 of 100): the bar below is far above them.
       #expect(soft.inStandardNMS < theirSoft.count - 10, "\(variant): soft-NMS barely changes mmdetection's detections")
       #expect(found >= 99, "\(preset), soft-NMS \(variant) (\(soft.nms.override)): \(found) of mmdetection's \(theirSoft.count) found")
+    }
+  }
+
+  /// The deformable convolutions decide the DCN presets' detections: mmdetection's predicted
+  /// offsets are far from zero on the image, and the same weights find few of mmdetection's top 50
+  /// (0 of 50 for both presets when measured, at any score tolerance up to 0.1) without the offset
+  /// predictors in the model with ordinary 3×3 convolutions (`--set model.backbone.dcn=none`), or
+  /// with each tap's (dy, dx) read as (dx, dy) (the offset rows of `conv_offset` swapped in pairs).
+  @Test(arguments: deformablePresets)
+  func deformablePresetsNeedTheirOffsets(_ preset: String) throws {
+    let expected = try Self.expected(preset)
+    let spread = try #require(expected.convOffset)
+    // ResNet-50's C3-C5 blocks: 4 + 6 + 3.
+    #expect(spread.count == 13)
+    #expect(spread.values.allSatisfy { $0.offsetStd >= 0.5 }, "\(spread.mapValues(\.offsetStd))")
+    #expect(spread.values.allSatisfy { ($0.maskMean != nil) == preset.contains("mdconv") })
+
+    let folder = try ScratchFolder()
+    let imported = try Self.importedWeights(preset, in: folder)
+    let weights = try SafeTensors.read(contentsOf: imported)
+    let offsetNames = weights.keys.filter { $0.contains(".conv2.conv_offset.") }
+    #expect(offsetNames.count == 2 * 13)
+    try SafeTensors.write(weights.filter { !$0.key.contains(".conv_offset.") }, to: folder.path("ordinary.safetensors"))
+    var swapped = weights
+    for name in offsetNames {
+      let rows = weights[name]!.shape[0]
+      let offsetRows = preset.contains("mdconv") ? rows / 3 * 2 : rows
+      var order = Array(0..<rows)
+      for t in 0..<offsetRows / 2 { order.swapAt(2 * t, 2 * t + 1) }
+      swapped[name] = weights[name]!.gathering(Tensor(order.map(Int64.init), shape: [rows]), axis: 0).contiguous()
+    }
+    try SafeTensors.write(swapped, to: folder.path("swapped.safetensors"))
+
+    let config = Self.configs.appendingPathComponent("\(preset).yaml")
+    let image = repositoryRoot.appendingPathComponent("Tests/CLITests/Fixtures/torchvision/scene.png")
+    let theirs = try #require(expected.images["scene.png"])
+    for (variant, weightFile, settings) in [
+      ("ordinary", "ordinary.safetensors", ["--set", "model.backbone.dcn=none"]), ("swapped", "swapped.safetensors", []),
+    ] {
+      let result = try CommandLineRunner.run(
+        ["predict", "--config", config.path, "--weights", folder.path(weightFile).path, "--input", image.path, "--output", variant,
+         "--score-threshold", "0"] + settings,
+        in: folder.url)
+      try #require(result.status == 0, "\(result.errors)")
+      let ours = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("\(variant)/predictions.json")))
+      let (found, _) = Self.matches(theirs, in: ours)
+      #expect(found <= 10, "\(preset), \(variant): \(found) of mmdetection's top 50 found")
     }
   }
 

@@ -417,6 +417,31 @@ func error(of body: () throws -> Void) -> ConfigError? {
       "model.roi_heads.mask_stages: 'first' is not one of last, all"))
   }
 
+  /// The deformable presets are their bases with `dcn` set (C3-C5), and nothing else changed.
+  @Test func deformablePresetsAreTheirBasesWithDCN() throws {
+    func load(_ name: String) throws -> SimpleDetConfig {
+      try SimpleDetConfig.load(file: configsFolder.appendingPathComponent(name).path)
+    }
+    for (preset, base, version) in [
+      ("mmdet/faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco.yaml", "mmdet/faster-rcnn_r50_fpn_1x_coco.yaml", DeformableConvolutionVersion.v1),
+      ("mmdet/faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco.yaml", "mmdet/faster-rcnn_r50_fpn_1x_coco.yaml", .v2),
+      ("coco/faster_rcnn_r50_mdconv_c3c5_fpn_1x.yaml", "coco/faster_rcnn_r50_fpn_1x.yaml", .v2),
+      ("shapes/faster_rcnn_r18_dcn_fpn.yaml", "shapes/demo.yaml", .v2),
+    ] {
+      let deformable = try load(preset).model.detector
+      var expected = try load(base).model.detector
+      guard case .resnet(var resnet) = expected.backbone else {
+        Issue.record("\(base): not a ResNet backbone")
+        continue
+      }
+      #expect(resnet.dcn == .none)
+      resnet.dcn = version
+      resnet.dcnStages = [.c3, .c4, .c5]
+      expected.backbone = .resnet(resnet)
+      #expect(deformable == expected, "\(preset)")
+    }
+  }
+
   @Test func c4ConfigIsTheSwiftPreset() throws {
     let c4 = try SimpleDetConfig.load(file: configsFolder.appendingPathComponent("coco/faster_rcnn_r50_c4_1x.yaml").path)
     #expect(c4.model.detector == .fasterRCNNC4())

@@ -117,6 +117,31 @@ import Testing
     #expect(retina.description.contains("'bbox_head.retina_cls.bias': has 7 rows, not a multiple of the 2 anchors"))
   }
 
+  /// DCN and DCNv2 ResNets (mmcv's DeformConv2dPack, ModulatedDeformConv2dPack as `conv2`): the
+  /// offset predictor `conv2.conv_offset` goes to `backbone.body` with the rest of the block, its
+  /// values as they are (v2's 27 rows of offsets and mask logits in mmcv's order, which is
+  /// DeformableConv2d's).
+  @Test func deformableConvolutionOffsetsKeepTheirNames() throws {
+    let names: [String: String] = [
+      "backbone.layer2.0.conv2.conv_offset.weight": "backbone.body.layer2.0.conv2.conv_offset.weight",
+      "backbone.layer4.2.conv2.conv_offset.bias": "backbone.body.layer4.2.conv2.conv_offset.bias",
+      "backbone.layer3.5.conv2.weight": "backbone.body.layer3.5.conv2.weight",
+    ]
+    let fail = { (name: String, problem: String) in WeightFileError(path: "x", message: "\(name): \(problem)") }
+    for (theirs, ours) in names {
+      #expect(try MMDetectionNames.name(for: theirs, lateralCount: 4, fail: fail) == ours, "\(theirs)")
+    }
+    let state = [
+      "backbone.layer2.0.conv2.conv_offset.weight": Self.numbered([27, 4, 3, 3]),
+      "backbone.layer2.0.conv2.conv_offset.bias": Self.numbered([27]),
+      "backbone.layer2.0.conv2.weight": Self.numbered([4, 4, 3, 3]),
+    ]
+    let out = try MMDetectionNames.converted(state, source: "dcnv2.pth")
+    #expect(out.count == 3)
+    #expect(Self.rows(out["backbone.body.layer2.0.conv2.conv_offset.weight"]!) == (0..<27).map(Float.init))
+    #expect(Self.rows(out["backbone.body.layer2.0.conv2.conv_offset.bias"]!) == (0..<27).map(Float.init))
+  }
+
   /// Cascade (Mask) R-CNN: each stage's heads under the single head's names with the stage after
   /// the module, as SimpleDet's cascade names them.
   @Test func cascadeStagesKeepTheirIndex() throws {
