@@ -126,26 +126,11 @@ public enum ImageCodec {
       throw ImageCodecError(.invalidArgument, "\(requested) channels requested (1 to 4 supported)")
     }
     guard ImageFormat(sniffing: data) == .png else { throw ImageCodecError(.unknownFormat, "not a PNG file (16-bit decoding reads PNG)") }
-    return try data.withUnsafeBytes { (raw) throws -> Image16 in
-      let bytes = raw.bindMemory(to: UInt8.self)
-      var w: Int32 = 0
-      var h: Int32 = 0
-      var stored: Int32 = 0
-      try withMessage { ci_png_info(bytes.baseAddress, bytes.count, &w, &h, &stored, $0) }
-      let channels = requested ?? Int(stored)
-      let count = Int(w) * Int(h) * channels
-      var failure: ImageCodecError?
-      let samples = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-        do {
-          try withMessage { ci_png_decode16(bytes.baseAddress, bytes.count, buffer.baseAddress, w, h, Int32(channels), $0) }
-          initialized = count
-        } catch {
-          failure = error as? ImageCodecError ?? ImageCodecError(.corrupt, "\(error)")
-          initialized = 0
-        }
+    return try data.withUnsafeBytes { raw in
+      let (w, h, channels, samples) = try decodedPNGSamples(raw, channels: requested, as: UInt16.self) {
+        ci_png_decode16($0, $1, $2, $3, $4, $5, $6)
       }
-      if let failure { throw failure }
-      return Image16(width: Int(w), height: Int(h), channels: channels, samples: samples)
+      return Image16(width: w, height: h, channels: channels, samples: samples)
     }
   }
 
@@ -206,6 +191,21 @@ public enum ImageCodec {
   }
 
   private static func decodePNG(_ raw: UnsafeRawBufferPointer, channels requested: Int?) throws -> Image {
+    let (w, h, channels, pixels) = try decodedPNGSamples(raw, channels: requested, as: UInt8.self) {
+      ci_png_decode($0, $1, $2, $3, $4, $5, $6)
+    }
+    return Image(width: w, height: h, channels: channels, pixels: pixels)
+  }
+
+  /// A PNG's size and its samples at `channels` (nil: what the file stores), decoded by
+  /// `decode` (libpng's 8- or 16-bit path: file bytes, their count, output, width, height,
+  /// channels, message buffer).
+  private static func decodedPNGSamples<Sample: FixedWidthInteger>(
+    _ raw: UnsafeRawBufferPointer, channels requested: Int?, as: Sample.Type,
+    decode: (
+      UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<Sample>?, Int32, Int32, Int32, UnsafeMutablePointer<CChar>
+    ) -> Int32
+  ) throws -> (width: Int, height: Int, channels: Int, samples: [Sample]) {
     let bytes = raw.bindMemory(to: UInt8.self)
     var w: Int32 = 0
     var h: Int32 = 0
@@ -214,9 +214,9 @@ public enum ImageCodec {
     let channels = requested ?? Int(stored)
     let count = Int(w) * Int(h) * channels
     var failure: ImageCodecError?
-    let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+    let samples = [Sample](unsafeUninitializedCapacity: count) { buffer, initialized in
       do {
-        try withMessage { ci_png_decode(bytes.baseAddress, bytes.count, buffer.baseAddress, w, h, Int32(channels), $0) }
+        try withMessage { decode(bytes.baseAddress, bytes.count, buffer.baseAddress, w, h, Int32(channels), $0) }
         initialized = count
       } catch {
         failure = error as? ImageCodecError ?? ImageCodecError(.corrupt, "\(error)")
@@ -224,7 +224,7 @@ public enum ImageCodec {
       }
     }
     if let failure { throw failure }
-    return Image(width: Int(w), height: Int(h), channels: channels, pixels: pixels)
+    return (Int(w), Int(h), channels, samples)
   }
 
   private static func encode(
