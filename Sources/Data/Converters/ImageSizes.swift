@@ -25,6 +25,21 @@ enum ImageSizes {
     return slots.all
   }
 
+  /// Images named `<name>.png` in `folder`, one per annotation file (KITTI, Kitchen): their ids
+  /// (the names when they are distinct numbers, else positions), file names, the names records
+  /// are reported by, and their sizes as `measure` gives them.
+  static func measurePNGs(named names: [String], in folder: URL, threadCount: Int) -> (
+    ids: [Int], fileNames: [String], recordNames: [String], sizes: [(width: Int, height: Int)?], issues: [DataIssue]
+  ) {
+    let numericIds = names.compactMap { Int($0) }
+    let ids = numericIds.count == names.count && Set(numericIds).count == names.count ? numericIds : Array(names.indices)
+    let fileNames = names.map { "\($0).png" }
+    let recordNames = zip(ids, fileNames).map { "image \($0) (\($1))" }
+    let (sizes, issues) = measure(
+      fileNames.map { folder.appendingPathComponent($0) }, records: recordNames, threadCount: threadCount)
+    return (ids, fileNames, recordNames, sizes, issues)
+  }
+
   /// The size of each file in order, nil where it cannot be read; the problems are in `issues`.
   static func measure(_ files: [URL], records: [String], threadCount: Int = 4) -> (sizes: [(width: Int, height: Int)?], issues: [DataIssue]) {
     var issues: [DataIssue] = []

@@ -39,11 +39,8 @@ public enum KITTIReader {
     let labels = try labelFolder(root)
     let imageFolder = images ?? labels.deletingLastPathComponent().appendingPathComponent("image_2")
     let names = try labelNames(labels: labels, root: root, imageSet: imageSet)
-    let numericIds = names.compactMap { Int($0) }
-    let ids = numericIds.count == names.count && Set(numericIds).count == names.count ? numericIds : Array(names.indices)
-    let fileNames = names.map { "\($0).png" }
-    let recordNames = zip(ids, fileNames).map { "image \($0) (\($1))" }
-    let (sizes, imageIssues) = ImageSizes.measure(fileNames.map { imageFolder.appendingPathComponent($0) }, records: recordNames, threadCount: threadCount)
+    let (ids, fileNames, _, sizes, imageIssues) = ImageSizes.measurePNGs(
+      named: names, in: imageFolder, threadCount: threadCount)
 
     var records: [DatasetRecord] = []
     var issues: [DataIssue] = []

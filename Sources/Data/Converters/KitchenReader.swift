@@ -41,11 +41,8 @@ public enum KitchenReader {
     let annotations = root.appendingPathComponent("Annotations")
     let imageFolder = images ?? root.appendingPathComponent("JPEGImages")
     let names = try self.names(root: root, annotations: annotations, split: split ?? "train")
-    let numericIds = names.compactMap { Int($0) }
-    let ids = numericIds.count == names.count && Set(numericIds).count == names.count ? numericIds : Array(names.indices)
-    let fileNames = names.map { "\($0).png" }
-    let recordNames = zip(ids, fileNames).map { "image \($0) (\($1))" }
-    let (sizes, imageIssues) = ImageSizes.measure(fileNames.map { imageFolder.appendingPathComponent($0) }, records: recordNames, threadCount: threadCount)
+    let (ids, fileNames, recordNames, sizes, imageIssues) = ImageSizes.measurePNGs(
+      named: names, in: imageFolder, threadCount: threadCount)
     var records: [DatasetRecord] = []
     var issues: [DataIssue] = []
     for (index, name) in names.enumerated() {
