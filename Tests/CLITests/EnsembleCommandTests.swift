@@ -99,6 +99,16 @@ import Testing
     #expect(Set(kept.keys) == ["standard", "soft-linear", "soft-gaussian", "weighted", "wbf"])
     // Soft-NMS only decays, so it keeps at least what greedy NMS keeps.
     #expect(kept["soft-gaussian"]! >= kept["standard"]! && kept["weighted"]! == kept["standard"]!)
+
+    // The deformable convolution benchmark at a small size: both stages, both timings.
+    let dcn = try CommandLineRunner.run(
+      ["benchmark", "--mode", "dcn", "--size", "128", "--iters", "1", "--warmup", "0", "--json"], in: folder.url)
+    #expect(dcn.status == 0, "\(dcn.errors)")
+    let dcnReport = try #require(try JSONSerialization.jsonObject(with: Data(dcn.output.utf8)) as? [String: Any])
+    let rows = try #require(dcnReport["rows"] as? [[String: Any]])
+    #expect(rows.map { $0["stage"] as? String } == ["C4", "C5"])
+    #expect(rows.map { $0["shape"] as? [Int] } == [[2, 256, 8, 8], [2, 512, 4, 4]])
+    #expect(rows.allSatisfy { ($0["deformable"] as? Double ?? 0) > 0 && ($0["convolution"] as? Double ?? 0) > 0 })
   }
 
   @Test func badInputsGiveOneLine() throws {
