@@ -122,12 +122,17 @@ struct ConfigLoader {
       return top
     }
     // A kind lacking some of the keys set so far starts from its own defaults; one that has
-    // them all (Mask R-CNN after Faster R-CNN) keeps their values.
+    // them all (Mask R-CNN after Faster R-CNN, TridentNet after a ResNet) keeps their values and
+    // takes its own defaults for the keys it adds.
     if let kinds = variants[path], case .string(let kind)? = t["kind"], b["kind"] != .string(kind),
-      case .mapping(let fresh)? = kinds[kind], !Set(b.keys).isSubset(of: fresh.keys)
+      case .mapping(let fresh)? = kinds[kind]
     {
-      b = fresh
-      for key in sources.keys where key.hasPrefix(path + ".") { sources[key] = nil }
+      if Set(b.keys).isSubset(of: fresh.keys) {
+        b.merge(fresh) { set, _ in set }
+      } else {
+        b = fresh
+        for key in sources.keys where key.hasPrefix(path + ".") { sources[key] = nil }
+      }
     }
     for (key, value) in t {
       let child = path.isEmpty ? key : "\(path).\(key)"

@@ -113,21 +113,47 @@ extension SimpleDetConfig {
   }
 
   private func checkBackbone(_ c: inout Checks) {
-    switch model.detector.backbone {
-    case .resnet(let backbone):
-      c.require([18, 34, 50, 101, 152].contains(backbone.depth), "model.backbone.depth", "must be 18, 34, 50, 101 or 152")
-      c.range(backbone.baseChannels, 8...1024, "model.backbone.base_channels")
-      c.range(backbone.groups, 1...256, "model.backbone.groups")
-      c.range(backbone.widthPerGroup, 1...1024, "model.backbone.width_per_group")
-      c.range(backbone.frozenStages, 0...5, "model.backbone.frozen_stages")
+    let detector = model.detector
+    guard let backbone = detector.backbone.resNet else { return }
+    c.require([18, 34, 50, 101, 152].contains(backbone.depth), "model.backbone.depth", "must be 18, 34, 50, 101 or 152")
+    c.range(backbone.baseChannels, 8...1024, "model.backbone.base_channels")
+    c.range(backbone.groups, 1...256, "model.backbone.groups")
+    c.range(backbone.widthPerGroup, 1...1024, "model.backbone.width_per_group")
+    c.range(backbone.frozenStages, 0...5, "model.backbone.frozen_stages")
+    c.require(
+      backbone.norm != .groupNorm || backbone.baseChannels % 32 == 0, "model.backbone.norm",
+      "group norm needs base_channels that are a multiple of 32 (it uses 32 groups), got \(backbone.baseChannels)")
+    let stages = backbone.outFeatures.map(\.rawValue)
+    c.require(
+      !stages.isEmpty && stages == stages.sorted() && Set(stages).count == stages.count, "model.backbone.out_features",
+      "needs stage outputs (c2 to c5) in increasing order, each once")
+    guard let trident = detector.backbone.trident else { return }
+    c.require(
+      backbone.outFeatures.count == 1, "model.backbone.out_features",
+      "a trident backbone hands on one map, its branching stage's (e.g. [c4]), got \(stages)")
+    c.require(
+      detector.rpn != nil && detector.roiHeads != nil && detector.neck == .none, "model.backbone.kind",
+      "trident needs a two-stage detector without a neck (rpn, roi_heads, neck kind none), as TridentNet's C4 layout")
+    c.require(
+      !trident.dilations.isEmpty && trident.dilations.allSatisfy { (1...16).contains($0) }, "model.backbone.dilations",
+      "needs one dilation per branch, each 1 to 16, got \(trident.dilations)")
+    if let test = trident.testBranch {
       c.require(
-        backbone.norm != .groupNorm || backbone.baseChannels % 32 == 0, "model.backbone.norm",
-        "group norm needs base_channels that are a multiple of 32 (it uses 32 groups), got \(backbone.baseChannels)")
-      let stages = backbone.outFeatures.map(\.rawValue)
-      c.require(
-        !stages.isEmpty && stages == stages.sorted() && Set(stages).count == stages.count, "model.backbone.out_features",
-        "needs stage outputs (c2 to c5) in increasing order, each once")
+        trident.dilations.indices.contains(test), "model.backbone.test_branch",
+        "must name a branch, 0 to \(trident.dilations.count - 1), or be null for all of them, got \(test)")
     }
+    c.require(
+      trident.validRanges.isEmpty || trident.validRanges.count == trident.dilations.count, "model.backbone.valid_ranges",
+      "needs one [low, high] range per branch (\(trident.dilations.count)) or none, got \(trident.validRanges.count)")
+    for range in trident.validRanges {
+      c.require(
+        range.count == 2 && range[0] >= 0 && (range[1] < 0 || range[1] > range[0]), "model.backbone.valid_ranges",
+        "each range is [low, high] with 0 <= low < high (high -1: unbounded), got \(range)")
+    }
+    let branching = backbone.outFeatures.last.map { stage in backbone.dcnStages.contains(stage) } ?? false
+    c.require(
+      backbone.dcn == .none || !branching, "model.backbone.dcn_stages",
+      "the trident stage's 3x3 convolutions are TridentNet's dilated ones, so it cannot also be deformable: leave it out of dcn_stages")
   }
 
   private func checkDenseHead(_ c: inout Checks, _ head: DenseHeadConfiguration, levels: [FeatureMapShape]) {

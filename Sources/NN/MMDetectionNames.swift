@@ -3,7 +3,7 @@ import Torch
 
 /// mmdetection 3.x checkpoint names mapped to SimpleDet's (which are torchvision's), for the
 /// ResNet + FPN detectors of its model zoo: Faster R-CNN, Mask R-CNN, RetinaNet, and Cascade
-/// (Mask) R-CNN.
+/// (Mask) R-CNN; and for the ResNet-C4 ones (Faster R-CNN C4, TridentNet).
 ///
 /// | mmdetection | SimpleDet |
 /// | --- | --- |
@@ -12,6 +12,7 @@ import Torch
 /// | `neck.fpn_convs.i.conv` (i < lateral count) | `backbone.fpn.layer_blocks.i.0` |
 /// | `neck.fpn_convs.L.conv`, `neck.fpn_convs.L+1.conv` (`add_extra_convs`) | `backbone.fpn.extra_blocks.p6`, `.p7` |
 /// | `rpn_head.rpn_conv`, `rpn_cls`, `rpn_reg` | `rpn.head.conv.0.0`, `cls_logits`, `bbox_pred` |
+/// | `roi_head.shared_head.layer4.*` (C4 detectors, TridentNet) | `roi_heads.box_head.layer4.*` |
 /// | `roi_head.bbox_head.shared_fcs.0`, `.1` | `roi_heads.box_head.fc6`, `fc7` |
 /// | `roi_head.bbox_head.fc_cls`, `fc_reg` | `roi_heads.box_predictor.cls_score`, `bbox_pred` |
 /// | `roi_head.mask_head.convs.i.conv` | `roi_heads.mask_head.i.0` |
@@ -81,6 +82,10 @@ public enum MMDetectionNames {
       let stem = ["conv1.", "bn1."].contains { rest.hasPrefix($0) }
       let stage = ["layer1.", "layer2.", "layer3.", "layer4."].contains { rest.hasPrefix($0) }
       return stem || stage ? body : nil
+    }
+    if let head = replacing("roi_head.shared_head.layer4.", with: "roi_heads.box_head.layer4.") {
+      // The C4 detector's box head: the ResNet's stage 5 (mmdetection's `ResLayer` shared head).
+      return head
     }
     if let (i, leaf) = indexed(name, "neck.lateral_convs.", ".conv.") {
       return "backbone.fpn.inner_blocks.\(i).0.\(leaf)"

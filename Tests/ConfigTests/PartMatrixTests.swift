@@ -11,16 +11,24 @@ import Torch
 /// from exhaustive switches over each family's kinds, so a new kind does not compile until it
 /// has an example here, and from then on it is run against every existing part.
 @Suite(.serialized) struct PartMatrixTests {
-  /// Narrow examples of each backbone kind, with the stage outputs a neck may take.
-  static func backbones(_ features: [ResNetFeature]) -> [(String, BackboneConfiguration)] {
+  /// Narrow examples of each backbone kind, with the stage outputs a neck may take. TridentNet's
+  /// branching backbone hands on one map to two-stage heads without a neck (its C4 layout; the
+  /// config check refuses the rest).
+  static func backbones(_ features: [ResNetFeature], neck: NeckConfiguration, twoStage: Bool) -> [(String, BackboneConfiguration)] {
     BackboneConfiguration.Kind.allCases.flatMap { kind -> [(String, BackboneConfiguration)] in
       switch kind {
       case .resnet:
-        [
+        return [
           ("resnet18", .resnet(ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 8, outFeatures: features))),
           ("resnet50-frozen", .resnet(ResNet.Configuration(depth: 50, frozenStages: 1, baseChannels: 8, outFeatures: features))),
           ("resnet18-dcnv2", .resnet(deformable(features))),
         ]
+      case .trident:
+        guard twoStage, neck == .none, features.count == 1 else { return [] }
+        var trident = TridentConfiguration()
+        trident.resNet = ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 8, outFeatures: features)
+        trident.validRanges = [[0, 32], [16, 48], [32, -1]]
+        return [("trident18", .trident(trident))]
       }
     }
   }
@@ -96,7 +104,7 @@ import Torch
           if case .nasFPN = neck { return [] }
           features.removeAll { $0 == .c5 }
         }
-        return backbones(features).map { backboneName, backbone in
+        return backbones(features, neck: neck, twoStage: !isDense).map { backboneName, backbone in
           ("\(backboneName) + \(neckName) + \(head)", configuration(backbone: backbone, neck: neck, head: head))
         }
       }
@@ -164,9 +172,9 @@ import Torch
   @Test func everyCombinationIsValidTrainsAndDetects() throws {
     Torch.threadCount = 2
     let combinations = Self.combinations
-    // 3 backbones × (4 two-stage necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN with
-    // the C4 box head, + 4 dense necks × 2 heads)
-    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2 + 4 * 2))
+    // 3 ResNets × (4 two-stage necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN with
+    // the C4 box head, + 4 dense necks × 2 heads), and TridentNet with no neck × 2 × 3 × 2.
+    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2 + 4 * 2) + 2 * 3 * 2)
     let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
     let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
     let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)

@@ -7,35 +7,45 @@ import Torch
 public enum BackboneConfiguration: Equatable, Sendable {
   /// ResNet and ResNeXt (torchvision's names, so ImageNet weights load).
   case resnet(ResNet.Configuration)
+  /// TridentNet (Li et al. 2019): a ResNet whose last built stage runs as branches with shared
+  /// weights and different dilations (a C4 backbone in the paper).
+  case trident(TridentConfiguration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
-    case resnet
+    case resnet, trident
   }
 
   public var kind: Kind {
     switch self {
     case .resnet: .resnet
+    case .trident: .trident
     }
   }
 
   /// Channels and stride of each feature map handed to the neck, finest first.
   public var outputShapes: [FeatureMapShape] {
-    switch self {
-    case .resnet(let c): c.outputShapes
-    }
+    resNet?.outputShapes ?? []
   }
 
   /// The ResNet settings, for parts that continue a ResNet (the C4 box head); nil otherwise.
   public var resNet: ResNet.Configuration? {
     switch self {
     case .resnet(let c): c
+    case .trident(let c): c.resNet
     }
+  }
+
+  /// TridentNet's settings (nil for other kinds).
+  public var trident: TridentConfiguration? {
+    if case .trident(let c) = self { return c }
+    return nil
   }
 
   /// The built backbone, seeded from `generator`.
   func make(generator: Generator) -> any FeatureBody {
     switch self {
     case .resnet(let c): ResNet(c, generator: generator)
+    case .trident(let c): ResNet(c.resNet, trident: c.branches, generator: generator)
     }
   }
 }
@@ -44,12 +54,14 @@ extension BackboneConfiguration: Codable {
   public init(from decoder: any Decoder) throws {
     switch try decoder.partKind(Kind.self, family: "backbone") {
     case .resnet: self = .resnet(try ResNet.Configuration(from: decoder))
+    case .trident: self = .trident(try TridentConfiguration(from: decoder))
     }
   }
 
   public func encode(to encoder: any Encoder) throws {
     switch self {
     case .resnet(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .trident(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }
@@ -58,6 +70,9 @@ extension BackboneConfiguration: Codable {
 public protocol FeatureBody: Module {
   /// The configured feature maps (`outputShapes`), finest first.
   func features(_ images: Tensor) -> [Tensor]
+  /// How many maps per image the features hold now, one after another along the batch axis
+  /// (TridentNet's branches; 1 for ordinary backbones).
+  var branches: Int { get }
 }
 
 extension ResNet: FeatureBody {

@@ -67,15 +67,22 @@ struct BlockSpec {
   var norm: NormKind
   /// The 3×3 convolution's kind (deformable in the stages `dcn_stages` names).
   var deformable: DeformableConvolutionVersion = .none
+  /// Where a bottleneck strides (its 1×1 or its 3×3 convolution).
+  var style: ResNetStyle = .pytorch
+  /// TridentNet's branches: the 3×3 convolution runs once per branch with that branch's dilation.
+  var trident: TridentBranches?
   var generator: Generator?
 
-  /// A block's 3×3 convolution: ordinary, or deformable as `deformable` says.
+  /// A block's 3×3 convolution: ordinary, deformable as `deformable` says, or a trident one.
   func threeByThree(_ input: Int, _ output: Int, stride: Int, groups: Int) -> any UnaryLayer {
+    if let trident {
+      return TridentConv(input, output, stride: stride, groups: groups, branches: trident, generator: generator)
+    }
     switch deformable {
     case .none:
-      Conv2d(input, output, kernelSize: 3, stride: stride, padding: 1, groups: groups, bias: false, generator: generator)
+      return Conv2d(input, output, kernelSize: 3, stride: stride, padding: 1, groups: groups, bias: false, generator: generator)
     case .v1, .v2:
-      DeformableConv2d(
+      return DeformableConv2d(
         input, output, kernelSize: 3, stride: stride, padding: 1, groups: groups, modulated: deformable == .v2,
         generator: generator)
     }
@@ -107,7 +114,8 @@ final class BasicBlock: Module, UnaryLayer {
 }
 
 /// ResNet's bottleneck block (ResNet-50 and deeper), with the stride on the 3×3 convolution as
-/// torchvision's ResNet v1.5.
+/// torchvision's ResNet v1.5, or on the first 1×1 convolution (`style: caffe`, the original
+/// ResNet and its Caffe/Detectron weights).
 final class Bottleneck: Module, UnaryLayer {
   static let expansion = 4
   let conv1: Conv2d
@@ -121,9 +129,10 @@ final class Bottleneck: Module, UnaryLayer {
   init(_ spec: BlockSpec, baseWidth: Int) {
     let inner = spec.width * baseWidth / 64 * spec.groups
     let output = spec.width * Self.expansion
-    conv1 = Conv2d(spec.inputChannels, inner, kernelSize: 1, bias: false, generator: spec.generator)
+    let caffe = spec.style == .caffe
+    conv1 = Conv2d(spec.inputChannels, inner, kernelSize: 1, stride: caffe ? spec.stride : 1, bias: false, generator: spec.generator)
     bn1 = spec.norm.make(inner)
-    conv2 = spec.threeByThree(inner, inner, stride: spec.stride, groups: spec.groups)
+    conv2 = spec.threeByThree(inner, inner, stride: caffe ? 1 : spec.stride, groups: spec.groups)
     bn2 = spec.norm.make(inner)
     conv3 = Conv2d(inner, output, kernelSize: 1, bias: false, generator: spec.generator)
     bn3 = spec.norm.make(output)
@@ -166,6 +175,10 @@ public final class ResNet: Module {
     /// The stages whose blocks get deformable convolutions (C4's stage 5 included, wherever it
     /// is built).
     public var dcnStages: [ResNetFeature] = [.c3, .c4, .c5]
+    /// Where bottlenecks stride: `pytorch` (the 3×3 convolution, torchvision's weights) or
+    /// `caffe` (the first 1×1 convolution, Caffe-trained weights such as mmdetection's
+    /// `resnet50_caffe`). ResNet-18/34 blocks stride on their first 3×3 convolution either way.
+    public var style: ResNetStyle = .pytorch
 
     public init(
       depth: Int = 50, groups: Int = 1, widthPerGroup: Int = 64, norm: NormKind = .frozenBatchNorm, frozenStages: Int = 2,
@@ -217,15 +230,24 @@ public final class ResNet: Module {
   /// Channels of the four stage outputs (built or not).
   public let stageChannels: [Int]
 
-  public init(_ configuration: Configuration, generator: Generator? = nil) {
+  /// TridentNet's branches in the last built stage (nil: an ordinary ResNet).
+  public let trident: TridentBranches?
+
+  /// - Parameter trident: run the last built stage as TridentNet's branches (the 3×3
+  ///   convolutions shared across branches, each with its own dilation).
+  public init(_ configuration: Configuration, trident: TridentBranches? = nil, generator: Generator? = nil) {
     self.configuration = configuration
+    self.trident = trident
     let base = configuration.baseChannels
     conv1 = Conv2d(3, base, kernelSize: 7, stride: 2, padding: 3, bias: false, generator: generator)
     bn1 = configuration.norm.make(base)
     var stages: [Sequential] = []
     for index in 0..<configuration.builtStages {
       stages.append(
-        ResNet.stage(index, configuration: configuration, inputChannels: index == 0 ? base : configuration.channels(ofStage: index - 1), firstStride: index == 0 ? 1 : 2, generator: generator))
+        ResNet.stage(
+          index, configuration: configuration, inputChannels: index == 0 ? base : configuration.channels(ofStage: index - 1),
+          firstStride: index == 0 ? 1 : 2, trident: index == configuration.builtStages - 1 ? trident : nil,
+          generator: generator))
     }
     layer1 = stages[0]
     layer2 = stages.count > 1 ? stages[1] : nil
@@ -237,16 +259,26 @@ public final class ResNet: Module {
     freeze(stages: configuration.frozenStages)
   }
 
+  /// How many branches the last built stage runs now: TridentNet's branch count while
+  /// training or when testing with every branch, 1 otherwise.
+  public var branches: Int { trident?.active(training: isTraining).count ?? 1 }
+
   /// The outputs of the built stages, finest first (C2, C3, ...).
   /// The input is taken in channels-last layout, which every later convolution keeps: oneDNN's
   /// convolutions run about 15% faster on it than on NCHW (measured on this 2-core machine).
+  /// With TridentNet's branches, the last output holds the branches one after another along the
+  /// batch axis (`branches × N` images, branch-major).
   public func callAsFunction(_ x: Tensor) -> [Tensor] {
     var y = rectifiedInPlace(normalized(conv1, bn1, x.channelsLast()))
     y = Functional.maxPool2d(y, kernelSize: (3, 3), stride: (2, 2), padding: (1, 1))
-    var outputs = [layer1(y)]
-    for stage in [layer2, layer3, layer4] {
-      guard let stage else { break }
-      outputs.append(stage(outputs[outputs.count - 1]))
+    let stages = [layer1] + [layer2, layer3, layer4].compactMap { $0 }
+    var outputs: [Tensor] = []
+    for (index, stage) in stages.enumerated() {
+      var input = outputs.last ?? y
+      // Every branch starts from the same input; the first block's 1×1 convolutions and
+      // shortcut run once per branch, as TridentNet's blocks do.
+      if index == stages.count - 1, branches > 1 { input = input.repeated([branches, 1, 1, 1]).channelsLast() }
+      outputs.append(stage(input))
     }
     return outputs
   }
@@ -254,7 +286,8 @@ public final class ResNet: Module {
   /// Stage `index` (0 for `layer1` ... 3 for `layer4`) of a ResNet with `configuration`, its first
   /// block striding by `firstStride`; He-initialised like the whole network.
   static func stage(
-    _ index: Int, configuration: Configuration, inputChannels: Int, firstStride: Int, generator: Generator?
+    _ index: Int, configuration: Configuration, inputChannels: Int, firstStride: Int, trident: TridentBranches? = nil,
+    generator: Generator?
   ) -> Sequential {
     let width = configuration.baseChannels << index
     var channels = inputChannels
@@ -263,7 +296,7 @@ public final class ResNet: Module {
       let deformable = configuration.dcnStages.contains { $0.stageIndex == index } ? configuration.dcn : .none
       let spec = BlockSpec(
         inputChannels: channels, width: width, stride: b == 0 ? firstStride : 1, groups: configuration.groups,
-        norm: configuration.norm, deformable: deformable, generator: generator)
+        norm: configuration.norm, deformable: deformable, style: configuration.style, trident: trident, generator: generator)
       layers.append(
         configuration.usesBottleneck ? Bottleneck(spec, baseWidth: configuration.widthPerGroup) : BasicBlock(spec))
       channels = width * configuration.expansion
@@ -285,6 +318,8 @@ public final class ResNet: Module {
         Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
       } else if let conv = module as? DeformableConv2d {
         Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
+      } else if let conv = module as? TridentConv {
+        Initializer.kaimingNormal(conv.weight, mode: .fanOut, nonlinearity: .relu, generator: generator)
       }
     }
     for (_, module) in net.namedModules() { (module as? DeformableConv2d)?.zeroOffsets() }
@@ -296,6 +331,14 @@ public final class ResNet: Module {
       Conv2d(spec.inputChannels, outputChannels, kernelSize: 1, stride: spec.stride, bias: false, generator: spec.generator),
       spec.norm.make(outputChannels))
   }
+}
+
+/// Where a ResNet's bottleneck blocks stride.
+public enum ResNetStyle: String, ConfigChoice, Sendable {
+  /// On the 3×3 convolution (torchvision's ResNet v1.5).
+  case pytorch
+  /// On the first 1×1 convolution (the original ResNet, Caffe-trained weights).
+  case caffe
 }
 
 /// A ResNet stage output a backbone can hand on.

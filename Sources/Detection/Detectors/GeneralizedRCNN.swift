@@ -5,7 +5,9 @@ import Torch
 /// configured backbone and neck, a region proposal network, and RoI heads that classify and
 /// refine each proposal (and segment it, with a mask head). With a ResNet backbone and an FPN,
 /// names follow torchvision's `FasterRCNN` and `MaskRCNN`, so their state dicts load with
-/// `strict: true`; with no neck and the `resnet_stage` box head it is the C4 detector.
+/// `strict: true`; with no neck and the `resnet_stage` box head it is the C4 detector, and with
+/// the `trident` backbone TridentNet (its branches' images go through the RPN and the RoI heads
+/// as a batch of their own; see `TridentBranching`).
 public final class GeneralizedRCNN: Module {
   public let backbone: FeatureExtractor
   public let rpn: RegionProposalNetwork
@@ -33,6 +35,13 @@ public final class GeneralizedRCNN: Module {
     super.init()
   }
 
+  /// How TridentNet's branches, when the backbone runs them now, multiply the batch.
+  private var branching: TridentBranching {
+    TridentBranching(branches: backbone.body.branches, configuration: configuration.backbone.trident)
+  }
+
+  private var roiHeadsPart: RoIHeadsPart { configuration.roiHeads! }
+
   /// The maps RoI heads pool from: the neck's levels computed from backbone maps.
   private func pooled(_ features: [Tensor]) -> [Tensor] {
     Array(features.prefix(backbone.poolableLevels))
@@ -47,11 +56,17 @@ public final class GeneralizedRCNN: Module {
       let transform = configuration.transform.forTesting(inference)
       let (batch, _) = timer.measure("transform") { transform(images) }
       let features = timer.measure("backbone") { backbone(batch.tensor) }
-      let proposals = timer.measure("rpn") { rpn.propose(features: features, images: batch) }
-      let detections = timer.measure("roi_heads") {
+      let branching = self.branching
+      let branched = branching.replicated(batch)
+      let proposals = timer.measure("rpn") { rpn.propose(features: features, images: branched) }
+      var detections = timer.measure("roi_heads") {
         roiHeads.detect(
-          features: pooled(features), proposals: proposals, images: batch,
+          features: pooled(features), proposals: proposals, images: branched,
           scoreThreshold: inference.scoreThreshold, detectionsPerImage: inference.detectionsPerImage, nms: inference.nms)
+      }
+      if branching.branches > 1 {
+        detections = branching.merged(
+          detections, nms: inference.nms ?? roiHeadsPart.nms, detectionsPerImage: inference.detectionsPerImage)
       }
       return detections.enumerated().map { i, d in
         var out = Instances(imageSize: batch.originalSizes[i])
@@ -75,7 +90,7 @@ public final class GeneralizedRCNN: Module {
   public func proposals(_ images: [Tensor]) -> (ImageBatch, [Proposals]) {
     withNoGrad {
       let (batch, _) = configuration.transform(images)
-      return (batch, rpn.propose(features: backbone(batch.tensor), images: batch))
+      return (batch, rpn.propose(features: backbone(batch.tensor), images: branching.replicated(batch)))
     }
   }
 
@@ -89,11 +104,15 @@ public final class GeneralizedRCNN: Module {
       configuration.transform(images, targets: targets, generator: generator)
     }
     let features = timer.measure("backbone") { backbone(batch.tensor) }
+    let branching = self.branching
+    let branched = branching.replicated(batch)
+    let branchTargets = branching.branches > 1 ? branching.targets(resizedTargets!) : resizedTargets!
     let (proposals, rpnLosses) = timer.measure("rpn") {
-      rpn.proposeAndLearn(features: features, images: batch, targets: resizedTargets!)
+      rpn.proposeAndLearn(features: features, images: branched, targets: branchTargets)
     }
     let headLosses = timer.measure("roi_heads") {
-      roiHeads.learn(features: pooled(features), proposals: proposals, images: batch, targets: resizedTargets!)
+      roiHeads.learn(
+        features: pooled(features), proposals: branching.proposals(proposals), images: branched, targets: branchTargets)
     }
     return rpnLosses.merging(headLosses) { a, _ in a }
   }

@@ -27,6 +27,15 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   public var fixedSize: Bool
   /// How the resized size is rounded from size × scale.
   public var sizeRounding: SizeRounding
+  /// The channel order the network takes: `rgb`, or `bgr` for Caffe-trained backbones
+  /// (mmdetection's `*-caffe` models); images arrive in RGB and are flipped before `mean` and
+  /// `std`, which are then in BGR order.
+  public var channelOrder: ChannelOrder
+
+  /// The order of an image's colour channels.
+  public enum ChannelOrder: String, ConfigChoice, Sendable {
+    case rgb, bgr
+  }
 
   /// Rounding of the resized image size.
   public enum SizeRounding: String, ConfigChoice, Sendable {
@@ -39,7 +48,7 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   public init(
     minSize: [Int] = [800], maxSize: Int = 1333, mean: [Double] = [0.485, 0.456, 0.406],
     std: [Double] = [0.229, 0.224, 0.225], sizeDivisible: Int = 32, fixedSize: Bool = false,
-    sizeRounding: SizeRounding = .floor
+    sizeRounding: SizeRounding = .floor, channelOrder: ChannelOrder = .rgb
   ) {
     self.minSize = minSize
     self.maxSize = maxSize
@@ -48,6 +57,7 @@ public struct ImageTransform: Codable, Equatable, Sendable {
     self.sizeDivisible = sizeDivisible
     self.fixedSize = fixedSize
     self.sizeRounding = sizeRounding
+    self.channelOrder = channelOrder
   }
 
   /// Transforms `images` (each `[3, H, W]`, float in [0, 1]) and their targets' boxes.
@@ -99,6 +109,8 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   }
 
   private func normalize(_ image: Tensor) -> Tensor {
+    var image = image
+    if channelOrder == .bgr { image = image.flipped(axes: [0]) }
     let m = Tensor(mean, device: image.device).to(image.dtype).reshaped([3, 1, 1])
     let s = Tensor(std, device: image.device).to(image.dtype).reshaped([3, 1, 1])
     return (image - m) / s

@@ -145,7 +145,11 @@ public final class RegionProposalNetwork: Module {
     var regressionTargets: [Tensor] = []
     withNoGrad {
       for target in targets {
-        let (imageLabels, matchedBoxes) = assign(anchors: raw.anchors, groundTruth: target.boxes?.tensor)
+        var (imageLabels, matchedBoxes) = assign(anchors: raw.anchors, groundTruth: target.boxes?.tensor)
+        if let ignored = target.ignoredBoxes {
+          imageLabels = ignoringOverlaps(
+            labels: imageLabels, candidates: raw.anchors, ignored: ignored, threshold: configuration.backgroundIoU)
+        }
         labels.append(imageLabels)
         regressionTargets.append(coder.encode(matchedBoxes, references: raw.anchors))
       }

@@ -53,6 +53,14 @@ public enum RoIHeadsPart: Equatable, Sendable {
     }
   }
 
+  /// The NMS that detections go through by default (class-wise, at the heads' threshold).
+  public var nms: NMSMethod {
+    switch self {
+    case .standard(let c): .standard(iouThreshold: c.nmsThreshold)
+    case .cascade(let c): .standard(iouThreshold: c.nmsThreshold)
+    }
+  }
+
   public var detectionsPerImage: Int {
     switch self {
     case .standard(let c): c.detectionsPerImage

@@ -37,7 +37,10 @@ func sampleProposals(
       let gtBoxes = target.boxes?.tensor ?? Tensor.zeros([0, 4], dtype: boxes.dtype, device: boxes.device)
       let gtLabels = target["labels"] ?? Tensor.zeros([0], dtype: .int64, device: boxes.device)
       let candidates = Tensor.concatenate([boxes, gtBoxes.to(boxes.dtype)], axis: 0)
-      let (labels, matched, matchIndex) = assignLabels(candidates, gtBoxes: gtBoxes, gtLabels: gtLabels, matcher: matcher)
+      var (labels, matched, matchIndex) = assignLabels(candidates, gtBoxes: gtBoxes, gtLabels: gtLabels, matcher: matcher)
+      if let ignored = target.ignoredBoxes {
+        labels = ignoringOverlaps(labels: labels, candidates: candidates, ignored: ignored, threshold: matcher.lowThreshold)
+      }
       let (positive, negative) = sampler(labels)
       let keep = (positive .|| negative).nonzeroIndices().reshaped([-1])
       samples.boxes.append(candidates.gathering(keep))
@@ -47,6 +50,15 @@ func sampleProposals(
     }
   }
   return samples
+}
+
+/// `labels` (0 background, -1 ignored) with the background candidates that overlap one of the
+/// `ignored` regions by at least `threshold` IoU marked ignored: they are neither foreground
+/// (no object of this target) nor background (an object is there).
+func ignoringOverlaps(labels: Tensor, candidates: Tensor, ignored: Tensor, threshold: Double) -> Tensor {
+  guard ignored.shape[0] > 0, candidates.shape[0] > 0 else { return labels }
+  let (overlap, _) = Boxes.iou(Boxes(ignored.to(candidates.dtype)), Boxes(candidates)).max(axis: 0)
+  return labels.filling(where: (labels .== 0) .&& (overlap .>= threshold), with: -1)
 }
 
 /// Class labels (0 background, -1 ignored), matched boxes and matched ground-truth indices

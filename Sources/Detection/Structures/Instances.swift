@@ -6,6 +6,10 @@ public struct Instances {
   /// `(height, width)` of the image the coordinates refer to.
   public let imageSize: (height: Int, width: Int)
   public private(set) var fields: [String: Tensor] = [:]
+  /// Training targets only: regions whose overlapping anchors and proposals train neither as
+  /// foreground nor as background (TridentNet's objects outside a branch's scale range);
+  /// `[M, 4]` boxes, apart from the per-object fields.
+  public var ignoredBoxes: Tensor?
 
   public init(imageSize: (height: Int, width: Int), fields: [String: Tensor] = [:]) {
     self.imageSize = imageSize
