@@ -145,6 +145,26 @@ func error(of body: () throws -> Void) -> ConfigError? {
     let config = try SimpleDetConfig.load(file: file)
     #expect(config.model.roiHeads?.standard?.boxHead == .convFC(convolutions: [64], fullyConnected: [1024], norm: .batchNorm))
   }
+
+  /// A kind with every key set so far and more (TridentNet after a ResNet) keeps those values
+  /// and takes its own defaults for the rest, so `--set model.backbone.kind=trident` over a
+  /// ResNet-C4 preset, or a file setting only the branches' keys, works.
+  @Test func switchingToAKindWithMoreKeysKeepsTheValuesSetSoFar() throws {
+    let folder = try ConfigFolder()
+    try folder.write(
+      "c4.yaml",
+      "model: {backbone: {kind: resnet, depth: 18, base_channels: 32, out_features: [c4]}, neck: {kind: none}, rpn: {anchor_sizes: [[32, 64, 128]], aspect_ratios: [[0.5, 1, 2]]}, roi_heads: {box_head: {kind: resnet_stage}}}\n")
+    let child = try folder.write("trident.yaml", "_base_: c4.yaml\nmodel: {backbone: {kind: trident, test_branch: 1}}\n")
+    let config = try SimpleDetConfig.load(file: child)
+    let trident = try #require(config.model.detector.backbone.trident)
+    #expect(trident.resNet.depth == 18 && trident.resNet.baseChannels == 32 && trident.resNet.outFeatures == [.c4])
+    #expect(trident.testBranch == 1 && trident.dilations == [1, 2, 3] && trident.validRanges.count == 3)
+    let overridden = try SimpleDetConfig.load(
+      file: folder.url.appendingPathComponent("c4.yaml").path, overrides: ["model.backbone.kind=trident"])
+    #expect(overridden.model.detector.backbone.trident?.resNet.depth == 18)
+    #expect(error { _ = try SimpleDetConfig.load(file: child, overrides: ["model.backbone.valid_ranges=[[0, 10]]"]) }?
+      .description.contains("model.backbone.valid_ranges") == true)
+  }
 }
 
 @Suite struct ErrorTests {
