@@ -308,11 +308,14 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
   public var checkpointsKept = 3
   /// The run folder when `simpledet train` is given no `--output`.
   public var outputDirectory = "output"
+  /// Also write a TensorBoard event file in the run folder (the logged numbers as scalars, and
+  /// pictures of the detections on the first test images at each evaluation).
+  public var tensorboard = true
 
   public init() {}
 
   private enum CodingKeys: String, CodingKey {
-    case threads, precision, seed
+    case threads, precision, seed, tensorboard
     case logPeriod = "log_period"
     case checkpointPeriod = "checkpoint_period"
     case evalPeriod = "eval_period"

@@ -4,6 +4,8 @@ import Foundation
 public final class MetricsLog {
   public let url: URL
   private let handle: FileHandle
+  /// A TensorBoard event file that receives every record's numbers too (`runtime.tensorboard`).
+  public var events: TensorBoardWriter?
 
   /// Opens the log for appending. `keepingThrough` drops records after that iteration first:
   /// a resumed run rewrites what the interrupted one logged after its last checkpoint.
@@ -27,6 +29,25 @@ public final class MetricsLog {
 
   public func append(_ record: [String: Any]) throws {
     try handle.write(contentsOf: Data(Self.line(record).utf8))
+    if let events, let iteration = record["iteration"] as? Int {
+      try events.addScalars(Self.scalars(of: record), step: iteration)
+    }
+  }
+
+  /// A record's numbers by TensorBoard tag: its keys, nested ones joined by `/`
+  /// (`eval/bbox/AP`); `iteration`, the step, left out.
+  static func scalars(of record: [String: Any], prefix: String = "") -> [(tag: String, value: Double)] {
+    record.keys.sorted().flatMap { key -> [(tag: String, value: Double)] in
+      let tag = prefix + key
+      switch record[key] {
+      case let nested as [String: Any]: return scalars(of: nested, prefix: tag + "/")
+      case let nested as [String: Double]: return scalars(of: nested, prefix: tag + "/")
+      case let nested as [String: [String: Double]]: return scalars(of: nested, prefix: tag + "/")
+      case let value as Int where key != "iteration": return [(tag, Double(value))]
+      case let value as Double: return [(tag, value)]
+      default: return []
+      }
+    }
   }
 
   /// Every record of a metrics file, in order; lines that are not JSON objects (a line cut short

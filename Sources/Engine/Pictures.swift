@@ -3,15 +3,20 @@ import Foundation
 import Visualization
 
 extension Predictor {
-  /// Draws `detections` on `image` (one colour per class, "name score" labels) and writes a PNG.
-  public func drawPicture(_ image: Image, detections: [Prediction], to url: URL) throws {
+  /// `detections` drawn on `image`: one colour per class, "name score" labels.
+  public func picture(_ image: Image, detections: [Prediction]) -> Image {
     let drawn = detections.map { d in
       DrawnDetection(
         box: (d.bbox[0], d.bbox[1], d.bbox[0] + d.bbox[2], d.bbox[1] + d.bbox[3]),
         classIndex: classes.categoryIds.firstIndex(of: d.categoryId) ?? d.categoryId,
         label: "\(d.categoryName) \(String(format: "%.2f", d.score))", mask: d.maskBitmap)
     }
-    let picture = DetectionPicture.render(image, detections: drawn)
+    return DetectionPicture.render(image, detections: drawn)
+  }
+
+  /// Draws `detections` on `image` (see `picture(_:detections:)`) and writes a PNG.
+  public func drawPicture(_ image: Image, detections: [Prediction], to url: URL) throws {
+    let picture = picture(image, detections: detections)
     do {
       try ImageCodec.encodePNG(picture).write(to: url, options: .atomic)
     } catch {

@@ -71,18 +71,22 @@ public struct Predictor {
     } catch {
       throw EngineError("\(url.path): \(error)")
     }
+    return (image, predict(image, fileName: url.lastPathComponent))
+  }
+
+  /// The objects detected in `image`, reported under `fileName`.
+  public func predict(_ image: Image, fileName: String) -> [Prediction] {
     let found = withPrecision(precision) { model.detect([Self.tensor(image)]) }[0]
     let labels = found["labels"].map { $0.to(.int64).toArray(Int64.self) } ?? []
-    let detections = zip(cocoDetections(found, imageId: 0, classes: classes), labels).map { d, label in
+    return zip(cocoDetections(found, imageId: 0, classes: classes), labels).map { d, label in
       Prediction(
-        fileName: url.lastPathComponent, categoryId: d.categoryID, categoryName: classes.name(ofLabel: Int(label)),
+        fileName: fileName, categoryId: d.categoryID, categoryName: classes.name(ofLabel: Int(label)),
         bbox: d.box!.coordinates, score: d.score,
         segmentation: d.segmentation.flatMap { segmentation -> Prediction.Segmentation? in
           guard case .mask(let rle) = segmentation else { return nil }
           return Prediction.Segmentation(size: [rle.height, rle.width], counts: rle.compressedCounts)
         })
     }
-    return (image, detections)
   }
 
   /// `[3, H, W]` float32 in [0, 1], as the detector takes images.

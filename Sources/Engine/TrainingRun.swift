@@ -54,6 +54,11 @@ public enum TrainingRun {
       EvaluationHook(evaluator: evaluator, metrics: metrics),
       CurvesHook(),
     ]
+    if config.runtime.tensorboard {
+      let events = try TensorBoardWriter(directory: runDirectory, resumedAt: resume ? trainer.state.iteration + 1 : nil)
+      metrics.events = events
+      trainer.hooks.append(TensorBoardPicturesHook(events: events, dataset: testSet))
+    }
     return trainer
   }
 }

@@ -37,4 +37,20 @@ public struct Dataset: Sendable {
     guard case .folder(let root) = imageSource else { return nil }
     return root.appendingPathComponent(record.fileName)
   }
+
+  /// The RGB pixels of record `index` (decoded from its file, or rendered for the shapes).
+  public func image(at index: Int) throws -> Image {
+    let record = records[index]
+    switch imageSource {
+    case .shapes(let shapes):
+      return shapes.rendered(at: record.imageId).0
+    case .folder(let root):
+      let url = root.appendingPathComponent(record.fileName)
+      do {
+        return try ImageCodec.decode(contentsOf: url, channels: 3)
+      } catch {
+        throw DatasetFormatError(file: url.path, message: "cannot decode the image of record \(record.imageId): \(error)")
+      }
+    }
+  }
 }
