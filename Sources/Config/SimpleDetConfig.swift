@@ -290,12 +290,45 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
     /// bfloat16 autocast: convolutions and matrix products in bfloat16, weights, losses and
     /// updates in float32 (no loss scaling needed). Fast on CPUs with AVX-512 BF16 or AMX.
     case bf16
+    /// float16 autocast, as bf16 but with float16's narrower range, so training scales the loss
+    /// (`loss_scale`). The mode GPU users want; correct, not fast, on CPUs.
+    case fp16
+  }
+
+  /// How float16 training scales its loss.
+  public enum LossScale: Equatable, Sendable, Codable {
+    /// PyTorch's GradScaler: from 2^16, halved on a non-finite gradient (the step skipped),
+    /// doubled after 2,000 finite steps.
+    case dynamic
+    /// A fixed scale (the SimpleDet paper's static loss scaling).
+    case fixed(Double)
+
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.singleValueContainer()
+      if let value = try? container.decode(Double.self) {
+        self = .fixed(value)
+      } else if let name = try? container.decode(String.self), name == "dynamic" {
+        self = .dynamic
+      } else {
+        throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected dynamic or a number")
+      }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.singleValueContainer()
+      switch self {
+      case .dynamic: try container.encode("dynamic")
+      case .fixed(let value): try container.encode(value)
+      }
+    }
   }
 
   /// libtorch intra-op threads.
   public var threads = 2
   /// The arithmetic of training's forward pass and of evaluation and prediction.
   public var precision = Precision.fp32
+  /// The loss scaling of `fp16` training (fp32 and bf16 do not scale).
+  public var lossScale = LossScale.dynamic
   /// Seeds data order, augmentation and sampling (the model's initialisation has `model.seed`).
   public var seed: UInt64 = 0
   /// Iterations between log lines and `metrics.jsonl` records.
@@ -316,6 +349,7 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
 
   private enum CodingKeys: String, CodingKey {
     case threads, precision, seed, tensorboard
+    case lossScale = "loss_scale"
     case logPeriod = "log_period"
     case checkpointPeriod = "checkpoint_period"
     case evalPeriod = "eval_period"

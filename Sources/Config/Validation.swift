@@ -322,6 +322,9 @@ extension SimpleDetConfig {
     c.range(runtime.checkpointPeriod, 0...100_000_000, "runtime.checkpoint_period")
     c.range(runtime.evalPeriod, 0...100_000_000, "runtime.eval_period")
     c.range(runtime.checkpointsKept, 1...10_000, "runtime.checkpoints_kept")
+    if case .fixed(let scale) = runtime.lossScale {
+      c.require(scale.isFinite && scale > 0 && scale <= 1e30, "runtime.loss_scale", "must be dynamic or a number above 0 (at most 1e30), got \(scale)")
+    }
   }
 
   private func checkNMS(_ c: inout Checks, _ method: NMSMethod?, _ path: String) {

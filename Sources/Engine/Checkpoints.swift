@@ -15,6 +15,9 @@ public struct TrainerState: Codable, Equatable, Sendable {
   /// Steps skipped because the loss or gradient was not finite: in a row, and in all.
   public var nonfiniteInARow = 0
   public var nonfiniteSkipped = 0
+  /// float16 training's loss scale and the finite steps since it last changed (nil otherwise).
+  public var lossScale: Double?
+  public var lossScaleGrowthTracker: Int?
 
   public init() {}
 
@@ -24,6 +27,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
     case randomState = "random_state"
     case nonfiniteInARow = "nonfinite_in_a_row"
     case nonfiniteSkipped = "nonfinite_skipped"
+    case lossScale = "loss_scale"
+    case lossScaleGrowthTracker = "loss_scale_growth_tracker"
   }
 }
 

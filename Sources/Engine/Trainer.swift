@@ -20,6 +20,8 @@ public struct StepRecord: Sendable {
   public var epoch: Int
   /// True when the loss or gradient was not finite and the update was skipped.
   public var skipped: Bool
+  /// The loss scale the step ran with (fp16 training only).
+  public var lossScale: Double? = nil
 }
 
 /// Called by the trainer around training; hooks log, checkpoint, evaluate and draw.
@@ -67,6 +69,8 @@ public final class Trainer {
   /// Set from a signal handler: finish the step, checkpoint, and stop.
   public let stopRequest = StopRequest()
   private let schedule: LearningRateSchedule
+  /// float16 training's loss scaling (nil otherwise); its state lives in `state` too.
+  private var lossScaler: LossScaler?
 
   /// Builds the model, optimizer and loader. `runDirectory` receives checkpoints and logs.
   public init(config: SimpleDetConfig, runDirectory: URL) throws {
@@ -102,6 +106,12 @@ public final class Trainer {
     self.config = config
     schedule = config.solver.learningRateSchedule
     state.randomState = Data(model.randomState).base64EncodedString()
+    if config.runtime.precision == .fp16 {
+      let scaler = LossScaler(config.runtime.lossScale)
+      lossScaler = scaler
+      state.lossScale = scaler.scale
+      state.lossScaleGrowthTracker = scaler.growthTracker
+    }
   }
 
   /// Continues from the newest complete checkpoint in the run folder; false when there is none.
@@ -114,6 +124,16 @@ public final class Trainer {
     }
     try model.restoreRandomState([UInt8](random))
     state = restored
+    if var scaler = lossScaler {
+      // A checkpoint of an fp16 run carries its scale; one of another precision starts afresh.
+      if scaler.isDynamic, let scale = restored.lossScale {
+        scaler.scale = scale
+        scaler.growthTracker = restored.lossScaleGrowthTracker ?? 0
+      }
+      lossScaler = scaler
+      state.lossScale = scaler.scale
+      state.lossScaleGrowthTracker = scaler.growthTracker
+    }
     return true
   }
 
@@ -177,10 +197,15 @@ public final class Trainer {
     })
     let totalValue = total.doubleValue()
     var finite = totalValue.isFinite
+    let scale = state.lossScale
     if finite {
       optimizer.zeroGradients()
-      total.backward()
       let parameters = optimizer.groups.flatMap(\.parameters)
+      if let scaler = lossScaler {
+        scaler.backward(total, parameters: parameters)
+      } else {
+        total.backward()
+      }
       let norm: Tensor =
         if let maxNorm = config.solver.clipGradientNorm {
           clipGradientNorm(parameters, maxNorm: maxNorm)
@@ -194,17 +219,30 @@ public final class Trainer {
     state.iteration += 1
     state.epoch = batch.epoch
     state.batchInEpoch = batch.index + 1
+    // A dynamic scale too high for float16 is expected now and then: the scale halves and the
+    // step is skipped, without counting towards max_nonfinite_steps while a lower scale is left.
+    let overflow = !finite && totalValue.isFinite && (lossScaler?.isDynamic ?? false) && (scale ?? 1) > 1
+    if var scaler = lossScaler {
+      scaler.update(finite: finite)
+      lossScaler = scaler
+      state.lossScale = scaler.scale
+      state.lossScaleGrowthTracker = scaler.growthTracker
+    }
     if finite {
       state.nonfiniteInARow = 0
     } else {
-      state.nonfiniteInARow += 1
+      if !overflow { state.nonfiniteInARow += 1 }
       state.nonfiniteSkipped += 1
-      log("warning: iteration \(state.iteration): loss \(totalValue) or its gradient is not finite; step skipped (\(state.nonfiniteInARow) in a row)")
+      if overflow {
+        log("warning: iteration \(state.iteration): gradient not finite at loss scale \(scale ?? 1); step skipped, scale now \(state.lossScale ?? 1)")
+      } else {
+        log("warning: iteration \(state.iteration): loss \(totalValue) or its gradient is not finite; step skipped (\(state.nonfiniteInARow) in a row)")
+      }
     }
     return StepRecord(
       iteration: state.iteration, losses: values, totalLoss: totalValue,
       learningRate: config.solver.baseLearningRate * factor, dataTime: 0, stepTime: 0, images: batch.count,
-      epoch: batch.epoch, skipped: !finite)
+      epoch: batch.epoch, skipped: !finite, lossScale: scale)
   }
 
   private func gradientNorm(_ parameters: [Tensor]) -> Tensor {
@@ -243,5 +281,6 @@ public func withPrecision<R>(_ precision: RuntimeSection.Precision, _ body: () t
   switch precision {
   case .fp32: try body()
   case .bf16: try withAutocast(.bfloat16, body)
+  case .fp16: try withAutocast(.float16, body)
   }
 }

@@ -69,6 +69,7 @@ public final class LoggingHook: TrainerHook {
       "skipped_steps": steps.count - good.count,
       "skipped_images": trainer.loader.skippedImages,
     ]
+    if let scale = steps.last!.lossScale { record["fp16_scale"] = scale }
     record["loss"] = good.isEmpty ? Double.nan : mean(good.map(\.totalLoss))
     for name in steps.last!.losses.keys {
       record[name] = good.isEmpty ? Double.nan : mean(good.map { $0.losses[name] ?? .nan })
