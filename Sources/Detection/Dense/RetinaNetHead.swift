@@ -47,7 +47,7 @@ final class LevelNormTower: Module, RetinaNetTower {
 
   override var namedChildren: [(String, Module)] {
     zip(convs, norms).enumerated().flatMap { i, block in
-      [("\(i).0", block.0 as Module)] + block.1.enumerated().compactMap { level, norm in (norm as? Module).map { ("\(i).1.\(level)", $0) } }
+      [("\(i).0", block.0 as Module)] + block.1.enumerated().map { level, norm in ("\(i).1.\(level)", norm as Module) }
     }
   }
 
