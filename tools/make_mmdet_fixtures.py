@@ -3,8 +3,10 @@ test with mmdetection (Tests/CLITests/MMDetPresetTests.swift, Tests/NNTests/MMDe
 
 For each of mmdetection 3.3.0's `faster-rcnn_r50_fpn_1x_coco`, `mask-rcnn_r50_fpn_1x_coco`,
 `retinanet_r50_fpn_1x_coco`, `cascade-rcnn_r50_fpn_1x_coco`, `cascade-mask-rcnn_r50_fpn_1x_coco`,
-`faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco` (DCN v1 in C3-C5) and
-`faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco` (DCNv2 in C3-C5)
+`faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco` (DCN v1 in C3-C5),
+`faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco` (DCNv2 in C3-C5),
+`retinanet_r50_nasfpn_crop640-50e_coco` (NAS-FPN, 7 stacks with BN; RetinaSepBNHead) and
+`tridentnet_r50-caffe_1x_coco` (caffe-style ResNet-50-C4 with TridentResNet's C4 stage)
 (its own bundled configs, `mmdet/.mim/configs/...`), the model is
 built with random initialisation (`init_weights()` without the ImageNet checkpoint), given weights
 that the Swift test rebuilds without a weight file, and batch-norm statistics calibrated on the
@@ -17,7 +19,12 @@ Stored per model, under mmdetection's tensor names:
   mmdetection's own initialisation (constants given a spread, and Mask R-CNN's mask logits' bias
   a mean of 10, see `build`); the tensor is `mean + std * sqrt(3) * (2u - 1)` with
   `u = torch.rand(shape, generator=Generator(seed=k), dtype=float64)`, rounded to float32 (the
-  rule of tools/make_torchvision_cli_fixtures.py).
+  rule of tools/make_torchvision_cli_fixtures.py). A tensor the state dict holds under several
+  names (RetinaSepBNHead's tower convolutions, shared by the five levels and listed once per
+  level, `bbox_head.cls_convs.L.j.conv.weight`) is listed under each name with the rule (and seed)
+  of its first, level 0, so every copy is equal, as in the model. TridentNet's TridentConv weights,
+  which mmdetection leaves uninitialised (`torch.Tensor(...)`), are first given the Kaiming
+  uniform initialisation their `init_cfg` names (see `initialise_trident_convs`).
 - `<name>.bn.safetensors`: each batch norm's running mean and variance, set from its own input on
   the image (mmdetection's BN layers are `BatchNorm2d` in eval mode, `norm_eval=True`).
 - `<name>.detections.json`: mmdetection's top 50 detections in original-image pixels: box,
@@ -29,7 +36,15 @@ Stored per model, under mmdetection's tensor names:
   with the `nms` dict it ran with and how many of them standard NMS's top 100 also has
   (`in_standard_nms`, the bar a test that ran standard NMS by mistake would reach); for the DCN
   models also (`conv_offset`) the spread of the offsets each deformable convolution predicted
-  (mmdetection zero-initialises `conv_offset`; here it is given a spread, see OFFSET_BIAS_STD).
+  (mmdetection zero-initialises `conv_offset`; here it is given a spread, see OFFSET_BIAS_STD);
+  for NAS-FPN RetinaNet also `large_boxes` as for RetinaNet (these come from P6 and P7, so they
+  test those levels' own head norms); for TridentNet the top 50 are TridentNet-Fast's (the
+  config's test_branch_idx 1: branch 1 alone, dilation 2), and `all_branches` holds the top 50 of
+  the same model with test_branch_idx -1 on the detector, the backbone, each TridentBottleneck and
+  TridentConv, and the TridentRoIHead: the three branches (dilations 1, 2, 3) run as a batch of
+  three, each through RPN and the R-CNN head with its own NMS and 100 detections, and the head
+  merges them (class-wise NMS at the rcnn test_cfg's IoU 0.5 over the concatenation, branch 0
+  first, then the best 100); `in_branch_1` counts how many of them are also in branch 1's top 50.
 
 With the name `tiny`: genuine `.pth` files of width-reduced mmdetection models (ResNet-18 with
 4 base channels, 8-channel FPN, 3 classes): `tiny-mask-rcnn.mmengine.pth` saved through
@@ -56,7 +71,15 @@ mmcv-lite==2.2.0, mmdet==3.3.0 (never a dependency of the build):
 
 The reference detections use mmdetection's pipeline with one step replaced: mmcv's cv2 uint8
 resize becomes SimpleDet's float normalise-then-resize to the same size (`float_resize`; the
-preprocessor's own normalisation is switched off, as it is done there). These randomly initialised models
+preprocessor's own normalisation is switched off, as it is done there). For a BGR model
+(TridentNet's caffe-style backbone: bgr_to_rgb False, mean [103.53, 116.28, 123.675] in BGR
+order, std 1) the pixels stay in cv2's BGR order, the same values as SimpleDet's RGB 0-1 image
+flipped to BGR, and are normalised by the config's mean / 255 and std / 255 (float64, then
+float32); for the RGB models mean and std are MEAN and STD, which equal the configs' over 255.
+`check_float_resize` (printed per model) compares the batch this gives with mmdetection's own
+preprocessor normalisation (and swap) after the same float32 resize of the raw pixels: they agree
+to float rounding (4.6e-5 in pixel units for TridentNet's std 1, 4.8e-7 for NAS-FPN RetinaNet);
+a wrong channel order would differ by tens. These randomly initialised models
 are far more sensitive to the input than trained ones: the cv2 resize (pixels within 0.79 grey
 levels of the float resize, 0.26 on average) reorders their detections completely, while the
 float resize lets the rest of the pipeline be compared to float rounding. How many detections
@@ -232,6 +255,8 @@ MODELS = {
     "cascade-mask-rcnn_r50_fpn_1x_coco": "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py",
     "faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco": "dcn/faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco.py",
     "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco": "dcnv2/faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco.py",
+    "retinanet_r50_nasfpn_crop640-50e_coco": "nas_fpn/retinanet_r50_nasfpn_crop640-50e_coco.py",
+    "tridentnet_r50-caffe_1x_coco": "tridentnet/tridentnet_r50-caffe_1x_coco.py",
 }
 # mmdetection zero-initialises every deformable convolution's offset predictor (`conv_offset`),
 # which would make the DCN models ordinary (DCNv2: every mask 0.5) and leave the offsets untested.
@@ -363,6 +388,8 @@ def rebuilt(shape, mean, std, k):
 def config(name, score_zero=True):
     cfg = Config.fromfile(os.path.join(CONFIGS, MODELS[name]))
     cfg.model.backbone.init_cfg = None
+    if cfg.model.get("roi_head", {}).get("shared_head") is not None:
+        cfg.model.roi_head.shared_head.init_cfg = None  # C4 models: stage 5 in the R-CNN head
     if score_zero:
         test = cfg.model.test_cfg
         if "rcnn" in test:
@@ -455,17 +482,51 @@ def compare(theirs, ours, tolerance):
     return found, worst
 
 
+def initialise_trident_convs(model):
+    """TridentNet's TridentConv creates its weight with `torch.Tensor(...)` (uninitialised memory)
+    and its `init_cfg` (Kaiming uniform, fan_in, overriding a child `conv2` it does not have)
+    never reaches it: the weight is given that Kaiming uniform initialisation here, so that the
+    rule's mean and standard deviation are a convolution's."""
+    from mmdet.models.backbones.trident_resnet import TridentConv
+    for m in model.modules():
+        if isinstance(m, TridentConv):
+            torch.nn.init.kaiming_uniform_(m.weight, a=0, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+
+
+def set_trident_test_branch(model, branch):
+    """TridentNet's `test_branch_idx` on the detector, the backbone, every TridentBottleneck and
+    TridentConv in it, and the TridentRoIHead: -1 runs all branches and merges their detections."""
+    from mmdet.models.backbones.trident_resnet import TridentBottleneck, TridentConv
+    model.test_branch_idx = branch
+    model.backbone.test_branch_idx = branch
+    model.roi_head.test_branch_idx = branch
+    for m in model.backbone.modules():
+        if isinstance(m, (TridentBottleneck, TridentConv)):
+            m.test_branch_idx = branch
+
+
 def build(name, image_path):
     cfg = config(name)
     model = init_detector(cfg, checkpoint=None, device="cpu")
     torch.manual_seed(0)
     model.init_weights()
+    initialise_trident_convs(model)
     model.eval()
     state = model.state_dict()
     rule, new_state = [], {}
+    # A tensor the state dict holds under several names (RetinaSepBNHead's tower convolutions,
+    # one per level, all level 0's) gets the rule of its first name under every name.
+    first_rule = {}
     for k, key in enumerate(sorted(state)):
         t = state[key]
         if key.endswith("num_batches_tracked"):
+            continue
+        if t.data_ptr() in first_rule:
+            shared = dict(first_rule[t.data_ptr()], name=key)
+            rule.append(shared)
+            new_state[key] = rebuilt(shared["shape"], shared["mean"], shared["std"], shared["seed"])
             continue
         v = t.to(torch.float64)
         mean = float(v.mean())
@@ -493,6 +554,7 @@ def build(name, image_path):
         elif key.endswith(".conv_offset.bias"):
             mean, std = 0.0, OFFSET_BIAS_STD
         rule.append({"name": key, "shape": list(t.shape), "seed": k, "mean": mean, "std": std})
+        first_rule[t.data_ptr()] = rule[-1]
         new_state[key] = rebuilt(list(t.shape), mean, std, k)
     model.load_state_dict(new_state, strict=False)
     with float_resize(model):
@@ -500,31 +562,50 @@ def build(name, image_path):
     return model, rule
 
 
-MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # mmdetection's, over 255
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # mmdetection's RGB ones, over 255
+
+
+def normalisation(model):
+    """The preprocessor's (mean, std) over 255 as float64 lists, and whether it swaps BGR to RGB.
+    For the usual RGB normalisation these are exactly MEAN and STD (kept as written, so that the
+    fixtures made before stay the same); for a BGR one (caffe-style backbones: bgr_to_rgb False,
+    mean [103.53, 116.28, 123.675], std 1) the config's values divided by 255 in float64."""
+    cfg = model.cfg.model.data_preprocessor
+    to_rgb = bool(cfg.get("bgr_to_rgb", False))
+    assert not cfg.get("rgb_to_bgr", False)
+    mean = [float(v) / 255 for v in cfg.mean]
+    std = [float(v) / 255 for v in cfg.std]
+    if to_rgb:
+        assert all(abs(a - b) < 1e-12 for a, b in zip(mean + std, MEAN + STD)), (mean, std)
+        return MEAN, STD, True
+    return mean, std, False
 
 
 @contextlib.contextmanager
 def float_resize(model):
     """mmcv's `imresize` (cv2's uint8 bilinear resize, which rounds every pixel to a whole grey
     level with fixed-point weights) replaced by SimpleDet's float arithmetic, op for op: RGB
-    pixels / 255 in float32, normalised with the same mean and std ((x - mean) / std, as
-    mmdetection's preprocessor over 255), then a float32 bilinear resize to mmcv's output size;
-    the model's preprocessor then only stacks and pads (its normalisation and BGR-to-RGB swap,
-    done here, are switched off). Normalising commutes with resizing, so this is mmdetection's
+    pixels / 255 in float32 (flipped back to BGR when the preprocessor keeps BGR, bgr_to_rgb
+    False), normalised with the same mean and std ((x - mean) / std, mmdetection's preprocessor's
+    values over 255 rounded to float32, in the channel order it uses), then a float32 bilinear
+    resize to mmcv's output size; the model's preprocessor then only stacks and pads (its
+    normalisation and any BGR-to-RGB swap, done here, are switched off). Normalising commutes with resizing, so this is mmdetection's
     preprocessing with a float resize, rounded as SimpleDet rounds it; everything from the
     resize size (int(w * scale + 0.5)) to the model is mmdetection's."""
     import mmcv.image.geometric as geometric
     original = geometric.imresize
     preprocessor = model.data_preprocessor
     flags = (preprocessor._enable_normalize, preprocessor._channel_conversion)
-    mean = torch.tensor(MEAN, dtype=torch.float64).to(torch.float32).reshape(3, 1, 1)
-    std = torch.tensor(STD, dtype=torch.float64).to(torch.float32).reshape(3, 1, 1)
+    mean_values, std_values, to_rgb = normalisation(model)
+    mean = torch.tensor(mean_values, dtype=torch.float64).to(torch.float32).reshape(3, 1, 1)
+    std = torch.tensor(std_values, dtype=torch.float64).to(torch.float32).reshape(3, 1, 1)
 
     def resize(img, size, return_scale=False, interpolation="bilinear", out=None, backend=None):
         assert interpolation == "bilinear" and img.dtype == np.uint8
         h, w = img.shape[:2]
-        rgb = torch.from_numpy(np.ascontiguousarray(img[..., ::-1])).permute(2, 0, 1).to(torch.float32) / 255
-        normalised = (rgb - mean) / std
+        channels = np.ascontiguousarray(img[..., ::-1] if to_rgb else img)  # cv2 decodes BGR
+        pixels = torch.from_numpy(channels).permute(2, 0, 1).to(torch.float32) / 255
+        normalised = (pixels - mean) / std
         r = torch.nn.functional.interpolate(normalised[None], size=(size[1], size[0]), mode="bilinear", align_corners=False)
         resized = r[0].permute(1, 2, 0).contiguous().numpy()
         return (resized, size[0] / w, size[1] / h) if return_scale else resized
@@ -536,6 +617,42 @@ def float_resize(model):
     finally:
         geometric.imresize = original
         preprocessor._enable_normalize, preprocessor._channel_conversion = flags
+
+
+def check_float_resize(model):
+    """Evidence that `float_resize` normalises as the model's preprocessor does, channel order
+    included: the batch it gives equals mmdetection's own (its preprocessor's normalisation and
+    any BGR-to-RGB swap on) after the same float32 bilinear resize of the raw pixels, up to float
+    rounding, since normalising commutes with resizing. Returns the largest difference, in the
+    normalised input's units (pixel units for std 1)."""
+    from mmcv.transforms import Compose
+    from mmengine.dataset import pseudo_collate
+    import mmcv.image.geometric as geometric
+    steps = Compose([c for c in model.cfg.test_dataloader.dataset.pipeline if c.type != "LoadAnnotations"])
+
+    def batch():
+        data = steps(dict(img_path=IMAGE, img_id=0))
+        return model.data_preprocessor(pseudo_collate([data]), False)["inputs"]
+
+    with torch.no_grad():
+        with float_resize(model):
+            ours = batch()
+        original = geometric.imresize
+
+        def raw_resize(img, size, return_scale=False, interpolation="bilinear", out=None, backend=None):
+            h, w = img.shape[:2]
+            x = torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1)[None]
+            r = torch.nn.functional.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False)
+            resized = r[0].permute(1, 2, 0).contiguous().numpy()
+            return (resized, size[0] / w, size[1] / h) if return_scale else resized
+
+        geometric.imresize = raw_resize
+        try:
+            theirs = batch()
+        finally:
+            geometric.imresize = original
+    assert ours.shape == theirs.shape
+    return float((ours.double() - theirs.double()).abs().max())
 
 
 def tiny_models(out):
@@ -610,6 +727,7 @@ def main():
             tiny_models(out)
             continue
         model, rule = build(name, IMAGE)
+        print(f"{name}: float_resize against the preprocessor's own normalisation: largest difference {check_float_resize(model):.1e}")
         stats = {k: v for k, v in model.state_dict().items() if k.endswith("running_mean") or k.endswith("running_var")}
         write_safetensors(stats, os.path.join(out, f"{name}.bn.safetensors"))
         with open(os.path.join(out, f"{name}.weights.json"), "w") as f:
@@ -653,6 +771,17 @@ def main():
             large = [d for d in many if (d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]) > LARGE_AREA][:TOP]
             print(f"  {len(many)} detections at {LARGE_DETECTIONS} per image, {len(large)} of the largest kept")
             fixture["large_boxes"] = {"detections_per_image": LARGE_DETECTIONS, "min_area": LARGE_AREA, "images": {"scene.png": large}}
+        if name.startswith("tridentnet"):
+            # All three branches (dilations 1, 2, 3), their detections merged by TridentRoIHead.
+            set_trident_test_branch(model, -1)
+            with torch.no_grad(), float_resize(model):
+                merged = inference_detector(model, IMAGE)
+            set_trident_test_branch(model, 1)
+            every = detections(merged)
+            top = ", ".join(f"{d['score']:.4f} label {d['label']}" for d in every[:3])
+            n, _ = compare(found, every, 2e-3)
+            print(f"  all branches: {len(merged.pred_instances.scores)} detections; top {top}; {n} of branch 1's top {len(found)} among them")
+            fixture["all_branches"] = {"test_branch_idx": -1, "in_branch_1": n, "images": {"scene.png": every}}
         if name.startswith("cascade-rcnn"):
             test_cfg = model.roi_head.test_cfg
             standard = test_cfg.nms

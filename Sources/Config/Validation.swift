@@ -161,6 +161,7 @@ extension SimpleDetConfig {
     switch head {
     case .retinaNet(let r):
       groupNorm(&c, channels: channels, used: r.norm == .groupNorm, path: "model.head.norm")
+      c.require(!r.normPerLevel || r.norm != nil, "model.head.norm_per_level", "needs a norm (model.head.norm), which is null")
       c.anchors(
         sizes: r.anchorSizes, aspectRatios: r.aspectRatios, strides: r.anchorStrides, levels: levels.count,
         prefix: "model.head.")

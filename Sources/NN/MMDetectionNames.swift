@@ -34,6 +34,8 @@ import Torch
 /// class-agnostic (4 rows, `reg_class_agnostic=True`), as SimpleDet's cascade predictors are, and
 /// is kept as it is; its `fc_cls` and the stage's mask logits are treated as above.
 ///
+/// NAS-FPN RetinaNet's neck and `RetinaSepBNHead`: see MMDetectionNames+NASFPN.swift.
+///
 /// Batch-norm counters (`num_batches_tracked`) are dropped, as torchvision's loader ignores them.
 /// Any other name is an error, as is a shape that contradicts the others (a class-agnostic box
 /// regression, mask logits for a different number of classes).
@@ -47,14 +49,17 @@ public enum MMDetectionNames {
       WeightFileError(path: source, message: "mmdetection tensor '\(name)': \(problem)")
     }
     let lateralCount = Set(tensors.keys.compactMap { index(in: $0, after: "neck.lateral_convs.") }).count
+    let nasFPN = holdsNASFPN(tensors)  // see MMDetectionNames+NASFPN.swift
 
     var out: [String: Tensor] = [:]
     for name in tensors.keys.sorted() {
       let tensor = tensors[name]!
       if name.hasSuffix(".num_batches_tracked") || name.hasPrefix("data_preprocessor.") { continue }
-      guard let target = try self.name(for: name, lateralCount: lateralCount, fail: fail) else {
+      if try isSharedConvolutionCopy(name, tensor, in: tensors, fail: fail) { continue }
+      guard let target = try nasFPNName(for: name, nasFPN: nasFPN) ?? self.name(for: name, lateralCount: lateralCount, fail: fail) else {
         throw fail(
-          name, "not a name this importer knows (ResNet + FPN Faster R-CNN, Mask R-CNN, RetinaNet or Cascade (Mask) R-CNN of mmdetection 3.x)")
+          name,
+          "not a name this importer knows (ResNet + FPN Faster R-CNN, Mask R-CNN, RetinaNet or Cascade (Mask) R-CNN, or NAS-FPN RetinaNet, of mmdetection 3.x)")
       }
       guard out.updateValue(try value(of: name, tensor, in: tensors, fail: fail), forKey: target) == nil else {
         throw fail(name, "maps to '\(target)', which another tensor already gave")

@@ -16,6 +16,10 @@ import Torch
 /// have a spread (mmdetection zero-initialises them), and without them, or with their layout
 /// swapped, the detections do not match.
 ///
+/// For NAS-FPN RetinaNet (mmdetection's RetinaSepBNHead: tower convolutions shared by the levels,
+/// a batch norm per level) the large boxes come from P6 and P7, so they check those levels' own
+/// norms.
+///
 /// For Cascade R-CNN the same model also runs with soft-NMS (`--set test.nms=...`, translated from
 /// the `nms` dict mmdetection's test_cfg ran with), against all 100 of mmdetection's detections.
 ///
@@ -32,6 +36,7 @@ import Torch
   static let presets = [
     "faster-rcnn_r50_fpn_1x_coco", "mask-rcnn_r50_fpn_1x_coco", "retinanet_r50_fpn_1x_coco", "cascade-rcnn_r50_fpn_1x_coco",
     "cascade-mask-rcnn_r50_fpn_1x_coco", "faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco",
+    "retinanet_r50_nasfpn_crop640-50e_coco",
   ]
   /// The presets with deformable convolutions (DCN v1 and DCNv2 in C3-C5).
   static let deformablePresets = ["faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco"]

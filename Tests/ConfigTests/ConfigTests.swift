@@ -509,6 +509,9 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(problem(["model.neck={kind: ssd}"]).contains("unknown neck kind 'ssd' (known: none, fpn, nas_fpn)"))
     #expect(problem(["model.neck.extra_levels=maxpool"]).contains("model.neck.extra_levels: 'maxpool' is not one of none, max_pool, p6p7"))
     #expect(problem(["model.backbone.out_features=[c5, c3]"]).contains("model.backbone.out_features: needs stage outputs (c2 to c5) in increasing order"))
+    #expect(
+      problem(["model.rpn=null", "model.roi_heads=null", "model.head={kind: retinanet, norm_per_level: true}"]).contains(
+        "model.head.norm_per_level: needs a norm (model.head.norm), which is null"))
   }
 
   @Test func testNMSIsChosenByKind() throws {

@@ -193,4 +193,64 @@ import Testing
     let maskError = try #require(throws: WeightFileError.self) { try MMDetectionNames.converted(masks, source: "m.pth") }
     #expect(maskError.description.contains("'roi_head.mask_head.0.conv_logits.bias': has 80 outputs, but fc_cls of stage 0 has 3 classes"))
   }
+
+  /// NAS-FPN RetinaNet (mmdetection's NASFPN neck and RetinaSepBNHead): the neck keeps its names
+  /// under `backbone.fpn`; each tower convolution, which mmdetection's state dict repeats under
+  /// every level, is kept once, and each level's batch norm goes into the block's norm slot.
+  @Test func nasFPNAndSeparateNormHead() throws {
+    let shared = Self.numbered([2, 2, 3, 3])
+    var state: [String: Tensor] = [
+      "neck.lateral_convs.0.conv.weight": Tensor.zeros([2, 3, 1, 1]),
+      "neck.lateral_convs.0.bn.running_var": Tensor.ones([2]),
+      "neck.extra_downsamples.1.0.bn.bias": Tensor.zeros([2]),
+      "neck.fpn_stages.6.gp_75_6.out_conv.conv.bias": Tensor.zeros([2]),
+      "neck.fpn_stages.0.sum_44_4.out_conv.bn.num_batches_tracked": Tensor([Int64(3)]),
+      "bbox_head.retina_reg.bias": Tensor.zeros([8]),
+    ]
+    for level in 0..<3 {
+      state["bbox_head.cls_convs.\(level).1.conv.weight"] = shared
+      state["bbox_head.reg_convs.\(level).3.conv.weight"] = shared + 1
+      state["bbox_head.cls_convs.\(level).1.bn.running_mean"] = Tensor.full([2], value: Double(level))
+      state["bbox_head.reg_convs.\(level).3.bn.weight"] = Tensor.full([2], value: Double(level))
+    }
+    let out = try MMDetectionNames.converted(state, source: "nas.pth")
+    #expect(
+      Set(out.keys) == [
+        "backbone.fpn.lateral_convs.0.conv.weight", "backbone.fpn.lateral_convs.0.bn.running_var",
+        "backbone.fpn.extra_downsamples.1.0.bn.bias", "backbone.fpn.fpn_stages.6.gp_75_6.out_conv.conv.bias",
+        "head.regression_head.bbox_reg.bias",
+        "head.classification_head.conv.1.0.weight", "head.regression_head.conv.3.0.weight",
+        "head.classification_head.conv.1.1.0.running_mean", "head.classification_head.conv.1.1.1.running_mean",
+        "head.classification_head.conv.1.1.2.running_mean", "head.regression_head.conv.3.1.0.weight",
+        "head.regression_head.conv.3.1.1.weight", "head.regression_head.conv.3.1.2.weight",
+      ])
+    #expect(Self.rows(out["head.classification_head.conv.1.0.weight"]!) == [0, 1])
+    #expect(Self.rows(out["head.regression_head.conv.3.0.weight"]!) == [1, 2])
+    #expect(out["head.classification_head.conv.1.1.2.running_mean"]!.toArray(Float.self) == [2, 2])
+
+    // RetinaHead's towers (one index) keep their meaning; an FPN's lateral norm is still unknown.
+    let fail = { (name: String, problem: String) in WeightFileError(path: "x", message: "\(name): \(problem)") }
+    #expect(MMDetectionNames.nasFPNName(for: "bbox_head.cls_convs.2.conv.weight", nasFPN: true) == nil)
+    #expect(MMDetectionNames.nasFPNName(for: "neck.lateral_convs.0.bn.weight", nasFPN: false) == nil)
+    #expect(MMDetectionNames.nasFPNName(for: "neck.fpn_convs.0.conv.weight", nasFPN: true) == nil)
+    #expect(try MMDetectionNames.name(for: "neck.lateral_convs.0.conv.weight", lateralCount: 3, fail: fail) == "backbone.fpn.inner_blocks.0.0.weight")
+  }
+
+  /// A level's copy of a shared tower convolution that differs from level 0's cannot be held by
+  /// the model: one error line naming the file, the copy and level 0's tensor.
+  @Test func unequalSharedConvolutionCopyIsAnError() throws {
+    let state: [String: Tensor] = [
+      "bbox_head.cls_convs.0.2.conv.weight": Self.numbered([2, 2, 3, 3]),
+      "bbox_head.cls_convs.1.2.conv.weight": Self.numbered([2, 2, 3, 3]),
+      "bbox_head.cls_convs.2.2.conv.weight": Self.numbered([2, 2, 3, 3]) * 2,
+    ]
+    let error = try #require(throws: WeightFileError.self) { try MMDetectionNames.converted(state, source: "sep.pth") }
+    #expect(error.description.hasPrefix("sep.pth: mmdetection tensor 'bbox_head.cls_convs.2.2.conv.weight': differs from 'bbox_head.cls_convs.0.2.conv.weight'"))
+    #expect(!error.description.contains("\n"))
+
+    let orphan = try #require(throws: WeightFileError.self) {
+      try MMDetectionNames.converted(["bbox_head.reg_convs.4.0.conv.weight": Tensor.zeros([2, 2, 3, 3])], source: "o.pth")
+    }
+    #expect(orphan.description.contains("'bbox_head.reg_convs.0.0.conv.weight' (level 0) is missing"))
+  }
 }

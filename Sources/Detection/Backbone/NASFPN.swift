@@ -102,7 +102,8 @@ final class MergeCell: Module {
 
 /// One stack of NAS-FPN's seven cells over P3–P7 (Ghiasi et al. 2019, the architecture found
 /// for RetinaNet), with mmdetection's cell names: `gp_64_4` reads P6 and P4 and writes at P4's
-/// size, and so on.
+/// size, and so on. As in mmdetection 3.3's `NASFPN`, every cell ends in an output convolution
+/// except the two attention cells whose result is summed at once (`gp_43_5`, `gp_54_7`).
 final class NASFPNStage: Module {
   let cells: [(String, MergeCell)]
 
@@ -111,7 +112,7 @@ final class NASFPNStage: Module {
       MergeCell(operation, channels: channels, outputConvolution: outputConvolution, norm: norm, generator: generator)
     }
     cells = [
-      ("gp_64_4", cell(.globalPooling, false)), ("sum_44_4", cell(.sum, true)), ("sum_43_3", cell(.sum, true)),
+      ("gp_64_4", cell(.globalPooling, true)), ("sum_44_4", cell(.sum, true)), ("sum_43_3", cell(.sum, true)),
       ("sum_34_4", cell(.sum, true)), ("gp_43_5", cell(.globalPooling, false)), ("sum_55_5", cell(.sum, true)),
       ("gp_54_7", cell(.globalPooling, false)), ("sum_77_7", cell(.sum, true)), ("gp_75_6", cell(.globalPooling, true)),
     ]

@@ -33,6 +33,10 @@ public struct RetinaNetHeadConfiguration: Codable, Equatable, Sendable {
   /// Normalisation in the head's convolution towers (nil: plain convolutions with bias; v2 uses
   /// group norm with 32 groups).
   @Nullable public var norm: NormKind? = nil
+  /// Give each pyramid level its own norms in the towers while the convolutions stay shared
+  /// (mmdetection's `RetinaSepBNHead`, NAS-FPN's RetinaNet: `norm_per_level: true` with
+  /// `norm: BN`); false shares the norms too, as torchvision does. Needs a `norm`.
+  public var normPerLevel = false
   /// Detections scoring below this are dropped before ranking.
   public var scoreThreshold = 0.05
   /// Candidates kept per level before NMS.

@@ -16,16 +16,72 @@ func denseHeadTower(channels: Int, norm: NormKind?, generator: Generator?) -> Se
   return Sequential(blocks)
 }
 
+/// A branch's convolution tower as the head runs it on pyramid level `level`.
+protocol RetinaNetTower: Module {
+  func callAsFunction(_ x: Tensor, level: Int) -> Tensor
+}
+
+extension Sequential: RetinaNetTower {
+  /// The same layers at every level.
+  func callAsFunction(_ x: Tensor, level: Int) -> Tensor { self(x) }
+}
+
+/// Four 3×3 convolutions without bias, shared by all pyramid levels, each followed by a norm of
+/// the level's own and a ReLU: mmdetection's `RetinaSepBNHead` (NAS-FPN's RetinaNet), where only
+/// the convolutions are shared. Named as `denseHeadTower` with the norm slot holding one norm per
+/// level: `i.0` the convolution of block i, `i.1.L` its norm at level L.
+final class LevelNormTower: Module, RetinaNetTower {
+  let convs: [Conv2d]
+  /// `norms[i][L]`: block i's norm at level L.
+  let norms: [[any UnaryLayer]]
+
+  init(channels: Int, levels: Int, norm: NormKind, generator: Generator?) {
+    convs = (0..<4).map { _ in
+      let conv = Conv2d(channels, channels, kernelSize: 3, padding: 1, bias: false, generator: generator)
+      Initializer.normal(conv.weight, std: 0.01, generator: generator)
+      return conv
+    }
+    norms = convs.map { _ in (0..<levels).map { _ in norm.make(channels) } }
+    super.init()
+  }
+
+  override var namedChildren: [(String, Module)] {
+    zip(convs, norms).enumerated().flatMap { i, block in
+      [("\(i).0", block.0 as Module)] + block.1.enumerated().map { level, norm in ("\(i).1.\(level)", norm as Module) }
+    }
+  }
+
+  func callAsFunction(_ x: Tensor, level: Int) -> Tensor {
+    precondition(level < norms[0].count, "the head was built for \(norms[0].count) levels, got level \(level)")
+    var h = x
+    for (conv, levelNorms) in zip(convs, norms) {
+      h = normalized(conv, levelNorms[level], h).relu()
+    }
+    return h
+  }
+}
+
+/// The tower of one branch: `denseHeadTower` shared by all levels, or with a norm per level
+/// (`RetinaNetHeadConfiguration.normPerLevel`).
+func retinaNetTower(channels: Int, levels: Int, norm: NormKind?, normPerLevel: Bool, generator: Generator?) -> any RetinaNetTower {
+  guard normPerLevel, let norm else { return denseHeadTower(channels: channels, norm: norm, generator: generator) }
+  return LevelNormTower(channels: channels, levels: levels, norm: norm, generator: generator)
+}
+
 /// RetinaNet's classification branch: the convolution tower and per-anchor class logits, whose
 /// bias starts at the prior probability of a foreground (torchvision's
 /// `RetinaNetClassificationHead`).
 public final class RetinaNetClassificationHead: Module {
-  let conv: Sequential
+  let conv: any RetinaNetTower
   let clsLogits: Conv2d
   public let classes: Int
 
-  public init(channels: Int, anchorsPerLocation: Int, classes: Int, priorProbability: Double, norm: NormKind?, generator: Generator?) {
-    conv = denseHeadTower(channels: channels, norm: norm, generator: generator)
+  /// `levels` and `normPerLevel`: see `RetinaNetHeadConfiguration.normPerLevel`.
+  public init(
+    channels: Int, anchorsPerLocation: Int, classes: Int, priorProbability: Double, norm: NormKind?, levels: Int = 5,
+    normPerLevel: Bool = false, generator: Generator?
+  ) {
+    conv = retinaNetTower(channels: channels, levels: levels, norm: norm, normPerLevel: normPerLevel, generator: generator)
     clsLogits = Conv2d(channels, anchorsPerLocation * classes, kernelSize: 3, padding: 1, generator: generator)
     Initializer.normal(clsLogits.weight, std: 0.01, generator: generator)
     // Focal loss starts from rare foregrounds, so the initial logits say "background" everywhere
@@ -37,18 +93,18 @@ public final class RetinaNetClassificationHead: Module {
 
   /// Logits `[N, Σ H·W·A, classes]` over all levels, in the anchor order of `AnchorGenerator`.
   public func callAsFunction(_ features: [Tensor]) -> Tensor {
-    flattenPredictions(features.map { clsLogits(conv($0)) }, channels: classes)
+    flattenPredictions(features.enumerated().map { clsLogits(conv($1, level: $0)) }, channels: classes)
   }
 }
 
 /// RetinaNet's box branch: the convolution tower and per-anchor box offsets (torchvision's
 /// `RetinaNetRegressionHead`).
 public final class RetinaNetRegressionHead: Module {
-  let conv: Sequential
+  let conv: any RetinaNetTower
   let bboxReg: Conv2d
 
-  public init(channels: Int, anchorsPerLocation: Int, norm: NormKind?, generator: Generator?) {
-    conv = denseHeadTower(channels: channels, norm: norm, generator: generator)
+  public init(channels: Int, anchorsPerLocation: Int, norm: NormKind?, levels: Int = 5, normPerLevel: Bool = false, generator: Generator?) {
+    conv = retinaNetTower(channels: channels, levels: levels, norm: norm, normPerLevel: normPerLevel, generator: generator)
     bboxReg = Conv2d(channels, anchorsPerLocation * 4, kernelSize: 3, padding: 1, generator: generator)
     Initializer.normal(bboxReg.weight, std: 0.01, generator: generator)
     Initializer.constant(bboxReg.bias!, 0)
@@ -57,11 +113,12 @@ public final class RetinaNetRegressionHead: Module {
 
   /// Offsets `[N, Σ H·W·A, 4]` over all levels, in the anchor order of `AnchorGenerator`.
   public func callAsFunction(_ features: [Tensor]) -> Tensor {
-    flattenPredictions(features.map { bboxReg(conv($0)) }, channels: 4)
+    flattenPredictions(features.enumerated().map { bboxReg(conv($1, level: $0)) }, channels: 4)
   }
 }
 
-/// RetinaNet's two branches, shared by all pyramid levels (torchvision's `RetinaNetHead`), with
+/// RetinaNet's two branches, shared by all pyramid levels (torchvision's `RetinaNetHead`; with
+/// `normPerLevel`, all but the norms, as mmdetection's `RetinaSepBNHead`), with
 /// the anchors and matching that train them (see `RetinaNet.swift`).
 public final class RetinaNetHead: Module {
   public let classificationHead: RetinaNetClassificationHead
@@ -85,9 +142,11 @@ public final class RetinaNetHead: Module {
     precondition(perLocation.count == 1, "RetinaNet needs the same number of anchors per location at every level")
     classificationHead = RetinaNetClassificationHead(
       channels: channels, anchorsPerLocation: perLocation.first!, classes: classes,
-      priorProbability: configuration.priorProbability, norm: configuration.norm, generator: generator)
+      priorProbability: configuration.priorProbability, norm: configuration.norm, levels: configuration.anchorSizes.count,
+      normPerLevel: configuration.normPerLevel, generator: generator)
     regressionHead = RetinaNetRegressionHead(
-      channels: channels, anchorsPerLocation: perLocation.first!, norm: configuration.norm, generator: generator)
+      channels: channels, anchorsPerLocation: perLocation.first!, norm: configuration.norm,
+      levels: configuration.anchorSizes.count, normPerLevel: configuration.normPerLevel, generator: generator)
     matcher = Matcher(
       highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU,
       allowLowQualityMatches: configuration.allowLowQualityMatches)
