@@ -36,7 +36,7 @@ import Torch
   static let presets = [
     "faster-rcnn_r50_fpn_1x_coco", "mask-rcnn_r50_fpn_1x_coco", "retinanet_r50_fpn_1x_coco", "cascade-rcnn_r50_fpn_1x_coco",
     "cascade-mask-rcnn_r50_fpn_1x_coco", "faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco",
-    "retinanet_r50_nasfpn_crop640-50e_coco",
+    "retinanet_r50_nasfpn_crop640-50e_coco", "tridentnet_r50-caffe_1x_coco",
   ]
   /// The presets with deformable convolutions (DCN v1 and DCNv2 in C3-C5).
   static let deformablePresets = ["faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco"]
@@ -84,11 +84,25 @@ import Torch
       }
     }
     var convOffset: [String: OffsetSpread]?
+    /// TridentNet's: mmdetection's top 50 with every branch run and merged (`test_branch_idx`
+    /// -1), and how many of them branch 1's (TridentNet-Fast's) top 50 has too.
+    struct AllBranches: Decodable {
+      var testBranchIndex: Int
+      var inBranch1: Int
+      var images: [String: [Detection]]
+      enum CodingKeys: String, CodingKey {
+        case testBranchIndex = "test_branch_idx"
+        case inBranch1 = "in_branch_1"
+        case images
+      }
+    }
+    var allBranches: AllBranches?
     enum CodingKeys: String, CodingKey {
       case images
       case largeBoxes = "large_boxes"
       case softNMS = "soft_nms"
       case convOffset = "conv_offset"
+      case allBranches = "all_branches"
     }
   }
 
@@ -230,6 +244,29 @@ import Torch
       let (found, _) = Self.matches(theirs, in: ours)
       #expect(found <= 10, "\(preset), \(variant): \(found) of mmdetection's top 50 found")
     }
+  }
+
+  /// TridentNet: the preset is mmdetection's TridentNet-Fast (branch 1 alone, checked with the
+  /// other presets); with every branch (`--set model.backbone.test_branch=null`) SimpleDet's
+  /// merge of the three branches' detections gives mmdetection's `test_branch_idx=-1` result,
+  /// which shares only a few detections with the middle branch's.
+  @Test func tridentNetMergesItsBranchesAsMMDetection() throws {
+    let preset = "tridentnet_r50-caffe_1x_coco"
+    let all = try #require(try Self.expected(preset).allBranches)
+    let theirs = try #require(all.images["scene.png"])
+    #expect(all.testBranchIndex == -1 && theirs.count == 50)
+    #expect(all.inBranch1 <= 25, "the merged detections barely differ from branch 1's")
+    let folder = try ScratchFolder()
+    let imported = try Self.importedWeights(preset, in: folder)
+    let image = repositoryRoot.appendingPathComponent("Tests/CLITests/Fixtures/torchvision/scene.png")
+    let result = try CommandLineRunner.run(
+      ["predict", "--config", Self.configs.appendingPathComponent("\(preset).yaml").path, "--weights", imported.path,
+       "--input", image.path, "--output", "all", "--score-threshold", "0", "--set", "model.backbone.test_branch=null"],
+      in: folder.url)
+    try #require(result.status == 0, "\(result.errors)")
+    let ours = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("all/predictions.json")))
+    let (found, _) = Self.matches(theirs, in: ours)
+    #expect(found >= 49, "\(found) of mmdetection's top 50 merged TridentNet detections found")
   }
 
   /// The Cascade R-CNN fixture holds mmdetection's soft-NMS with both decays, which translate to
