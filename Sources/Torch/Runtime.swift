@@ -44,3 +44,30 @@ public enum Torch {
   }
 }
 
+/// Bytes held by CPU tensors (PyTorch's `max_memory_allocated` for the CPU): a counting
+/// allocator in front of libtorch's CPU allocation, put there by `startCounting()` (once per
+/// process; tensors allocated before it are not counted). Unlike the process's resident set it
+/// sees neither the memory malloc keeps for reuse nor code and libraries, only live tensors (and
+/// oneDNN's scratch buffers, which come from the same allocator).
+public enum TensorMemory {
+  public static func startCounting() { ct_memory_tracking_start() }
+
+  /// Whether the counting allocator is libtorch's CPU allocator now.
+  public static var isCounting: Bool { ct_memory_tracking_active() != 0 }
+
+  /// Bytes held by counted tensors now.
+  public static var liveBytes: Int { stats().live }
+
+  /// The most bytes held at once since counting started or `resetPeak()`.
+  public static var peakBytes: Int { stats().peak }
+
+  /// Starts a new peak from what is held now.
+  public static func resetPeak() { ct_memory_reset_peak() }
+
+  private static func stats() -> (live: Int, peak: Int) {
+    var live: Int64 = 0
+    var peak: Int64 = 0
+    ct_memory_stats(&live, &peak)
+    return (Int(live), Int(peak))
+  }
+}

@@ -13,7 +13,8 @@ struct Benchmark: ParsableCommand {
     discussion: """
       The input is resized to nothing: the network sees exactly N×N. Training mode uses a few \
       random valid boxes per image and an SGD step. Reports images/s, seconds per iteration, \
-      peak resident memory, and the share of time in NMS, RoIAlign and anchor matching. \
+      the peak bytes held by tensors and the peak resident memory, and the share of time in NMS, \
+      RoIAlign and anchor matching. \
       `--mode nms` instead times each NMS method on --boxes overlapping boxes of one class; \
       `--mode dcn` a deformable convolution's forward and backward against a plain 3×3 \
       convolution at ResNet-50's C4 and C5 shapes for the input size.
@@ -95,6 +96,8 @@ struct Benchmark: ParsableCommand {
       print(json ? try report.json() : report.table)
       return
     }
+    // Before the model exists, so that its weights count too.
+    TensorMemory.startCounting()
     var config: ModelSection
     var testNMS: NMSMethod?
     let name: String
@@ -154,6 +157,9 @@ struct Benchmark: ParsableCommand {
 
     mode == .train ? model.train() : model.eval()
     for _ in 0..<warmup { iteration() }
+    // The peak over the timed iterations, from what is held between them (weights, optimizer
+    // state, inputs).
+    TensorMemory.resetPeak()
     OperationTimer.shared.start()
     let clock = ContinuousClock()
     var seconds: [Double] = []
@@ -164,11 +170,13 @@ struct Benchmark: ParsableCommand {
       seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
     }
     let operations = OperationTimer.shared.stop()
+    let peakTensorBytes = TensorMemory.peakBytes
     let total = seconds.reduce(0, +)
     let perIteration = seconds.sorted()[seconds.count / 2]
     let report = BenchmarkReport(
       preset: name, mode: mode.rawValue, precision: precision.rawValue, size: size, batch: batch, threads: threads,
       images_per_sec: Double(batch) / perIteration, sec_per_iter: perIteration, peak_rss_mb: peakResidentMegabytes(),
+      peak_tensor_mb: Double(peakTensorBytes) / 1_048_576,
       share_nms: (operations["nms"] ?? 0) / total, share_roi_align: (operations["roi_align"] ?? 0) / total,
       share_matching: (operations["matching"] ?? 0) / total)
     if ProcessInfo.processInfo.environment["SIMPLEDET_PROFILE"] != nil {
@@ -238,6 +246,8 @@ struct BenchmarkReport: Encodable {
   var images_per_sec: Double
   var sec_per_iter: Double
   var peak_rss_mb: Double
+  /// The most bytes held by tensors at once during the timed iterations (`TensorMemory`).
+  var peak_tensor_mb: Double
   var share_nms: Double
   var share_roi_align: Double
   var share_matching: Double
@@ -247,7 +257,8 @@ struct BenchmarkReport: Encodable {
     \(preset) \(mode) \(size)x\(size) batch \(batch), \(precision), \(threads) threads
       images/s        \(String(format: "%.3f", images_per_sec))
       s/iteration     \(String(format: "%.3f", sec_per_iter)) (median)
-      peak RSS        \(String(format: "%.0f", peak_rss_mb)) MB
+      peak tensors    \(String(format: "%.0f", peak_tensor_mb)) MB (the most held by tensors at once during the timed iterations)
+      peak RSS        \(String(format: "%.0f", peak_rss_mb)) MB (the process's largest resident set)
       NMS             \(String(format: "%.1f", share_nms * 100))% of the time
       RoIAlign        \(String(format: "%.1f", share_roi_align * 100))%
       anchor matching \(String(format: "%.1f", share_matching * 100))%

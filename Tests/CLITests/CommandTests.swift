@@ -1,3 +1,4 @@
+import Config
 import Data
 import Foundation
 import Testing
@@ -164,9 +165,33 @@ private let sharedRunFolder = FileManager.default.temporaryDirectory.appendingPa
       in: folder.url)
     #expect(result.status == 0, "\(result.errors)")
     let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
-    for key in ["images_per_sec", "sec_per_iter", "peak_rss_mb"] {
+    for key in ["images_per_sec", "sec_per_iter", "peak_rss_mb", "peak_tensor_mb"] {
       #expect(json?[key] is Double, "no \(key)")
     }
+  }
+
+  /// The peak bytes held by tensors count the weights, and in training their gradients and SGD's
+  /// momentum too; they grow with the batch, and stay below the resident set.
+  @Test func benchmarkCountsTensorMemory() throws {
+    let folder = Self.run
+    func peak(_ mode: String, batch: Int) throws -> (tensors: Double, rss: Double) {
+      let result = try CommandLineRunner.run(
+        ["benchmark", "--config", "tiny.yaml", "--mode", mode, "--size", "128", "--batch", "\(batch)", "--iters", "2", "--warmup", "1",
+         "--threads", "1", "--json"],
+        in: folder.url)
+      try #require(result.status == 0, "\(result.errors)")
+      let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+      return (try #require(json["peak_tensor_mb"] as? Double), try #require(json["peak_rss_mb"] as? Double))
+    }
+    let config = try SimpleDetConfig.load(file: folder.path("tiny.yaml").path)
+    let parameters = config.model.detector.makeDetector().parameters().reduce(0) { $0 + $1.shape.reduce(1, *) }
+    let weightsMB = Double(parameters * 4) / 1_048_576
+    let infer = try peak("infer", batch: 1)
+    let train1 = try peak("train", batch: 1)
+    let train4 = try peak("train", batch: 4)
+    #expect(infer.tensors > weightsMB && infer.tensors < infer.rss, "\(infer), weights \(weightsMB) MB")
+    #expect(train1.tensors > 3 * weightsMB && train1.tensors < train1.rss, "\(train1), weights \(weightsMB) MB")
+    #expect(train4.tensors > train1.tensors + 1, "batch 4: \(train4.tensors) MB, batch 1: \(train1.tensors) MB")
   }
 
   @Test func benchmarkProfilesOneIteration() throws {

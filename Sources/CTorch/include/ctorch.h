@@ -57,6 +57,14 @@ int32_t ct_has_bf16_cpu(void);
    configured malloc or opted out with SIMPLEDET_MALLOC=system. */
 int32_t ct_malloc_pinned(void);
 
+/* Bytes held by CPU tensors. `start` puts a counting allocator in front of libtorch's CPU
+   allocation (once; tensors allocated before it are not counted); `stats` gives the bytes live
+   now and the most live since the start or the last `reset_peak`. */
+void ct_memory_tracking_start(void);
+int32_t ct_memory_tracking_active(void);
+void ct_memory_stats(int64_t *live, int64_t *peak);
+void ct_memory_reset_peak(void);
+
 /* grad mode is thread-local in libtorch */
 int32_t ct_grad_enabled(void);
 void ct_set_grad_enabled(int32_t enabled);
