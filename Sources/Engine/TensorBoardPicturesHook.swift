@@ -18,9 +18,7 @@ public final class TensorBoardPicturesHook: TrainerHook {
   }
 
   public func afterStep(_ trainer: Trainer, _ step: StepRecord) throws {
-    let period = trainer.config.runtime.evalPeriod
-    guard period > 0, step.iteration % period == 0, step.iteration < trainer.config.solver.maxIterations else { return }
-    try draw(trainer)
+    if trainer.evaluatesAfter(step) { try draw(trainer) }
   }
 
   public func afterTraining(_ trainer: Trainer) throws {

@@ -113,6 +113,15 @@ public final class CheckpointHook: TrainerHook {
   }
 }
 
+extension Trainer {
+  /// Whether `step` ends an evaluation period (`runtime.eval_period`) before the last
+  /// iteration, after which evaluation runs anyway.
+  func evaluatesAfter(_ step: StepRecord) -> Bool {
+    let period = config.runtime.evalPeriod
+    return period > 0 && step.iteration % period == 0 && step.iteration < config.solver.maxIterations
+  }
+}
+
 /// Evaluates on the test split every `runtime.eval_period` iterations (0: only at the end),
 /// logging each result to `metrics.jsonl`, and writes the final one to `eval.json`.
 public final class EvaluationHook: TrainerHook {
@@ -127,9 +136,7 @@ public final class EvaluationHook: TrainerHook {
   }
 
   public func afterStep(_ trainer: Trainer, _ step: StepRecord) throws {
-    let period = trainer.config.runtime.evalPeriod
-    guard period > 0, step.iteration % period == 0, step.iteration < trainer.config.solver.maxIterations else { return }
-    try evaluate(trainer)
+    if trainer.evaluatesAfter(step) { try evaluate(trainer) }
   }
 
   public func afterTraining(_ trainer: Trainer) throws {

@@ -94,7 +94,7 @@ import Torch
     let trainer = try TrainingRun.prepare(config: config, runDirectory: folder.url, resume: false, log: { lines.append($0) })
     // Iterations 2 and 3 run with a classifier weight of 1e35: their losses stay finite, but
     // their gradients times 2^16 or 2^15 do not, as with a scale too high for the model.
-    trainer.hooks.insert(ScaledWeights(from: 1, until: 3, factor: 1e35), at: 0)
+    trainer.hooks.insert(PoisonWeights(from: 1, until: 3) { $0.sign() * 1e35 }, at: 0)
     let before = trainer.state.lossScale!
     try trainer.train()
     #expect(trainer.state.nonfiniteSkipped == 2 && trainer.state.nonfiniteInARow == 0)
@@ -110,31 +110,5 @@ import Torch
     #expect(try SimpleDetConfig.load(overrides: ["runtime.loss_scale=dynamic"]).runtime.lossScale == .dynamic)
     #expect(throws: (any Error).self) { try SimpleDetConfig.load(overrides: ["runtime.loss_scale=-1"]) }
     #expect(throws: (any Error).self) { try SimpleDetConfig.load(overrides: ["runtime.loss_scale=static"]) }
-  }
-}
-
-/// Sets the box classifier's weights to `factor` × their sign after iteration `from` and restores
-/// them after iteration `until`.
-final class ScaledWeights: TrainerHook {
-  let from: Int
-  let until: Int
-  let factor: Double
-  private var saved: Tensor?
-
-  init(from: Int, until: Int, factor: Double) {
-    self.from = from
-    self.until = until
-    self.factor = factor
-  }
-
-  func afterStep(_ trainer: Trainer, _ step: StepRecord) throws {
-    let weight = trainer.model.namedParameters().first { $0.0 == "roi_heads.box_predictor.cls_score.weight" }!.1
-    if step.iteration == from {
-      saved = weight.clone()
-      withNoGrad { weight.copy(from: weight.sign() * factor) }
-    }
-    if step.iteration == until, let saved {
-      withNoGrad { weight.copy(from: saved) }
-    }
   }
 }

@@ -67,22 +67,25 @@ final class StopAfter: TrainerHook {
   }
 }
 
-/// Poisons one weight with NaN after `from` and restores it after `until` (nil: never).
+/// Replaces the box classifier's weight after `from` (with NaN unless `replacement` says
+/// otherwise) and restores it after `until` (nil: never).
 final class PoisonWeights: TrainerHook {
   let from: Int
   let until: Int?
+  let replacement: (Tensor) -> Tensor
   private var saved: Tensor?
 
-  init(from: Int, until: Int?) {
+  init(from: Int, until: Int?, replacement: @escaping (Tensor) -> Tensor = { $0.fullLike(Double.nan) }) {
     self.from = from
     self.until = until
+    self.replacement = replacement
   }
 
   func afterStep(_ trainer: Trainer, _ step: StepRecord) throws {
     let weight = trainer.model.namedParameters().first { $0.0 == "roi_heads.box_predictor.cls_score.weight" }!.1
     if step.iteration == from {
       saved = weight.clone()
-      withNoGrad { weight.fill(with: Double.nan) }
+      withNoGrad { weight.copy(from: replacement(weight)) }
     }
     if step.iteration == until, let saved {
       withNoGrad { weight.copy(from: saved) }
