@@ -29,11 +29,15 @@ public final class BatchNorm2d: Module, UnaryLayer {
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
     let useBatchStatistics = isTraining || runningMean == nil
-    if isTraining, let counter = numBatchesTracked {
+    // A checkpointed segment's second run (in backward) sees the same batch again: its
+    // statistics were taken into the running ones the first time.
+    let updatesStatistics = isTraining && !Checkpoint.isRecomputing
+    if updatesStatistics, let counter = numBatchesTracked {
       withNoGrad { counter += 1 }
     }
     return Functional.batchNorm(
-      x, runningMean: runningMean, runningVariance: runningVar, weight: weight, bias: bias,
+      x, runningMean: updatesStatistics || !isTraining ? runningMean : nil,
+      runningVariance: updatesStatistics || !isTraining ? runningVar : nil, weight: weight, bias: bias,
       training: useBatchStatistics, momentum: momentum, epsilon: epsilon)
   }
 }

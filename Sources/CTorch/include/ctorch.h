@@ -57,6 +57,19 @@ int32_t ct_has_bf16_cpu(void);
    configured malloc or opted out with SIMPLEDET_MALLOC=system. */
 int32_t ct_malloc_pinned(void);
 
+/* Activation checkpointing: `run` computes a segment's outputs from its inputs (called back;
+   it takes ownership of `inputs` and hands back at most `capacity` owned `outputs`, returning
+   non-zero with ct_last_error set on failure; `recomputing` is 1 for the second run in
+   backward). ct_checkpoint runs the segment without recording, keeps only its inputs, and runs
+   it again with recording in backward. `parameters` are the trainable tensors the segment reads
+   besides its inputs (their gradients come back through the graph from backward's second run). `release(context)`
+   is called once when no backward can need the segment any more. */
+typedef int (*ct_segment_fn)(void *context, ct_tensor *inputs, int64_t count, int32_t recomputing, ct_tensor *outputs,
+                             int64_t capacity, int64_t *output_count);
+int ct_checkpoint(ct_segment_fn run, void *context, void (*release)(void *), const ct_tensor *inputs, int64_t count,
+                  const ct_tensor *parameters, int64_t parameter_count, ct_tensor *outputs, int64_t capacity,
+                  int64_t *output_count);
+
 /* Bytes held by CPU tensors. `start` puts a counting allocator in front of libtorch's CPU
    allocation (once; tensors allocated before it are not counted); `stats` gives the bytes live
    now and the most live since the start or the last `reset_peak`. */

@@ -179,6 +179,9 @@ public final class ResNet: Module {
     /// `caffe` (the first 1×1 convolution, Caffe-trained weights such as mmdetection's
     /// `resnet50_caffe`). ResNet-18/34 blocks stride on their first 3×3 convolution either way.
     public var style: ResNetStyle = .pytorch
+    /// Activation checkpointing in training: `stages` keeps only each stage's input and
+    /// recomputes the stage in backward, `blocks` each block's; `none` keeps every activation.
+    public var checkpoint: ActivationCheckpointing = .none
 
     public init(
       depth: Int = 50, groups: Int = 1, widthPerGroup: Int = 64, norm: NormKind = .frozenBatchNorm, frozenStages: Int = 2,
@@ -272,13 +275,23 @@ public final class ResNet: Module {
     var y = rectifiedInPlace(normalized(conv1, bn1, x.channelsLast()))
     y = Functional.maxPool2d(y, kernelSize: (3, 3), stride: (2, 2), padding: (1, 1))
     let stages = [layer1] + [layer2, layer3, layer4].compactMap { $0 }
+    let checkpoint = isTraining && isGradEnabled ? configuration.checkpoint : .none
     var outputs: [Tensor] = []
     for (index, stage) in stages.enumerated() {
       var input = outputs.last ?? y
       // Every branch starts from the same input; the first block's 1×1 convolutions and
       // shortcut run once per branch, as TridentNet's blocks do.
       if index == stages.count - 1, branches > 1 { input = input.repeated([branches, 1, 1, 1]).channelsLast() }
-      outputs.append(stage(input))
+      switch checkpoint {
+      case .none: outputs.append(stage(input))
+      case .stages:
+        outputs.append(checkpointed([input], parameters: stage.parameters()) { [stage($0[0])] }[0])
+      case .blocks:
+        outputs.append(
+          stage.layers.reduce(input) { x, block in
+            checkpointed([x], parameters: (block as! Module).parameters()) { [block($0[0])] }[0]
+          })
+      }
     }
     return outputs
   }
@@ -331,6 +344,12 @@ public final class ResNet: Module {
       Conv2d(spec.inputChannels, outputChannels, kernelSize: 1, stride: spec.stride, bias: false, generator: spec.generator),
       spec.norm.make(outputChannels))
   }
+}
+
+/// What a network keeps for backward in training (Chen et al. 2016): every activation, or only
+/// the inputs of each stage or block, recomputing the rest in backward.
+public enum ActivationCheckpointing: String, ConfigChoice, Sendable {
+  case none, stages, blocks
 }
 
 /// Where a ResNet's bottleneck blocks stride.

@@ -1,0 +1,115 @@
+import Testing
+@testable import Detection
+@testable import NN
+@testable import Torch
+
+/// `model.backbone.checkpoint`: checkpointed stages or blocks give the gradients, outputs and
+/// batch-norm statistics of the unchecked network, in float32 and under bf16 autocast, and a
+/// whole detector's losses and gradients are unchanged. Bit for bit when only the last stage's
+/// output reaches the loss; when every stage's output does (an FPN), a segment's input gradient
+/// is the sum of three or more terms, added in another order (the segment's own terms first),
+/// so the last bits differ.
+@Suite struct ActivationCheckpointingTests {
+  func resNet(_ checkpoint: ActivationCheckpointing, depth: Int = 18) -> ResNet {
+    var c = ResNet.Configuration(depth: depth, norm: .batchNorm, frozenStages: 0, baseChannels: 8)
+    c.checkpoint = checkpoint
+    return ResNet(c, generator: Generator(seed: 1))
+  }
+
+  /// Outputs and every parameter's gradient after one training forward and backward, with a
+  /// loss on the last stage's output or on every stage's.
+  func run(_ net: ResNet, autocast: Bool = false, everyStage: Bool = false) -> (
+    outputs: [Tensor], grads: [String: Tensor], state: [String: Tensor]
+  ) {
+    net.train()
+    let x = Tensor.rand([2, 3, 64, 64], generator: Generator(seed: 2)).requiringGrad()
+    let body = { net(x) }
+    let outputs = autocast ? withAutocast(.bfloat16, body) : body()
+    let lossTerms = everyStage ? Array(outputs.enumerated()) : [(outputs.count - 1, outputs[outputs.count - 1])]
+    let loss = lossTerms.map { i, y in (y.to(.float32) * y.to(.float32)).mean() * Double(i + 1) }
+      .reduce(Tensor(scalar: Float(0)), +)
+    loss.backward()
+    var grads = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.0, $0.1.grad!) })
+    grads["input"] = x.grad!
+    return (outputs.map { $0.detached() }, grads, net.stateDict())
+  }
+
+  @Test(arguments: [(ActivationCheckpointing.stages, 18), (.blocks, 18), (.stages, 50), (.blocks, 50)])
+  func checkpointedGradientsEqualTheUncheckedOnes(_ checkpoint: ActivationCheckpointing, depth: Int) {
+    let plain = run(resNet(.none, depth: depth))
+    let checked = run(resNet(checkpoint, depth: depth))
+    for (a, b) in zip(plain.outputs, checked.outputs) { #expect(a.isEqual(to: b)) }
+    #expect(Set(plain.grads.keys) == Set(checked.grads.keys))
+    for (name, grad) in plain.grads {
+      #expect(grad.isEqual(to: checked.grads[name]!), "\(name): \((grad - checked.grads[name]!).abs().max().doubleValue())")
+    }
+    // Batch norm's running statistics and batch count moved once, not twice.
+    for (name, value) in plain.state { #expect(value.isEqual(to: checked.state[name]!), "\(name)") }
+  }
+
+  @Test(arguments: [ActivationCheckpointing.stages, .blocks])
+  func withEveryStageInTheLossGradientsDifferInTheLastBitsOnly(_ checkpoint: ActivationCheckpointing) {
+    let plain = run(resNet(.none, depth: 50), everyStage: true)
+    let checked = run(resNet(checkpoint, depth: 50), everyStage: true)
+    for (name, grad) in plain.grads {
+      let scale = Swift.max(grad.abs().max().doubleValue(), 1e-30)
+      let relative = (grad - checked.grads[name]!).abs().max().doubleValue() / scale
+      #expect(relative < 1e-5, "\(name): \(relative) of the gradient's largest value")
+    }
+  }
+
+  @Test func plainRunsRepeat() {
+    let a = run(resNet(.none))
+    let b = run(resNet(.none))
+    for (name, grad) in a.grads {
+      #expect(grad.isEqual(to: b.grads[name]!), "\(name): \((grad - b.grads[name]!).abs().max().doubleValue())")
+    }
+  }
+
+  @Test func recomputationRunsUnderTheForwardsAutocast() {
+    let plain = run(resNet(.none), autocast: true)
+    let checked = run(resNet(.blocks), autocast: true)
+    for (name, grad) in plain.grads {
+      #expect(grad.isEqual(to: checked.grads[name]!), "\(name): \((grad - checked.grads[name]!).abs().max().doubleValue())")
+    }
+  }
+
+  @Test func evaluationAndNoGradRunsAreUnchecked() {
+    let net = resNet(.blocks)
+    net.eval()
+    let x = Tensor.rand([1, 3, 32, 32], generator: Generator(seed: 3))
+    let plain = resNet(.none)
+    plain.eval()
+    for (a, b) in zip(net(x), plain(x)) { #expect(a.isEqual(to: b)) }
+  }
+
+  @Test func detectorLossesAndGradientsAreUnchanged() {
+    func detector(_ checkpoint: ActivationCheckpointing) -> GeneralizedRCNN {
+      var config = smallFasterRCNNConfiguration()
+      var backbone = ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0)
+      backbone.checkpoint = checkpoint
+      config.backbone = .resnet(backbone)
+      return GeneralizedRCNN(config)
+    }
+    let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 4)
+    var results: [([String: Double], [String: Tensor])] = []
+    for checkpoint in [ActivationCheckpointing.none, .stages] {
+      let model = detector(checkpoint)
+      model.train()
+      let losses = model.losses(images, targets: targets)
+      losses.values.reduce(Tensor(scalar: Float(0)), +).backward()
+      results.append((
+        losses.mapValues { $0.doubleValue() },
+        Dictionary(uniqueKeysWithValues: model.namedParameters().compactMap { name, p in p.grad.map { (name, $0) } })
+      ))
+    }
+    #expect(results[0].0 == results[1].0)
+    #expect(Set(results[0].1.keys) == Set(results[1].1.keys) && results[0].1.count > 50)
+    // The FPN reads every stage: the last bits of the backbone's gradients may differ (see above).
+    for (name, grad) in results[0].1 {
+      let scale = Swift.max(grad.abs().max().doubleValue(), 1e-30)
+      let relative = (grad - results[1].1[name]!).abs().max().doubleValue() / scale
+      #expect(relative < 1e-5, "\(name): \(relative)")
+    }
+  }
+}
