@@ -123,6 +123,9 @@ extension SimpleDetConfig {
     c.require(
       backbone.norm != .groupNorm || backbone.baseChannels % 32 == 0, "model.backbone.norm",
       "group norm needs base_channels that are a multiple of 32 (it uses 32 groups), got \(backbone.baseChannels)")
+    c.require(
+      backbone.iabnSlope > 0 && backbone.iabnSlope < 1, "model.backbone.iabn_slope",
+      "the leaky ReLU slope of IABN must be above 0 and below 1 (backward divides by it), got \(backbone.iabnSlope)")
     let stages = backbone.outFeatures.map(\.rawValue)
     c.require(
       !stages.isEmpty && stages == stages.sorted() && Set(stages).count == stages.count, "model.backbone.out_features",

@@ -42,6 +42,55 @@ public final class BatchNorm2d: Module, UnaryLayer {
   }
 }
 
+/// In-place activated batch norm (Rota Bulò et al. 2018, InPlace-ABN): batch normalisation fused
+/// with a leaky ReLU (or no activation), keeping only its output for backward, so the layer's
+/// input is not held; backward recovers the normalised input by inverting the activation and the
+/// affine transform. For that the affine scale is |γ| + ε (InPlace-ABN's parametrisation), which
+/// equals γ for the positive scales batch norms usually have. Names as `BatchNorm2d`'s, so batch
+/// norm checkpoints load.
+public final class InPlaceABN: Module, UnaryLayer {
+  @Parameter public var weight: Tensor
+  @Parameter public var bias: Tensor
+  @Buffer public var runningMean: Tensor
+  @Buffer public var runningVar: Tensor
+  @Buffer public var numBatchesTracked: Tensor
+  public let epsilon: Double
+  public let momentum: Double
+  /// The leaky ReLU's slope for negative inputs; nil: no activation (before a residual sum).
+  public let slope: Double?
+
+  public init(features: Int, slope: Double? = 0.01, epsilon: Double = 1e-5, momentum: Double = 0.1) {
+    _weight = Parameter(Tensor.ones([features]))
+    _bias = Parameter(Tensor.zeros([features]))
+    _runningMean = Buffer(Tensor.zeros([features]))
+    _runningVar = Buffer(Tensor.ones([features]))
+    _numBatchesTracked = Buffer(Tensor.zeros([], dtype: .int64))
+    self.epsilon = epsilon
+    self.momentum = momentum
+    self.slope = slope
+    super.init()
+  }
+
+  /// The affine scale applied: |γ| + ε.
+  public var scale: Tensor { weight.abs() + epsilon }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    guard isTraining else {
+      let y = Functional.batchNorm(
+        x, runningMean: runningMean, runningVariance: runningVar, weight: scale, bias: bias, training: false,
+        epsilon: epsilon)
+      return slope.map { y.leakyRelu(negativeSlope: $0) } ?? y
+    }
+    // A checkpointed segment's second run leaves the statistics as the first run left them.
+    let updatesStatistics = !Checkpoint.isRecomputing
+    if updatesStatistics { withNoGrad { numBatchesTracked += 1 } }
+    return Functional.inPlaceActivatedBatchNorm(
+      x, weight: scale, bias: bias, runningMean: updatesStatistics ? runningMean : nil,
+      runningVariance: updatesStatistics ? runningVar : nil, momentum: momentum, epsilon: epsilon, slope: slope ?? 1,
+      activation: slope != nil)
+  }
+}
+
 /// Batch normalisation with fixed statistics and affine parameters, all stored as buffers
 /// (torchvision's `FrozenBatchNorm2d`): what detectors use when fine-tuning with small batches.
 /// The layer reduces to a per-channel scale and shift.

@@ -109,6 +109,24 @@ public enum Functional {
 
   /// Batch normalisation. In training the batch statistics normalise and the running ones are
   /// updated in place with `momentum`; in evaluation the running ones normalise.
+  /// In-place activated batch norm in training (Rota Bulò et al. 2018): batch statistics
+  /// (folded into `runningMean` and `runningVariance` when given), the affine transform with
+  /// `weight` (positive: InPlace-ABN applies |γ| + ε), then a leaky ReLU of `slope` when
+  /// `activation`; autograd keeps only the output, and backward inverts the activation and the
+  /// affine transform to recover what it needs.
+  public static func inPlaceActivatedBatchNorm(
+    _ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor?, runningVariance: Tensor?, momentum: Double,
+    epsilon: Double, slope: Double, activation: Bool
+  ) -> Tensor {
+    withExtendedLifetime((runningMean, runningVariance)) {
+      Tensor.make("inPlaceActivatedBatchNorm") {
+        ct_inplace_abn(
+          x.handle, weight.handle, bias.handle, runningMean?.handle, runningVariance?.handle, momentum, epsilon, slope,
+          activation ? 1 : 0, $0)
+      }
+    }
+  }
+
   public static func batchNorm(
     _ x: Tensor, runningMean: Tensor?, runningVariance: Tensor?, weight: Tensor?, bias: Tensor?,
     training: Bool, momentum: Double = 0.1, epsilon: Double = 1e-5

@@ -10,8 +10,8 @@ import Testing
 /// is the sum of three or more terms, added in another order (the segment's own terms first),
 /// so the last bits differ.
 @Suite struct ActivationCheckpointingTests {
-  func resNet(_ checkpoint: ActivationCheckpointing, depth: Int = 18) -> ResNet {
-    var c = ResNet.Configuration(depth: depth, norm: .batchNorm, frozenStages: 0, baseChannels: 8)
+  func resNet(_ checkpoint: ActivationCheckpointing, depth: Int = 18, norm: NormKind = .batchNorm) -> ResNet {
+    var c = ResNet.Configuration(depth: depth, norm: norm, frozenStages: 0, baseChannels: 8)
     c.checkpoint = checkpoint
     return ResNet(c, generator: Generator(seed: 1))
   }
@@ -64,6 +64,19 @@ import Testing
     for (name, grad) in a.grads {
       #expect(grad.isEqual(to: b.grads[name]!), "\(name): \((grad - b.grads[name]!).abs().max().doubleValue())")
     }
+  }
+
+  /// In-place activated batch norm in the ResNet: leaky ReLUs fused into the norms, and the same
+  /// gradients with checkpointing on top (both save memory together).
+  @Test(arguments: [18, 50])
+  func inPlaceActivatedBatchNormTrainsAndCheckpoints(depth: Int) {
+    let plain = run(resNet(.none, depth: depth, norm: .inPlaceABN))
+    #expect(plain.grads.values.allSatisfy { $0.isFinite().all().boolValue() && $0.abs().max().doubleValue() > 0 })
+    let checked = run(resNet(.blocks, depth: depth, norm: .inPlaceABN))
+    for (name, grad) in plain.grads {
+      #expect(grad.isEqual(to: checked.grads[name]!), "\(name): \((grad - checked.grads[name]!).abs().max().doubleValue())")
+    }
+    for (name, value) in plain.state { #expect(value.isEqual(to: checked.state[name]!), "\(name)") }
   }
 
   @Test func recomputationRunsUnderTheForwardsAutocast() {

@@ -70,6 +70,12 @@ int ct_checkpoint(ct_segment_fn run, void *context, void (*release)(void *), con
                   const ct_tensor *parameters, int64_t parameter_count, ct_tensor *outputs, int64_t capacity,
                   int64_t *output_count);
 
+/* In-place activated batch norm in training: batch statistics (updating the running ones when
+   given), the affine transform with `weight` (which must be positive: |γ| + ε), then a leaky
+   ReLU of `slope` when `activation` is 1; only the output is kept for backward. */
+int ct_inplace_abn(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean, ct_tensor running_var,
+                   double momentum, double epsilon, double slope, int32_t activation, ct_tensor *out);
+
 /* Bytes held by CPU tensors. `start` puts a counting allocator in front of libtorch's CPU
    allocation (once; tensors allocated before it are not counted); `stats` gives the bytes live
    now and the most live since the start or the last `reset_peak`. */

@@ -9,12 +9,20 @@ public enum NormKind: String, ConfigChoice, Sendable {
   case batchNorm = "BN"
   /// Group normalisation with 32 groups.
   case groupNorm = "GN"
+  /// In-place activated batch norm (Rota Bulò et al. 2018): batch norm fused with the leaky ReLU
+  /// that follows it, keeping only its output for backward. In a ResNet the blocks' activations
+  /// become leaky ReLUs (`iabn_slope`); elsewhere it stands where a batch norm would, without the
+  /// activation, and behaves as one (the memory saving is the backbone's).
+  case inPlaceABN = "IABN"
 
-  func make(_ channels: Int) -> any UnaryLayer {
+  /// The norm for `channels` channels; an in-place activated batch norm also applies the leaky
+  /// ReLU of `slope` (nil: none).
+  func make(_ channels: Int, slope: Double? = nil) -> any UnaryLayer {
     switch self {
     case .frozenBatchNorm: FrozenBatchNorm2d(channels)
     case .batchNorm: BatchNorm2d(channels)
     case .groupNorm: GroupNorm(groups: 32, channels: channels)
+    case .inPlaceABN: InPlaceABN(features: channels, slope: slope)
     }
   }
 }
@@ -26,6 +34,12 @@ func normalized(_ conv: any UnaryLayer, _ norm: any UnaryLayer, _ x: Tensor) -> 
   return norm(conv(x))
 }
 
+/// The activation after `norm`'s output `x`: none when the norm already applied it (an
+/// in-place activated batch norm), otherwise ReLU in place.
+func activated(_ x: Tensor, after norm: any UnaryLayer) -> Tensor {
+  norm is InPlaceABN ? x : rectifiedInPlace(x)
+}
+
 /// `relu(x)`, overwriting `x`: for activations just produced and held by nobody else, as
 /// torchvision's `ReLU(inplace=True)`. Neither a convolution's nor a norm's backward needs its
 /// output, so autograd stays exact; skipping a fresh buffer per layer saves its allocation and
@@ -35,8 +49,11 @@ func rectifiedInPlace(_ x: Tensor) -> Tensor {
   return x
 }
 
-/// `relu(residual + shortcut)` accumulated into `residual` (a block's fresh last activation).
-func residualSum(_ residual: Tensor, shortcut: Tensor) -> Tensor {
+/// `relu(residual + shortcut)` accumulated into `residual` (a block's fresh last activation), or
+/// into a new tensor when `residual` is an in-place activated batch norm's output, which that
+/// norm keeps for its backward.
+func residualSum(_ residual: Tensor, shortcut: Tensor, after norm: any UnaryLayer) -> Tensor {
+  if norm is InPlaceABN { return (residual + shortcut).relu() }
   residual += shortcut
   return rectifiedInPlace(residual)
 }
@@ -69,6 +86,8 @@ struct BlockSpec {
   var deformable: DeformableConvolutionVersion = .none
   /// Where a bottleneck strides (its 1×1 or its 3×3 convolution).
   var style: ResNetStyle = .pytorch
+  /// The leaky ReLU slope of in-place activated batch norms.
+  var slope = 0.01
   /// TridentNet's branches: the 3×3 convolution runs once per branch with that branch's dilation.
   var trident: TridentBranches?
   var generator: Generator?
@@ -100,7 +119,7 @@ final class BasicBlock: Module, UnaryLayer {
 
   init(_ spec: BlockSpec) {
     conv1 = Conv2d(spec.inputChannels, spec.width, kernelSize: 3, stride: spec.stride, padding: 1, bias: false, generator: spec.generator)
-    bn1 = spec.norm.make(spec.width)
+    bn1 = spec.norm.make(spec.width, slope: spec.slope)
     conv2 = spec.threeByThree(spec.width, spec.width, stride: 1, groups: 1)
     bn2 = spec.norm.make(spec.width)
     downsample = ResNet.downsample(spec, outputChannels: spec.width)
@@ -108,8 +127,8 @@ final class BasicBlock: Module, UnaryLayer {
   }
 
   func callAsFunction(_ x: Tensor) -> Tensor {
-    let y = rectifiedInPlace(normalized(conv1, bn1, x))
-    return residualSum(normalized(conv2, bn2, y), shortcut: downsample?(x) ?? x)
+    let y = activated(normalized(conv1, bn1, x), after: bn1)
+    return residualSum(normalized(conv2, bn2, y), shortcut: downsample?(x) ?? x, after: bn2)
   }
 }
 
@@ -131,9 +150,9 @@ final class Bottleneck: Module, UnaryLayer {
     let output = spec.width * Self.expansion
     let caffe = spec.style == .caffe
     conv1 = Conv2d(spec.inputChannels, inner, kernelSize: 1, stride: caffe ? spec.stride : 1, bias: false, generator: spec.generator)
-    bn1 = spec.norm.make(inner)
+    bn1 = spec.norm.make(inner, slope: spec.slope)
     conv2 = spec.threeByThree(inner, inner, stride: caffe ? 1 : spec.stride, groups: spec.groups)
-    bn2 = spec.norm.make(inner)
+    bn2 = spec.norm.make(inner, slope: spec.slope)
     conv3 = Conv2d(inner, output, kernelSize: 1, bias: false, generator: spec.generator)
     bn3 = spec.norm.make(output)
     downsample = ResNet.downsample(spec, outputChannels: output)
@@ -141,9 +160,9 @@ final class Bottleneck: Module, UnaryLayer {
   }
 
   func callAsFunction(_ x: Tensor) -> Tensor {
-    var y = rectifiedInPlace(normalized(conv1, bn1, x))
-    y = rectifiedInPlace(normalized(conv2, bn2, y))
-    return residualSum(normalized(conv3, bn3, y), shortcut: downsample?(x) ?? x)
+    var y = activated(normalized(conv1, bn1, x), after: bn1)
+    y = activated(normalized(conv2, bn2, y), after: bn2)
+    return residualSum(normalized(conv3, bn3, y), shortcut: downsample?(x) ?? x, after: bn3)
   }
 }
 
@@ -182,6 +201,8 @@ public final class ResNet: Module {
     /// Activation checkpointing in training: `stages` keeps only each stage's input and
     /// recomputes the stage in backward, `blocks` each block's; `none` keeps every activation.
     public var checkpoint: ActivationCheckpointing = .none
+    /// The leaky ReLU slope of `norm: IABN` (InPlace-ABN's default 0.01).
+    public var iabnSlope = 0.01
 
     public init(
       depth: Int = 50, groups: Int = 1, widthPerGroup: Int = 64, norm: NormKind = .frozenBatchNorm, frozenStages: Int = 2,
@@ -243,7 +264,7 @@ public final class ResNet: Module {
     self.trident = trident
     let base = configuration.baseChannels
     conv1 = Conv2d(3, base, kernelSize: 7, stride: 2, padding: 3, bias: false, generator: generator)
-    bn1 = configuration.norm.make(base)
+    bn1 = configuration.norm.make(base, slope: configuration.iabnSlope)
     var stages: [Sequential] = []
     for index in 0..<configuration.builtStages {
       stages.append(
@@ -272,7 +293,7 @@ public final class ResNet: Module {
   /// With TridentNet's branches, the last output holds the branches one after another along the
   /// batch axis (`branches × N` images, branch-major).
   public func callAsFunction(_ x: Tensor) -> [Tensor] {
-    var y = rectifiedInPlace(normalized(conv1, bn1, x.channelsLast()))
+    var y = activated(normalized(conv1, bn1, x.channelsLast()), after: bn1)
     y = Functional.maxPool2d(y, kernelSize: (3, 3), stride: (2, 2), padding: (1, 1))
     let stages = [layer1] + [layer2, layer3, layer4].compactMap { $0 }
     let checkpoint = isTraining && isGradEnabled ? configuration.checkpoint : .none
@@ -309,7 +330,8 @@ public final class ResNet: Module {
       let deformable = configuration.dcnStages.contains { $0.stageIndex == index } ? configuration.dcn : .none
       let spec = BlockSpec(
         inputChannels: channels, width: width, stride: b == 0 ? firstStride : 1, groups: configuration.groups,
-        norm: configuration.norm, deformable: deformable, style: configuration.style, trident: trident, generator: generator)
+        norm: configuration.norm, deformable: deformable, style: configuration.style, slope: configuration.iabnSlope,
+        trident: trident, generator: generator)
       layers.append(
         configuration.usesBottleneck ? Bottleneck(spec, baseWidth: configuration.widthPerGroup) : BasicBlock(spec))
       channels = width * configuration.expansion
