@@ -23,15 +23,20 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
                                double epsilon, double slope, bool activation) {
     const std::vector<int64_t> dims{0, 2, 3};
     const int64_t count = x.numel() / x.size(1);
-    auto mean = x.mean(dims);
-    auto variance = x.var(dims, /*unbiased=*/false);
+    // Statistics and arithmetic in float32 (or float64); the output in the input's type (bf16
+    // under autocast), which is what is kept.
+    const auto compute = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+    const auto input = x.to(compute);
+    auto mean = input.mean(dims);
+    auto variance = input.var(dims, /*unbiased=*/false);
     auto invstd = (variance + epsilon).rsqrt();
     if (running_mean.numel() > 0) {
       running_mean.mul_(1 - momentum).add_(mean, momentum);
       running_var.mul_(1 - momentum).add_(variance * (double(count) / double(std::max<int64_t>(count - 1, 1))), momentum);
     }
-    auto z = (x - channels(mean)) * channels(invstd * weight) + channels(bias);
+    auto z = (input - channels(mean)) * channels(invstd * weight.to(compute)) + channels(bias.to(compute));
     if (activation) at::leaky_relu_(z, slope);
+    z = z.to(x.scalar_type());
     ctx->save_for_backward({z, weight, bias, invstd});
     ctx->saved_data["slope"] = slope;
     ctx->saved_data["activation"] = activation;
@@ -45,19 +50,21 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
     const bool activation = ctx->saved_data["activation"].toBool();
     const std::vector<int64_t> dims{0, 2, 3};
     const double count = double(z.numel() / z.size(1));
-    auto dz = grad_outputs[0];
-    at::Tensor y = z, dy = dz;
+    const auto type = z.scalar_type();
+    const auto compute = type == at::kDouble ? at::kDouble : at::kFloat;
+    auto dz = grad_outputs[0].to(compute);
+    at::Tensor y = z.to(compute), dy = dz;
     if (activation) {
-      auto positive = z >= 0;
-      y = at::where(positive, z, z / slope);
+      auto positive = y >= 0;
+      y = at::where(positive, y, y / slope);
       dy = at::where(positive, dz, dz * slope);
     }
-    auto normalized = (y - channels(bias)) / channels(weight);
+    const auto w = weight.to(compute);
+    auto normalized = (y - channels(bias.to(compute))) / channels(w);
     auto sum_dy = dy.sum(dims);
     auto sum_dy_normalized = (dy * normalized).sum(dims);
-    auto dx = channels(weight * invstd) *
-              (dy - channels(sum_dy / count) - normalized * channels(sum_dy_normalized / count));
-    return {dx, sum_dy_normalized, sum_dy, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+    auto dx = channels(w * invstd) * (dy - channels(sum_dy / count) - normalized * channels(sum_dy_normalized / count));
+    return {dx.to(type), sum_dy_normalized.to(weight.scalar_type()), sum_dy.to(bias.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
             at::Tensor()};
   }
 };
