@@ -3,7 +3,8 @@ import Foundation
 
 /// At every evaluation (`runtime.eval_period`, and at the end), draws the model's detections
 /// with a score of at least `scoreThreshold` on the first test images into the TensorBoard
-/// event file, as images tagged `predictions/<k>`.
+/// event file, as images tagged `predictions/<k>`. Images that cannot be read are passed over
+/// (the data loader names them), as evaluation passes over them.
 public final class TensorBoardPicturesHook: TrainerHook {
   let events: TensorBoardWriter
   let dataset: Dataset
@@ -31,8 +32,10 @@ public final class TensorBoardPicturesHook: TrainerHook {
     model.eval()
     defer { if wasTraining { model.train() } }
     let predictor = Predictor(model: model, classes: trainer.classes, precision: trainer.config.runtime.precision)
-    for index in 0..<min(count, dataset.count) {
-      let image = try dataset.image(at: index)
+    var drawn = 0
+    for index in 0..<dataset.count where drawn < count {
+      guard let image = try? dataset.image(at: index) else { continue }
+      drawn += 1
       let found = predictor.predict(image, fileName: dataset.records[index].fileName).filter { $0.score >= scoreThreshold }
       let picture = predictor.picture(image, detections: found)
       try events.addImage(

@@ -37,9 +37,14 @@ import Testing
     let resolved = try SimpleDetConfig.load(file: config)
     try resolved.model.detector.makeDetector().saveWeights(to: folder.path("initial.safetensors"))
     try ImageCodec.encodePNG(ShapesDataset(imageCount: 1, seed: 3).image(at: 0)).write(to: folder.path("scene.png"))
+    // A caffe-style preset takes raw 0-255 pixel values (std 1 on that scale), which its
+    // pretrained batch norms would scale down; with random weights and identity norms they give
+    // box offsets that put every proposal off the image. Its predict here reads unit-scale input.
+    let rawPixels = resolved.model.detector.transform.std.allSatisfy { $0 < 0.01 }
+    let unitScale = rawPixels ? ["--set", "model.transform.std=[0.229, 0.224, 0.225]"] : []
     let result = try CommandLineRunner.run(
       ["predict", "--config", config, "--weights", "initial.safetensors", "--input", "scene.png", "--output", "seen",
-       "--score-threshold", "0", "--set", "test.min_size=96", "--set", "test.max_size=128"],
+       "--score-threshold", "0", "--set", "test.min_size=96", "--set", "test.max_size=128"] + unitScale,
       in: folder.url)
     try #require(result.status == 0, "\(preset) predict: \(result.errors)")
     let predictions = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("seen/predictions.json")))
