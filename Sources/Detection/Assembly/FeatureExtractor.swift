@@ -12,6 +12,8 @@ public final class FeatureExtractor: Module {
   /// The leading outputs computed from backbone maps, before the neck's extra levels: RoI heads
   /// pool from these (torchvision's `featmap_names` leave out the `pool` level).
   public let poolableLevels: Int
+  /// Whether training recomputes the neck in backward (`model.neck.checkpoint`).
+  let checkpointsNeck: Bool
 
   public init(backbone: BackboneConfiguration, neck: NeckConfiguration, generator: Generator) {
     body = backbone.make(generator: generator)
@@ -28,12 +30,14 @@ public final class FeatureExtractor: Module {
     }
     outputShapes = neck.outputShapes(input: inputs)
     poolableLevels = inputs.count
+    checkpointsNeck = neck.checkpoint
     super.init()
   }
 
   /// The output maps, finest first.
   public func callAsFunction(_ images: Tensor) -> [Tensor] {
     let features = body.features(images)
-    return fpn.map { $0(features) } ?? features
+    guard let fpn else { return features }
+    return checkpointedWhenTraining(checkpointsNeck, fpn, features, fpn.callAsFunction)
   }
 }

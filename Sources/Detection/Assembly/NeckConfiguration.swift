@@ -25,6 +25,15 @@ public enum NeckConfiguration: Equatable, Sendable {
   }
 
   /// The maps the heads read, finest first, given the backbone's.
+  /// Whether training recomputes the neck in backward instead of keeping its activations.
+  public var checkpoint: Bool {
+    switch self {
+    case .none: false
+    case .fpn(let c): c.checkpoint
+    case .nasFPN(let c): c.checkpoint
+    }
+  }
+
   public func outputShapes(input: [FeatureMapShape]) -> [FeatureMapShape] {
     switch self {
     case .none:
@@ -58,11 +67,15 @@ public struct FPNConfiguration: Codable, Equatable, Sendable {
   public var extraInput = ExtraLevelsInput.p5
   /// `p6p7` only: P7 from relu(P6) (torchvision) or from P6 (mmdetection's RetinaNet).
   public var reluBeforeP7 = true
+  /// Activation checkpointing in training: keep only the pyramid's inputs and recompute it in
+  /// backward.
+  public var checkpoint = false
 
   public init(
     channels: Int = 256, norm: NormKind? = nil, extraLevels: ExtraLevels = .maxPool, extraInput: ExtraLevelsInput = .p5,
-    reluBeforeP7: Bool = true
+    reluBeforeP7: Bool = true, checkpoint: Bool = false
   ) {
+    self.checkpoint = checkpoint
     self.channels = channels
     self.norm = norm
     self.extraLevels = extraLevels

@@ -17,6 +17,9 @@ public struct NASFPNConfiguration: Codable, Equatable, Sendable {
   public var repeats = 7
   /// Normalisation after the lateral, extra-level and cell-output convolutions (null: none).
   @Nullable public var norm: NormKind? = .batchNorm
+  /// Activation checkpointing in training: keep only the neck's inputs and recompute the merging
+  /// cells in backward.
+  public var checkpoint = false
 
   public init(channels: Int = 256, repeats: Int = 7, norm: NormKind? = .batchNorm) {
     self.channels = channels

@@ -296,22 +296,18 @@ public final class ResNet: Module {
     var y = activated(normalized(conv1, bn1, x.channelsLast()), after: bn1)
     y = Functional.maxPool2d(y, kernelSize: (3, 3), stride: (2, 2), padding: (1, 1))
     let stages = [layer1] + [layer2, layer3, layer4].compactMap { $0 }
-    let checkpoint = isTraining && isGradEnabled ? configuration.checkpoint : .none
+    let checkpoint = configuration.checkpoint
     var outputs: [Tensor] = []
     for (index, stage) in stages.enumerated() {
       var input = outputs.last ?? y
       // Every branch starts from the same input; the first block's 1×1 convolutions and
       // shortcut run once per branch, as TridentNet's blocks do.
       if index == stages.count - 1, branches > 1 { input = input.repeated([branches, 1, 1, 1]).channelsLast() }
-      switch checkpoint {
-      case .none: outputs.append(stage(input))
-      case .stages:
-        outputs.append(checkpointed([input], parameters: stage.parameters()) { [stage($0[0])] }[0])
-      case .blocks:
-        outputs.append(
-          stage.layers.reduce(input) { x, block in
-            checkpointed([x], parameters: (block as! Module).parameters()) { [block($0[0])] }[0]
-          })
+      if checkpoint == .blocks {
+        // The blocks are ResNet's own block modules.
+        outputs.append(stage.layers.reduce(input) { x, block in checkpointedWhenTraining(true, block as! Module, x, block.callAsFunction) })
+      } else {
+        outputs.append(checkpointedWhenTraining(checkpoint == .stages, stage, input, stage.callAsFunction))
       }
     }
     return outputs

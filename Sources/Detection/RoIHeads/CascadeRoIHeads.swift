@@ -43,6 +43,9 @@ public struct CascadeRoIHeadsConfiguration: Codable, Equatable, Sendable {
   public var poolerAligned = false
   /// Boxes smaller than this (pixels) are dropped from the detections.
   public var minSize = 1e-2
+  /// Activation checkpointing in training: each stage's box head (and the mask heads) keep only
+  /// their pooled inputs and run again in backward.
+  public var checkpoint = false
   /// How the stages' class scores are combined at test time.
   public var scoreAveraging = CascadeScoreAveraging.probabilities
   /// Cascade Mask R-CNN's mask branch, run on the final boxes; null: boxes only.
@@ -98,6 +101,7 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
   let sampler: BalancedSampler
 
   public var hasMasks: Bool { maskHead != nil || !stageMaskHeads.isEmpty }
+  var checkpointsHeads: Bool { configuration.checkpoint }
 
   public override func key(forProperty name: String) -> String {
     switch name {
@@ -159,7 +163,8 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
   private func run(stage k: Int, features: [Tensor], boxes: [Tensor], images: ImageBatch) -> (Tensor, Tensor) {
     // The heads are built by `BoxHeadKind.make`, so each is a `BoxHead`.
     let head = boxHead[k] as! any BoxHead
-    return boxPredictor[k](head(pooler(features, boxes: boxes, images: images)))
+    let pooled = pooler(features, boxes: boxes, images: images)
+    return boxPredictor[k](checkpointedWhenTraining(configuration.checkpoint, head, pooled, head.callAsFunction))
   }
 
   /// `boxes` moved by stage `k`'s offsets and clipped to their images, without gradients.
@@ -230,7 +235,7 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
         losses["loss_mask_stage\(k)"] =
           maskBranchLoss(
             features: features, samples: current, images: images, targets: targets, pooler: maskPooler,
-            head: stageMaskHeads[k], predictor: stageMaskPredictors[k]) * stage.lossWeight
+            head: stageMaskHeads[k], predictor: stageMaskPredictors[k], checkpoint: checkpointsHeads) * stage.lossWeight
       }
       samples = current
       previousOffsets = offsets

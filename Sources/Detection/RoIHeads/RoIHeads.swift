@@ -20,6 +20,9 @@ public struct RoIHeadsConfiguration: Codable, Equatable, Sendable {
   public var poolerAligned = false
   /// Boxes smaller than this (pixels) are dropped from the detections.
   public var minSize = 1e-2
+  /// Activation checkpointing in training: the box head (and the mask head) keep only their
+  /// pooled inputs and run again in backward (the C4 box head's stage 5 holds the most).
+  public var checkpoint = false
   /// Mask R-CNN's mask branch; null builds Faster R-CNN.
   @Nullable public var maskHead: MaskHeadConfiguration? = nil
 
@@ -44,6 +47,7 @@ public final class RoIHeads: Module, SecondStage, MaskBranchHolder {
   let sampler: BalancedSampler
 
   public var hasMasks: Bool { maskHead != nil }
+  var checkpointsHeads: Bool { configuration.checkpoint }
 
   /// - Parameter backbone: what the box head may continue (the C4 head runs the backbone's stage 5).
   public init(
@@ -89,7 +93,8 @@ public final class RoIHeads: Module, SecondStage, MaskBranchHolder {
     let samples = sampleProposals(
       proposals.map(\.boxes), targets: targets, matcher: matcher, sampler: sampler, coder: coder)
     let sampledBoxes = samples.boxes
-    let (scores, offsets) = boxPredictor(boxHead(pooler(features, boxes: sampledBoxes, images: images)))
+    let pooled = pooler(features, boxes: sampledBoxes, images: images)
+    let (scores, offsets) = boxPredictor(checkpointedWhenTraining(configuration.checkpoint, boxHead, pooled, boxHead.callAsFunction))
     let labels = Tensor.concatenate(samples.labels, axis: 0)
     let regressionTargets = Tensor.concatenate(samples.regressionTargets, axis: 0)
     let classification = Functional.crossEntropy(scores, targets: labels)

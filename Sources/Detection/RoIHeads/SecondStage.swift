@@ -118,6 +118,8 @@ func selectDetections(
 /// RoI heads with Mask R-CNN's branch (`mask_head`, `mask_predictor` in state dicts; nil for
 /// box-only heads).
 protocol MaskBranchHolder {
+  /// Whether training recomputes the heads in backward (`checkpoint` in the RoI heads' settings).
+  var checkpointsHeads: Bool { get }
   var maskPooler: MultiScaleRoIAlign? { get }
   var maskHead: MaskRCNNHeads? { get }
   var maskPredictor: MaskRCNNPredictor? { get }
@@ -154,7 +156,8 @@ extension MaskBranchHolder {
     guard let maskPooler, let maskHead, let maskPredictor else { preconditionFailure("no mask branch") }
     return maskBranchLoss(
       features: features, samples: RoISamples(boxes: boxes, labels: labels, matches: matches, regressionTargets: []),
-      images: images, targets: targets, pooler: maskPooler, head: maskHead, predictor: maskPredictor)
+      images: images, targets: targets, pooler: maskPooler, head: maskHead, predictor: maskPredictor,
+      checkpoint: checkpointsHeads)
   }
 }
 
@@ -183,7 +186,7 @@ func addingMasks(
 /// boxes, labels and matched ground-truth indices) of each image.
 func maskBranchLoss(
   features: [Tensor], samples: RoISamples, images: ImageBatch, targets: [Instances], pooler: MultiScaleRoIAlign,
-  head: MaskRCNNHeads, predictor: MaskRCNNPredictor
+  head: MaskRCNNHeads, predictor: MaskRCNNPredictor, checkpoint: Bool = false
 ) -> Tensor {
   let (boxes, labels, matches) = (samples.boxes, samples.labels, samples.matches)
   let m = 2 * pooler.outputSize.0
@@ -205,7 +208,8 @@ func maskBranchLoss(
           : MaskOperations.targets(masks: gtMasks, boxes: b, matched: matches[i].gathering(positive), size: m))
     }
   }
-  let logits = predictor(head(pooler(features, boxes: positiveBoxes, images: images)))
+  let pooled = pooler(features, boxes: positiveBoxes, images: images)
+  let logits = predictor(checkpointedWhenTraining(checkpoint, head, pooled, head.callAsFunction))
   return MaskOperations.loss(
     logits: logits, labels: Tensor.concatenate(positiveLabels, axis: 0), targets: Tensor.concatenate(maskTargets, axis: 0))
 }
