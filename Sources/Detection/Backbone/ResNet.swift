@@ -304,8 +304,7 @@ public final class ResNet: Module {
       // shortcut run once per branch, as TridentNet's blocks do.
       if index == stages.count - 1, branches > 1 { input = input.repeated([branches, 1, 1, 1]).channelsLast() }
       if checkpoint == .blocks {
-        // The blocks are ResNet's own block modules.
-        outputs.append(stage.layers.reduce(input) { x, block in checkpointedWhenTraining(true, block as! Module, x, block.callAsFunction) })
+        outputs.append(checkpointedLayers(true, stage, input))
       } else {
         outputs.append(checkpointedWhenTraining(checkpoint == .stages, stage, input, stage.callAsFunction))
       }

@@ -4,8 +4,15 @@ import Torch
 /// What turns pooled RoI features into one feature vector per RoI.
 public protocol BoxHead: Module {
   func callAsFunction(_ x: Tensor) -> Tensor
+  /// The head with its layers as checkpointed segments in training when `checkpointing` (see
+  /// `checkpointedLayers`); heads too small to gain run as they are.
+  func callAsFunction(_ x: Tensor, checkpointing: Bool) -> Tensor
   /// The length of the feature vector it produces per RoI.
   var outputFeatures: Int { get }
+}
+
+extension BoxHead {
+  public func callAsFunction(_ x: Tensor, checkpointing: Bool) -> Tensor { self(x) }
 }
 
 /// The box head's architecture, for configs.
@@ -145,6 +152,8 @@ public final class ConvFCHead: Module, BoxHead {
   public override var namedChildren: [(String, Module)] { layers.namedChildren }
 
   public func callAsFunction(_ x: Tensor) -> Tensor { layers(x) }
+
+  public func callAsFunction(_ x: Tensor, checkpointing: Bool) -> Tensor { checkpointedLayers(checkpointing, layers, x) }
 }
 
 /// Stage 5 of the backbone's ResNet over pooled RoI features, striding by 2, then the mean over
@@ -162,6 +171,10 @@ public final class ResNetStageHead: Module, BoxHead {
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
     layer4(x.channelsLast()).mean(axes: [2, 3])
+  }
+
+  public func callAsFunction(_ x: Tensor, checkpointing: Bool) -> Tensor {
+    checkpointedLayers(checkpointing, layer4, x.channelsLast()).mean(axes: [2, 3])
   }
 }
 

@@ -164,7 +164,7 @@ public final class CascadeRoIHeads: Module, SecondStage, MaskBranchHolder {
     // The heads are built by `BoxHeadKind.make`, so each is a `BoxHead`.
     let head = boxHead[k] as! any BoxHead
     let pooled = pooler(features, boxes: boxes, images: images)
-    return boxPredictor[k](checkpointedWhenTraining(configuration.checkpoint, head, pooled, head.callAsFunction))
+    return boxPredictor[k](head(pooled, checkpointing: configuration.checkpoint))
   }
 
   /// `boxes` moved by stage `k`'s offsets and clipped to their images, without gradients.

@@ -56,6 +56,11 @@ public final class MaskRCNNHeads: Module, UnaryLayer {
   /// RoIAlign's NCHW output is taken in channels-last layout, which the head's convolutions
   /// (and the predictor's) keep: oneDNN runs them faster on it.
   public func callAsFunction(_ x: Tensor) -> Tensor { layers(x.channelsLast()) }
+
+  /// The blocks as checkpointed segments in training when `checkpointing`.
+  func callAsFunction(_ x: Tensor, checkpointing: Bool) -> Tensor {
+    checkpointedLayers(checkpointing, layers, x.channelsLast())
+  }
 }
 
 /// Upsamples the head's features 2× and predicts one mask logit map per class (torchvision's

@@ -94,7 +94,7 @@ public final class RoIHeads: Module, SecondStage, MaskBranchHolder {
       proposals.map(\.boxes), targets: targets, matcher: matcher, sampler: sampler, coder: coder)
     let sampledBoxes = samples.boxes
     let pooled = pooler(features, boxes: sampledBoxes, images: images)
-    let (scores, offsets) = boxPredictor(checkpointedWhenTraining(configuration.checkpoint, boxHead, pooled, boxHead.callAsFunction))
+    let (scores, offsets) = boxPredictor(boxHead(pooled, checkpointing: configuration.checkpoint))
     let labels = Tensor.concatenate(samples.labels, axis: 0)
     let regressionTargets = Tensor.concatenate(samples.regressionTargets, axis: 0)
     let classification = Functional.crossEntropy(scores, targets: labels)

@@ -209,7 +209,7 @@ func maskBranchLoss(
     }
   }
   let pooled = pooler(features, boxes: positiveBoxes, images: images)
-  let logits = predictor(checkpointedWhenTraining(checkpoint, head, pooled, head.callAsFunction))
+  let logits = predictor(head(pooled, checkpointing: checkpoint))
   return MaskOperations.loss(
     logits: logits, labels: Tensor.concatenate(positiveLabels, axis: 0), targets: Tensor.concatenate(maskTargets, axis: 0))
 }
