@@ -107,6 +107,31 @@ import Torch
     #expect(folder.exists("run/model_final.safetensors") && folder.exists("run/eval.json"))
   }
 
+  /// The memory switches and fp16 through `simpledet train` as a user sets them: IABN in the
+  /// backbone, checkpointed backbone blocks, neck and RoI heads (a mask head too), float16
+  /// autocast with loss scaling; and a TridentNet (C4, scale-aware) trained the same way.
+  @Test func memorySwitchesAndTridentNetTrainThroughTheCommandLine() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
+    let switches = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "switches",
+       "--set", "model.backbone.norm=IABN", "--set", "model.backbone.checkpoint=blocks", "--set", "model.neck.checkpoint=true",
+       "--set", "model.roi_heads.checkpoint=true", "--set", "model.roi_heads.mask_head={convolutions: [16], predictor_channels: 16}",
+       "--set", "runtime.precision=fp16"],
+      in: folder.url)
+    #expect(switches.status == 0, "\(switches.errors)")
+    let metrics = try String(contentsOf: folder.path("switches/metrics.jsonl"), encoding: .utf8)
+    #expect(metrics.contains("\"fp16_scale\"") && metrics.contains("\"loss_mask\""), "\(metrics)")
+    let trident = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "trident",
+       "--set", "model.backbone={kind: trident, depth: 18, norm: BN, frozen_stages: 0, out_features: [c4], valid_ranges: [[0, 48], [24, 96], [64, -1]]}",
+       "--set", "model.neck={kind: none}", "--set", "model.rpn.anchor_sizes=[[16, 32, 64]]", "--set", "model.rpn.aspect_ratios=[[0.5, 1.0, 2.0]]",
+       "--set", "model.roi_heads.box_head={kind: resnet_stage}", "--set", "model.roi_heads.pooler_resolution=14"],
+      in: folder.url)
+    #expect(trident.status == 0, "\(trident.errors)")
+    #expect(folder.exists("trident/model_final.safetensors") && folder.exists("trident/eval.json"))
+  }
+
   @Test func existingRunNeedsResume() throws {
     let folder = try ScratchFolder()
     try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
