@@ -155,4 +155,55 @@ import Testing
       #expect(relative < 1e-5, "\(name): \(relative)")
     }
   }
+
+  /// The one-stage heads' towers checkpointed block by block (RetinaNet's, with a norm per level
+  /// too, and FCOS's): the same losses, the same gradients to the last bits.
+  @Test(arguments: ["retinanet", "retinanet-level-norms", "fcos"])
+  func denseHeadTowersCheckpointed(_ kind: String) {
+    func detector(_ checkpoint: Bool) -> any Detector {
+      var config = DetectorConfiguration()
+      config.classes = 4
+      config.backbone = .resnet(ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 8, outFeatures: [.c3, .c4, .c5]))
+      config.neck = .fpn(FPNConfiguration(channels: 32, extraLevels: .p6p7, extraInput: .c5))
+      config.transform = ImageTransform(minSize: [96], maxSize: 96)
+      config.rpn = nil
+      config.roiHeads = nil
+      let strides = config.neckOutputs.map { Double($0.stride) }
+      if kind == "fcos" {
+        var f = FCOSHeadConfiguration()
+        f.anchorSizes = strides
+        f.checkpoint = checkpoint
+        config.head = .fcos(f)
+      } else {
+        var r = RetinaNetHeadConfiguration()
+        r.anchorSizes = strides.map { [$0 * 4] }
+        r.aspectRatios = strides.map { _ in [0.5, 1, 2] }
+        r.norm = kind == "retinanet" ? .groupNorm : .batchNorm
+        r.normPerLevel = kind != "retinanet"
+        r.checkpoint = checkpoint
+        config.head = .retinaNet(r)
+      }
+      config.seed = 6
+      return config.makeDetector()
+    }
+    let (images, targets) = rectangleScenes(count: 2, size: 96, seed: 5)
+    var results: [([String: Double], [String: Tensor])] = []
+    for checkpoint in [false, true] {
+      let model = detector(checkpoint)
+      model.train()
+      let losses = model.losses(images, targets: targets)
+      losses.values.reduce(Tensor(scalar: Float(0)), +).backward()
+      results.append((
+        losses.mapValues { $0.doubleValue() },
+        Dictionary(uniqueKeysWithValues: model.namedParameters().compactMap { name, p in p.grad.map { (name, $0) } })
+      ))
+    }
+    #expect(results[0].0 == results[1].0)
+    #expect(Set(results[0].1.keys) == Set(results[1].1.keys) && results[0].1.count > 20)
+    for (name, grad) in results[0].1 {
+      let scale = Swift.max(grad.abs().max().doubleValue(), 1e-30)
+      let relative = (grad - results[1].1[name]!).abs().max().doubleValue() / scale
+      #expect(relative < 1e-5, "\(name): \(relative)")
+    }
+  }
 }

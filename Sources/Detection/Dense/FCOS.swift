@@ -25,6 +25,9 @@ public struct FCOSHeadConfiguration: Codable, Equatable, Sendable {
   public var priorProbability = 0.01
   /// Normalisation in the head's convolution towers (group norm with 32 groups in torchvision).
   public var norm = NormKind.groupNorm
+  /// Activation checkpointing in training: each tower block (convolution, norm, ReLU) keeps only
+  /// its input and runs again in backward.
+  public var checkpoint = false
   /// Detections scoring below this (√(class probability × centerness)) are dropped before ranking.
   public var scoreThreshold = 0.2
   /// Candidates kept per level before NMS.

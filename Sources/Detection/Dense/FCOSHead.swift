@@ -22,6 +22,8 @@ public final class FCOSClassificationHead: Module {
   let conv: Sequential
   let clsLogits: Conv2d
   public let classes: Int
+  /// Activation checkpointing of the tower in training (`checkpoint` in the head's settings).
+  var checkpointsTower = false
 
   public init(channels: Int, classes: Int, priorProbability: Double, norm: NormKind, generator: Generator?) {
     conv = fcosHeadTower(channels: channels, norm: norm, generator: generator)
@@ -34,7 +36,7 @@ public final class FCOSClassificationHead: Module {
 
   /// Logits `[N, Σ H·W, classes]` over all levels, locations in row-major order.
   public func callAsFunction(_ features: [Tensor]) -> Tensor {
-    flattenPredictions(features.map { clsLogits(conv($0)) }, channels: classes)
+    flattenPredictions(features.map { clsLogits(checkpointedLayers(checkpointsTower, conv, $0, groupedBy: 3)) }, channels: classes)
   }
 }
 
@@ -45,6 +47,8 @@ public final class FCOSRegressionHead: Module {
   let conv: Sequential
   let bboxReg: Conv2d
   let bboxCtrness: Conv2d
+  /// Activation checkpointing of the tower in training (`checkpoint` in the head's settings).
+  var checkpointsTower = false
 
   public init(channels: Int, norm: NormKind, generator: Generator?) {
     conv = fcosHeadTower(channels: channels, norm: norm, generator: generator)
@@ -59,7 +63,7 @@ public final class FCOSRegressionHead: Module {
 
   /// Distances `[N, Σ H·W, 4]` and centerness logits `[N, Σ H·W]`.
   public func callAsFunction(_ features: [Tensor]) -> (distances: Tensor, centerness: Tensor) {
-    let towers = features.map { conv($0) }
+    let towers = features.map { checkpointedLayers(checkpointsTower, conv, $0, groupedBy: 3) }
     let distances = flattenPredictions(towers.map { bboxReg($0).relu() }, channels: 4)
     let centerness = flattenPredictions(towers.map { bboxCtrness($0) }, channels: 1).squeezed(axis: 2)
     return (distances, centerness)
@@ -87,6 +91,8 @@ public final class FCOSHead: Module {
       channels: channels, classes: classes, priorProbability: configuration.priorProbability, norm: configuration.norm,
       generator: generator)
     regressionHead = FCOSRegressionHead(channels: channels, norm: configuration.norm, generator: generator)
+    classificationHead.checkpointsTower = configuration.checkpoint
+    regressionHead.checkpointsTower = configuration.checkpoint
     super.init()
   }
 

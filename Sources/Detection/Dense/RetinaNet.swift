@@ -37,6 +37,9 @@ public struct RetinaNetHeadConfiguration: Codable, Equatable, Sendable {
   /// (mmdetection's `RetinaSepBNHead`, NAS-FPN's RetinaNet: `norm_per_level: true` with
   /// `norm: BN`); false shares the norms too, as torchvision does. Needs a `norm`.
   public var normPerLevel = false
+  /// Activation checkpointing in training: each tower block keeps only its input and runs again
+  /// in backward.
+  public var checkpoint = false
   /// Detections scoring below this are dropped before ranking.
   public var scoreThreshold = 0.05
   /// Candidates kept per level before NMS.

@@ -18,12 +18,14 @@ func denseHeadTower(channels: Int, norm: NormKind?, generator: Generator?) -> Se
 
 /// A branch's convolution tower as the head runs it on pyramid level `level`.
 protocol RetinaNetTower: Module {
-  func callAsFunction(_ x: Tensor, level: Int) -> Tensor
+  /// The tower on level `level`, each block a checkpointed segment in training when
+  /// `checkpointing`.
+  func callAsFunction(_ x: Tensor, level: Int, checkpointing: Bool) -> Tensor
 }
 
 extension Sequential: RetinaNetTower {
   /// The same layers at every level.
-  func callAsFunction(_ x: Tensor, level: Int) -> Tensor { self(x) }
+  func callAsFunction(_ x: Tensor, level: Int, checkpointing: Bool) -> Tensor { checkpointedLayers(checkpointing, self, x) }
 }
 
 /// Four 3×3 convolutions without bias, shared by all pyramid levels, each followed by a norm of
@@ -51,11 +53,11 @@ final class LevelNormTower: Module, RetinaNetTower {
     }
   }
 
-  func callAsFunction(_ x: Tensor, level: Int) -> Tensor {
+  func callAsFunction(_ x: Tensor, level: Int, checkpointing: Bool) -> Tensor {
     precondition(level < norms[0].count, "the head was built for \(norms[0].count) levels, got level \(level)")
     var h = x
     for (conv, levelNorms) in zip(convs, norms) {
-      h = normalized(conv, levelNorms[level], h).relu()
+      h = checkpointedWhenTraining(checkpointing, self, h) { normalized(conv, levelNorms[level], $0).relu() }
     }
     return h
   }
@@ -75,6 +77,8 @@ public final class RetinaNetClassificationHead: Module {
   let conv: any RetinaNetTower
   let clsLogits: Conv2d
   public let classes: Int
+  /// Activation checkpointing of the tower in training (`checkpoint` in the head's settings).
+  var checkpointsTower = false
 
   /// `levels` and `normPerLevel`: see `RetinaNetHeadConfiguration.normPerLevel`.
   public init(
@@ -93,7 +97,8 @@ public final class RetinaNetClassificationHead: Module {
 
   /// Logits `[N, Σ H·W·A, classes]` over all levels, in the anchor order of `AnchorGenerator`.
   public func callAsFunction(_ features: [Tensor]) -> Tensor {
-    flattenPredictions(features.enumerated().map { clsLogits(conv($1, level: $0)) }, channels: classes)
+    flattenPredictions(
+      features.enumerated().map { clsLogits(conv($1, level: $0, checkpointing: checkpointsTower)) }, channels: classes)
   }
 }
 
@@ -102,6 +107,8 @@ public final class RetinaNetClassificationHead: Module {
 public final class RetinaNetRegressionHead: Module {
   let conv: any RetinaNetTower
   let bboxReg: Conv2d
+  /// Activation checkpointing of the tower in training (`checkpoint` in the head's settings).
+  var checkpointsTower = false
 
   public init(channels: Int, anchorsPerLocation: Int, norm: NormKind?, levels: Int = 5, normPerLevel: Bool = false, generator: Generator?) {
     conv = retinaNetTower(channels: channels, levels: levels, norm: norm, normPerLevel: normPerLevel, generator: generator)
@@ -113,7 +120,7 @@ public final class RetinaNetRegressionHead: Module {
 
   /// Offsets `[N, Σ H·W·A, 4]` over all levels, in the anchor order of `AnchorGenerator`.
   public func callAsFunction(_ features: [Tensor]) -> Tensor {
-    flattenPredictions(features.enumerated().map { bboxReg(conv($1, level: $0)) }, channels: 4)
+    flattenPredictions(features.enumerated().map { bboxReg(conv($1, level: $0, checkpointing: checkpointsTower)) }, channels: 4)
   }
 }
 
@@ -147,6 +154,8 @@ public final class RetinaNetHead: Module {
     regressionHead = RetinaNetRegressionHead(
       channels: channels, anchorsPerLocation: perLocation.first!, norm: configuration.norm,
       levels: configuration.anchorSizes.count, normPerLevel: configuration.normPerLevel, generator: generator)
+    classificationHead.checkpointsTower = configuration.checkpoint
+    regressionHead.checkpointsTower = configuration.checkpoint
     matcher = Matcher(
       highThreshold: configuration.foregroundIoU, lowThreshold: configuration.backgroundIoU,
       allowLowQualityMatches: configuration.allowLowQualityMatches)

@@ -21,10 +21,12 @@ func checkpointedWhenTraining(
 /// layers' inputs are kept, and backward recomputes one layer at a time. (A part run as one
 /// segment at the end of a network saves nothing: backward recomputes it first, while everything
 /// else is still held.)
-func checkpointedLayers(_ enabled: Bool, _ layers: Sequential, _ x: Tensor) -> Tensor {
+///
+/// `groupedBy` layers form one segment (3 for a flat sequence of convolution, norm, activation).
+func checkpointedLayers(_ enabled: Bool, _ layers: Sequential, _ x: Tensor, groupedBy size: Int = 1) -> Tensor {
   guard enabled, layers.isTraining, isGradEnabled else { return layers(x) }
-  return layers.layers.reduce(x) { input, layer in
-    // Every layer of a Sequential is a module.
-    checkpointedWhenTraining(true, layer as! Module, input, layer.callAsFunction)
+  let groups = stride(from: 0, to: layers.layers.count, by: size).map { Array(layers.layers[$0..<min($0 + size, layers.layers.count)]) }
+  return groups.reduce(x) { input, group in
+    checkpointedWhenTraining(true, layers, input) { y in group.reduce(y) { $1($0) } }
   }
 }
