@@ -49,8 +49,6 @@ void ct_memory_tracking_start(void) {
   std::call_once(installed, [] { c10::SetCPUAllocator(&counting, /*priority=*/100); });
 }
 
-int32_t ct_memory_tracking_active(void) { return c10::GetCPUAllocator() == &counting ? 1 : 0; }
-
 void ct_memory_stats(int64_t *live, int64_t *peak) {
   *live = live_bytes.load();
   *peak = peak_bytes.load();

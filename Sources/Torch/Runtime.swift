@@ -52,22 +52,14 @@ public enum Torch {
 public enum TensorMemory {
   public static func startCounting() { ct_memory_tracking_start() }
 
-  /// Whether the counting allocator is libtorch's CPU allocator now.
-  public static var isCounting: Bool { ct_memory_tracking_active() != 0 }
-
-  /// Bytes held by counted tensors now.
-  public static var liveBytes: Int { stats().live }
-
   /// The most bytes held at once since counting started or `resetPeak()`.
-  public static var peakBytes: Int { stats().peak }
-
-  /// Starts a new peak from what is held now.
-  public static func resetPeak() { ct_memory_reset_peak() }
-
-  private static func stats() -> (live: Int, peak: Int) {
+  public static var peakBytes: Int {
     var live: Int64 = 0
     var peak: Int64 = 0
     ct_memory_stats(&live, &peak)
-    return (Int(live), Int(peak))
+    return Int(peak)
   }
+
+  /// Starts a new peak from what is held now.
+  public static func resetPeak() { ct_memory_reset_peak() }
 }

@@ -80,7 +80,6 @@ int ct_inplace_abn(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor runn
    allocation (once; tensors allocated before it are not counted); `stats` gives the bytes live
    now and the most live since the start or the last `reset_peak`. */
 void ct_memory_tracking_start(void);
-int32_t ct_memory_tracking_active(void);
 void ct_memory_stats(int64_t *live, int64_t *peak);
 void ct_memory_reset_peak(void);
 
