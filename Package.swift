@@ -63,6 +63,9 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
   ],
   targets: [
     // libtorch's headers and libraries: pkg-config's `simpledet-libtorch` when SimpleDet is a version
@@ -93,11 +96,19 @@ let package = Package(
     .target(
       name: "Engine", dependencies: ["Config", "Data", "Detection", "Evaluation", "Masks", "NN", "Torch", "Visualization"],
       swiftSettings: swiftSettings),
+    // `simpledet serve`: the HTTP detection server (Hummingbird), with dynamic batching and limits.
+    .target(
+      name: "Serving",
+      dependencies: ["Config", "Data", "Detection", "Engine", "Torch",
+        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings),
     .target(name: "ShapeClassifier", dependencies: ["NN", "Torch"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "simpledet",
       dependencies: [
-        "Torch", "NN", "Config", "Detection", "Engine", "Evaluation", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Torch", "NN", "Config", "Detection", "Engine", "Evaluation", "Data", "Serving", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -138,6 +149,7 @@ let package = Package(
     // Runs the built `simpledet` executable as a user would.
     .testTarget(
       name: "CLITests", dependencies: ["Config", "Data", "Engine", "Masks", "Torch", "simpledet"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+    .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],

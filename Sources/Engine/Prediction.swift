@@ -76,7 +76,18 @@ public struct Predictor {
 
   /// The objects detected in `image`, reported under `fileName`.
   public func predict(_ image: Image, fileName: String) -> [Prediction] {
-    let found = withPrecision(precision) { model.detect([Self.tensor(image)]) }[0]
+    predict([image], fileNames: [fileName])[0]
+  }
+
+  /// The objects detected in each of `images` (one forward pass over the batch), each reported
+  /// under its file name.
+  public func predict(_ images: [Image], fileNames: [String]) -> [[Prediction]] {
+    guard !images.isEmpty else { return [] }
+    let found = withPrecision(precision) { model.detect(images.map(Self.tensor)) }
+    return zip(found, fileNames).map { predictions(in: $0, fileName: $1) }
+  }
+
+  private func predictions(in found: Instances, fileName: String) -> [Prediction] {
     let labels = found["labels"].map { $0.to(.int64).toArray(Int64.self) } ?? []
     return zip(cocoDetections(found, imageId: 0, classes: classes), labels).map { d, label in
       Prediction(

@@ -13,6 +13,7 @@ struct SimpleDet: ParsableCommand {
       Info.self,
       Train.self,
       Predict.self,
+      Serve.self,
       Benchmark.self,
       Eval.self,
       Ensemble.self,

@@ -129,11 +129,14 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   private func resize(_ image: Tensor, shortSide: Int) -> (Tensor, (height: Int, width: Int)) {
     let h = image.shape[1], w = image.shape[2]
     let scale = Swift.min(Double(shortSide) / Double(Swift.min(h, w)), Double(maxSize) / Double(Swift.max(h, w)))
-    let size: (height: Int, width: Int)
+    var size: (height: Int, width: Int)
     switch sizeRounding {
     case .floor: size = (Int(Double(h) * scale), Int(Double(w) * scale))
     case .nearest: size = (Int(Double(h) * scale + 0.5), Int(Double(w) * scale + 0.5))
     }
+    // A sliver (1 × 5000 pixels) would shrink to no pixels at all, which torchvision fails on;
+    // keep at least one row and column.
+    size = (Swift.max(1, size.height), Swift.max(1, size.width))
     let out = Functional.interpolate(image.unsqueezed(axis: 0), size: (size.height, size.width), mode: .bilinear)
     return (out.squeezed(axis: 0), size)
   }
