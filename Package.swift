@@ -149,7 +149,7 @@ let package = Package(
     // Runs the built `simpledet` executable as a user would.
     .testTarget(
       name: "CLITests", dependencies: ["Config", "Data", "Engine", "Masks", "Torch", "simpledet"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-    .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: swiftSettings),
+    .testTarget(name: "ServingTests", dependencies: ["Data", "Serving"], swiftSettings: swiftSettings),
     .testTarget(name: "MasksTests", dependencies: ["Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Masks"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ],

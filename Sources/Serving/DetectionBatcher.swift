@@ -81,6 +81,9 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
     self.run = run
   }
 
+  /// Images waiting for the model.
+  public var queueDepth: Int { condition.withLock { queue.count } }
+
   /// Starts the model's thread.
   public func start() {
     condition.withLock {

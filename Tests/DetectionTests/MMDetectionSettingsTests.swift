@@ -38,6 +38,14 @@ import Torch
     #expect(nearest([image]).0.imageSizes[0] == (800, 1067))
   }
 
+  /// A one-pixel-wide sliver keeps one column instead of shrinking to none (which made
+  /// libtorch's resize fail inside `simpledet predict` and `serve`).
+  @Test func sliverKeepsOnePixelPerSide() {
+    let transform = ImageTransform(minSize: [96], maxSize: 128)
+    #expect(transform([Tensor.zeros([3, 5000, 1])]).0.imageSizes[0] == (128, 1))
+    #expect(transform([Tensor.zeros([3, 1, 5000])]).0.imageSizes[0] == (1, 128))
+  }
+
   /// An M×M mask pasted into the box (0, 0, M, M) by sampling is the mask itself (each pixel
   /// centre falls on a cell centre), with zeros beyond it.
   @Test func pastingBySamplingAtPixelCentres() {
