@@ -74,6 +74,9 @@ extension SimpleDetConfig {
       "test.nms": nmsMethods,
       "test.augment": ["": try ConfigTree.encoding(TestAugmentation())],
       "test.augment.merge": nmsMethods,
+      "distill": ["": try ConfigTree.encoding(DistillationConfiguration())],
+      "distill.losses.features": ["": try ConfigTree.encoding(FeatureImitationConfiguration())],
+      "distill.losses.logits": ["": try ConfigTree.encoding(LogitDistillationConfiguration())],
     ]
   }
 

@@ -11,6 +11,9 @@ public struct SimpleDetConfig: Codable, Equatable, Sendable {
   public var solver = SolverSection()
   public var test = TestSection()
   public var runtime = RuntimeSection()
+  /// Knowledge distillation from a trained teacher (`teacher: {config, weights}`, `losses:
+  /// {features, logits}`); null trains the model alone.
+  @Nullable public var distill: DistillationConfiguration? = nil
 
   public init() {}
 }

@@ -329,6 +329,21 @@ extension SimpleDetConfig {
     if case .fixed(let scale) = runtime.lossScale {
       c.require(scale.isFinite && scale > 0 && scale <= 1e30, "runtime.loss_scale", "must be dynamic or a number above 0 (at most 1e30), got \(scale)")
     }
+    if let distill {
+      c.require(!distill.teacher.config.isEmpty, "distill.teacher.config", "needs the teacher's config file")
+      c.require(!distill.teacher.weights.isEmpty, "distill.teacher.weights", "needs the teacher's weights file")
+      c.require(
+        distill.losses.features != nil || distill.losses.logits != nil, "distill.losses",
+        "needs at least one of features and logits")
+      if let features = distill.losses.features {
+        c.require(features.weight.isFinite && features.weight >= 0, "distill.losses.features.weight", "must be a number of at least 0")
+        c.range(features.objectMargin, 0...10, "distill.losses.features.object_margin")
+      }
+      if let logits = distill.losses.logits {
+        c.require(logits.weight.isFinite && logits.weight >= 0, "distill.losses.logits.weight", "must be a number of at least 0")
+        c.require(logits.temperature.isFinite && logits.temperature > 0 && logits.temperature <= 100, "distill.losses.logits.temperature", "must be above 0 and at most 100")
+      }
+    }
   }
 
   private func checkNMS(_ c: inout Checks, _ method: NMSMethod?, _ path: String) {

@@ -59,6 +59,11 @@ public struct CheckpointStore: Sendable {
     folder.appendingPathComponent(Self.name(iteration: iteration) + ".state.safetensors")
   }
 
+  /// What trains beside the model without being part of it (distillation's adaptation layers).
+  public func companionURL(iteration: Int) -> URL {
+    folder.appendingPathComponent(Self.name(iteration: iteration) + ".distiller.safetensors")
+  }
+
   /// Iterations with a complete checkpoint, ascending.
   public func iterations() -> [Int] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
@@ -72,8 +77,10 @@ public struct CheckpointStore: Sendable {
   public var latest: Int? { iterations().last }
 
   /// Writes the checkpoint after `state.iteration` iterations.
-  public func save(model: Module, optimizer: any Optimizer, state: TrainerState) throws {
+  public func save(model: Module, optimizer: any Optimizer, state: TrainerState, companion: Module? = nil) throws {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    // The companion goes first: a checkpoint counts as complete once its weights and state exist.
+    try companion?.saveWeights(to: companionURL(iteration: state.iteration), metadata: ["iteration": String(state.iteration)])
     try model.saveWeights(to: weightsURL(iteration: state.iteration), metadata: ["iteration": String(state.iteration)])
     let optimizerState = optimizer.state()
     let scalars = try JSONEncoder().encode(optimizerState.scalars)
@@ -87,13 +94,21 @@ public struct CheckpointStore: Sendable {
   }
 
   /// Loads the checkpoint after `iteration` iterations into `model` and `optimizer`.
-  public func restore(iteration: Int, model: Module, optimizer: any Optimizer) throws -> TrainerState {
+  public func restore(iteration: Int, model: Module, optimizer: any Optimizer, companion: Module? = nil) throws -> TrainerState {
     let weights = weightsURL(iteration: iteration)
     let stateFile = stateURL(iteration: iteration)
     do {
       try model.loadWeights(contentsOf: weights)
     } catch {
       throw EngineError("cannot resume from \(weights.path): \(error)")
+    }
+    if let companion {
+      let file = companionURL(iteration: iteration)
+      do {
+        try companion.loadWeights(contentsOf: file)
+      } catch {
+        throw EngineError("cannot resume from \(file.path) (the distillation layers of a distill: run): \(error)")
+      }
     }
     do {
       let (tensors, metadata) = try SafeTensors.readWithMetadata(contentsOf: stateFile)
@@ -118,6 +133,7 @@ public struct CheckpointStore: Sendable {
     for iteration in all.dropLast(keep) where !protected.contains(iteration) {
       try? FileManager.default.removeItem(at: stateURL(iteration: iteration))
       try? FileManager.default.removeItem(at: weightsURL(iteration: iteration))
+      try? FileManager.default.removeItem(at: companionURL(iteration: iteration))
     }
   }
 }

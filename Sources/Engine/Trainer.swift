@@ -71,6 +71,8 @@ public final class Trainer {
   private let schedule: LearningRateSchedule
   /// float16 training's loss scaling (nil otherwise); its state lives in `state` too.
   private var lossScaler: LossScaler?
+  /// The teacher and distiller of a `distill:` run.
+  let distillation: DistillationSetup?
 
   /// Builds the model, optimizer and loader. `runDirectory` receives checkpoints and logs.
   public init(config: SimpleDetConfig, runDirectory: URL) throws {
@@ -88,7 +90,12 @@ public final class Trainer {
     }
     model = config.model.detector.makeDetector()
     model.inference = config.inferenceSettings
-    let groups = config.solver.parameterGroups(for: model)
+    let student = model
+    let distillation = try config.distill.map { try DistillationSetup($0, student: student, studentModel: config.model.detector) }
+    self.distillation = distillation
+    // The distiller's adaptation layers learn with the student, under the same solver settings.
+    var groups = config.solver.parameterGroups(for: model)
+    if let distiller = distillation?.distiller { groups += config.solver.parameterGroups(for: distiller) }
     switch config.solver.optimizer {
     case .sgd: optimizer = SGD(groups: groups, momentum: config.solver.momentum)
     case .adamw: optimizer = AdamW(groups: groups)
@@ -118,7 +125,7 @@ public final class Trainer {
   @discardableResult
   public func resume() throws -> Bool {
     guard let latest = checkpoints.latest else { return false }
-    let restored = try checkpoints.restore(iteration: latest, model: model, optimizer: optimizer)
+    let restored = try checkpoints.restore(iteration: latest, model: model, optimizer: optimizer, companion: distillation?.distiller)
     guard let random = Data(base64Encoded: restored.randomState) else {
       throw EngineError("\(checkpoints.stateURL(iteration: latest).path): the random generator state is not base64")
     }
@@ -141,7 +148,7 @@ public final class Trainer {
   public func saveCheckpoint() throws {
     var snapshot = state
     snapshot.randomState = Data(model.randomState).base64EncodedString()
-    try checkpoints.save(model: model, optimizer: optimizer, state: snapshot)
+    try checkpoints.save(model: model, optimizer: optimizer, state: snapshot, companion: distillation?.distiller)
   }
 
   /// Trains from the current state to `solver.max_iter`, then runs the hooks' final steps.
@@ -187,7 +194,12 @@ public final class Trainer {
       if let masks = target["masks"] { fields["masks"] = masks }
       return Instances(imageSize: target.imageSize, fields: fields)
     }
-    let losses = withPrecision(config.runtime.precision) { model.losses(images, targets: targets) }
+    let losses = withPrecision(config.runtime.precision) {
+      if let distillation, let student = model as? any DistillableDetector {
+        return distillation.losses(student: student, images: images, targets: targets)
+      }
+      return model.losses(images, targets: targets)
+    }
     let names = losses.keys.sorted()
     let total = names.dropFirst().reduce(losses[names[0]]!) { $0 + losses[$1]! }
     // Logged as `loss_*` whatever the detector calls them (torchvision's one-stage detectors

@@ -64,6 +64,14 @@ extension FCOSHead: DenseHead {
   /// of the centerness over foreground locations), each summed over the batch and divided by the
   /// batch's number of foreground locations, as torchvision does.
   public func losses(features: [Tensor], batch: ImageBatch, targets: [Instances]) -> [String: Tensor] {
+    lossesAndClassLogits(features: features, batch: batch, targets: targets).0
+  }
+}
+
+extension FCOSHead: ClassLogitsHead {
+  public func classLogits(features: [Tensor]) -> Tensor { classificationHead(features) }
+
+  public func lossesAndClassLogits(features: [Tensor], batch: ImageBatch, targets: [Instances]) -> ([String: Tensor], Tensor) {
     let outputs = OperationTimer.shared.measure("head") { self(features) }
     let levelAnchors = anchors(for: features, batch: batch)
     let anchors = Tensor.concatenate(levelAnchors, axis: 0)
@@ -105,12 +113,16 @@ extension FCOSHead: DenseHead {
           imageCenterness.gathering(foreground), targets: centernessTargets, reduction: .sum))
     }
     let normalizer = Double(Swift.max(1, foregroundCount))
-    return [
+    let losses: [String: Tensor] = [
       "classification": classification.dropFirst().reduce(classification[0], +) / normalizer,
       "bbox_regression": regression.dropFirst().reduce(regression[0], +) / normalizer,
       "bbox_ctrness": centerness.dropFirst().reduce(centerness[0], +) / normalizer,
     ]
+    return (losses, outputs.logits)
   }
+}
+
+extension FCOSHead {
 
   /// The centerness target of edge distances `[N, 4]`: √(min(l, r)/max(l, r) · min(t, b)/max(t, b)).
   static func centerness(of distances: Tensor) -> Tensor {

@@ -71,6 +71,14 @@ extension RetinaNetHead: DenseHead {
   /// `labels` in `0..<classes`): `classification` (focal loss) and `bbox_regression`, each summed
   /// over an image's anchors, divided by its foreground anchors, and averaged over the images.
   public func losses(features: [Tensor], batch: ImageBatch, targets: [Instances]) -> [String: Tensor] {
+    lossesAndClassLogits(features: features, batch: batch, targets: targets).0
+  }
+}
+
+extension RetinaNetHead: ClassLogitsHead {
+  public func classLogits(features: [Tensor]) -> Tensor { classificationHead(features) }
+
+  public func lossesAndClassLogits(features: [Tensor], batch: ImageBatch, targets: [Instances]) -> ([String: Tensor], Tensor) {
     let (logits, offsets) = OperationTimer.shared.measure("head") { self(features) }
     let anchors = Tensor.concatenate(anchors(for: features, batch: batch), axis: 0)
     var classification: [Tensor] = []
@@ -103,11 +111,15 @@ extension RetinaNetHead: DenseHead {
       }
     }
     let imageCount = Double(targets.count)
-    return [
+    let losses: [String: Tensor] = [
       "classification": classification.dropFirst().reduce(classification[0], +) / imageCount,
       "bbox_regression": regression.dropFirst().reduce(regression[0], +) / imageCount,
     ]
+    return (losses, logits)
   }
+}
+
+extension RetinaNetHead {
 
   /// The anchors of every level, in float32 whatever the features' precision.
   private func anchors(for features: [Tensor], batch: ImageBatch) -> [Tensor] {

@@ -57,12 +57,32 @@ public final class DenseDetector: Module, Detector {
   /// The training losses for `images` and their `targets` (fields `boxes` in image pixels and
   /// `labels` in `0..<classes`), as the head names them.
   public func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor] {
+    trainingPass(images, targets: targets).losses
+  }
+}
+
+extension DenseDetector: DistillableDetector {
+  public var transform: ImageTransform { configuration.transform }
+  public var featureShapes: [FeatureMapShape] { backbone.outputShapes }
+  public var exposesClassLogits: Bool { head is any ClassLogitsHead }
+
+  public func trainingPass(_ images: [Tensor], targets: [Instances]) -> TrainingPass {
     precondition(images.count == targets.count, "DenseDetector.losses needs one target per image")
     let timer = OperationTimer.shared
     let (batch, resizedTargets) = timer.measure("transform") {
       configuration.transform(images, targets: targets, generator: generator)
     }
     let features = timer.measure("backbone") { backbone(batch.tensor) }
-    return head.losses(features: features, batch: batch, targets: resizedTargets!)
+    if let head = head as? any ClassLogitsHead {
+      let (losses, logits) = head.lossesAndClassLogits(features: features, batch: batch, targets: resizedTargets!)
+      return TrainingPass(losses: losses, batch: batch, targets: resizedTargets!, features: features, classLogits: logits)
+    }
+    let losses = head.losses(features: features, batch: batch, targets: resizedTargets!)
+    return TrainingPass(losses: losses, batch: batch, targets: resizedTargets!, features: features, classLogits: nil)
+  }
+
+  public func teacherOutputs(for batch: ImageBatch) -> TeacherOutputs {
+    let features = backbone(batch.tensor)
+    return TeacherOutputs(features: features, classLogits: (head as? any ClassLogitsHead)?.classLogits(features: features))
   }
 }

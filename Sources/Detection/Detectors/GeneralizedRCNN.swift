@@ -98,6 +98,16 @@ public final class GeneralizedRCNN: Module {
   /// `labels` in `1..<classes`, and for Mask R-CNN `masks` `[N, H, W]`): `loss_objectness`,
   /// `loss_rpn_box_reg`, `loss_classifier`, `loss_box_reg`, and `loss_mask` with masks.
   public func losses(_ images: [Tensor], targets: [Instances]) -> [String: Tensor] {
+    trainingPass(images, targets: targets).losses
+  }
+}
+
+extension GeneralizedRCNN: DistillableDetector {
+  public var transform: ImageTransform { configuration.transform }
+  public var featureShapes: [FeatureMapShape] { backbone.outputShapes }
+  public var exposesClassLogits: Bool { false }
+
+  public func trainingPass(_ images: [Tensor], targets: [Instances]) -> TrainingPass {
     precondition(images.count == targets.count, "GeneralizedRCNN.losses needs one target per image")
     let timer = OperationTimer.shared
     let (batch, resizedTargets) = timer.measure("transform") {
@@ -114,7 +124,13 @@ public final class GeneralizedRCNN: Module {
       roiHeads.learn(
         features: pooled(features), proposals: branching.proposals(proposals), images: branched, targets: branchTargets)
     }
-    return rpnLosses.merging(headLosses) { a, _ in a }
+    return TrainingPass(
+      losses: rpnLosses.merging(headLosses) { a, _ in a }, batch: batch, targets: resizedTargets!, features: features,
+      classLogits: nil)
+  }
+
+  public func teacherOutputs(for batch: ImageBatch) -> TeacherOutputs {
+    TeacherOutputs(features: backbone(batch.tensor), classLogits: nil)
   }
 }
 

@@ -10,6 +10,12 @@ public struct ImageBatch {
   public var imageSizes: [(height: Int, width: Int)]
   /// Each image's size before resizing, to map detections back.
   public var originalSizes: [(height: Int, width: Int)]
+
+  public init(tensor: Tensor, imageSizes: [(height: Int, width: Int)], originalSizes: [(height: Int, width: Int)]) {
+    self.tensor = tensor
+    self.imageSizes = imageSizes
+    self.originalSizes = originalSizes
+  }
 }
 
 /// The detector's input transform, as torchvision's `GeneralizedRCNNTransform`: normalise with
