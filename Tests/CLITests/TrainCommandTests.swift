@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Testing
 import Torch
@@ -130,6 +131,46 @@ import Torch
       in: folder.url)
     #expect(trident.status == 0, "\(trident.errors)")
     #expect(folder.exists("trident/model_final.safetensors") && folder.exists("trident/eval.json"))
+  }
+
+  /// A student trained with a teacher through `simpledet train`: the distillation losses are
+  /// logged, and the saved student predicts with its own config; a missing teacher is one line.
+  @Test func distillationTrainsThroughTheCommandLine() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 2, checkpointPeriod: 0))
+    let oneStage = [
+      "--set", "model.rpn=null", "--set", "model.roi_heads=null", "--set", "model.head={kind: fcos}",
+      "--set", "model.backbone.out_features=[c3, c4, c5]", "--set", "model.neck={kind: fpn, channels: 32, extra_levels: p6p7}",
+    ]
+    let teacher = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "teacher"] + oneStage, in: folder.url)
+    #expect(teacher.status == 0, "\(teacher.errors)")
+    try folder.write(
+      "student.yaml",
+      """
+      _base_: teacher/config.yaml
+      model:
+        backbone: {base_channels: 32}
+      distill:
+        teacher: {config: teacher/config.yaml, weights: teacher/model_final.safetensors}
+        losses:
+          features: {region: objects}
+          logits: {temperature: 2.0}
+      """)
+    let student = try CommandLineRunner.run(["train", "--config", "student.yaml", "--output", "student"], in: folder.url)
+    #expect(student.status == 0, "\(student.errors)")
+    let metrics = try String(contentsOf: folder.path("student/metrics.jsonl"), encoding: .utf8)
+    #expect(metrics.contains("\"loss_distill_features\"") && metrics.contains("\"loss_distill_logits\""), "\(metrics)")
+    try ImageCodec.encodePNG(ShapesDataset(imageCount: 1, seed: 5).image(at: 0)).write(to: folder.path("scene.png"))
+    let predicted = try CommandLineRunner.run(
+      ["predict", "--config", "student/config.yaml", "--weights", "student/model_final.safetensors", "--input", "scene.png",
+       "--output", "seen"],
+      in: folder.url)
+    #expect(predicted.status == 0, "\(predicted.errors)")
+
+    let missing = try CommandLineRunner.run(
+      ["train", "--config", "student.yaml", "--output", "orphan", "--set", "distill.teacher.weights=gone.safetensors"], in: folder.url)
+    #expect(missing.status != 0 && missing.errors.contains("distill.teacher.weights") && missing.errors.contains("gone.safetensors"))
+    #expect(missing.errors.split(separator: "\n").count == 1, "\(missing.errors)")
   }
 
   @Test func existingRunNeedsResume() throws {
