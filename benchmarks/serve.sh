@@ -64,18 +64,24 @@ function done(summary, latency, requests)
 end
 LUA
 
-start_server() { # name max_batch_size
+start_server() { # name max_batch_size; sets address_<name> and pid_<name>
   "$bin" serve --config "$config" --weights "$weights" --port 0 --max-batch-size "$2" --max-batch-wait "$wait_ms" \
     >"$work/$1.log" 2>&1 &
-  pids+=($!)
+  local pid=$!
+  pids+=("$pid")
   for _ in $(seq 600); do
     grep -q "listening on" "$work/$1.log" 2>/dev/null && break
     sleep 0.1
   done
-  grep -o '127.0.0.1:[0-9]*' "$work/$1.log" || { cat "$work/$1.log" >&2; exit 1; }
+  local address
+  address=$(grep -o '127.0.0.1:[0-9]*' "$work/$1.log") || { cat "$work/$1.log" >&2; exit 1; }
+  printf -v "address_$1" '%s' "$address"
+  printf -v "pid_$1" '%s' "$pid"
 }
-batched=$(start_server batched 8)
-single=$(start_server single 1)
+start_server batched 8
+start_server single 1
+batched=$address_batched
+single=$address_single
 echo "servers: batching up to 8 on $batched, batch size 1 on $single; $rounds rounds of ${seconds} s per point" >&2
 
 results="$work/results"
@@ -93,7 +99,50 @@ for round in $(seq "$rounds"); do
   done
 done
 
-python3 - "$results" <<'PY'
+# Hostile input: the batching server takes a stream of bad bodies (random bytes, a truncated PNG,
+# a PNG header declaring 100000² pixels, an empty body) from 4 clients; every answer must be a 4xx,
+# the server must still answer /healthz, and its resident memory should not grow.
+python3 - "$work" <<'PY'
+import os, random, struct, sys, zlib
+work = sys.argv[1]
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+good = open(os.path.join(work, "images/images/000000.png"), "rb").read()
+random.seed(7)
+bodies = [bytes(random.getrandbits(8) for _ in range(4096)), good[: len(good) // 2], bomb, b""]
+for i, b in enumerate(bodies):
+    open(os.path.join(work, f"bad{i}.bin"), "wb").write(b)
+PY
+cat >"$work/hostile.lua" <<LUA
+local bodies = {}
+local n = 1
+function init(args)
+  for i = 0, 3 do
+    local f = assert(io.open(string.format("$work/bad%d.bin", i), "rb"))
+    bodies[#bodies + 1] = f:read("*a")
+    f:close()
+  end
+end
+function request()
+  local body = bodies[n]
+  n = n % #bodies + 1
+  return wrk.format("POST", "/v1/detect", {}, body)
+end
+function done(summary, latency, requests)
+  io.write(string.format('{"requests": %d, "non_2xx": %d, "errors": %d}\n', summary.requests, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+server_pid=$pid_batched
+rss() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
+rss_before=$(rss)
+hostile=$(wrk -t2 -c4 -d"${seconds}s" -s "$work/hostile.lua" "http://$batched" | grep '^{')
+rss_after=$(rss)
+health=$(curl -s -o /dev/null -w '%{http_code}' "http://$batched/healthz" || echo none)
+echo "hostile: $hostile; server RSS ${rss_before} kB before, ${rss_after} kB after; /healthz then: $health" >&2
+echo "hostile|$hostile|$rss_before|$rss_after|$health" >"$work/hostile"
+
+python3 - "$results" "$work/hostile" <<'PY'
 import json, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -116,4 +165,8 @@ b_lo, b_hi = summary(rows[("batched", lo)]), summary(rows[("batched", hi)])
 print()
 print(f"batching, {hi} clients vs {lo}: throughput {b_hi[0] / b_lo[0]:.2f}× (target ≥ 1.5×), "
       f"p99/p50 {b_hi[2] / b_hi[1]:.2f} (target ≤ 4), errors {b_hi[3]} (target 0)")
+_, payload, before, after, health = open(sys.argv[2]).read().strip().split("|")
+h = json.loads(payload)
+print(f"hostile bodies: {h['requests']} requests, {h['non_2xx']} answered 4xx, {h['errors']} socket errors; "
+      f"server RSS {int(before) / 1024:.0f} → {int(after) / 1024:.0f} MB; /healthz afterwards: {health}")
 PY
