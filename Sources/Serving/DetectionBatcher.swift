@@ -16,7 +16,9 @@ public enum BatcherRefusal: Error, Equatable, Sendable {
 ///
 /// The model runs on one thread of its own, one batch at a time, so that libtorch's intra-op
 /// threads are never oversubscribed and Swift's cooperative threads never block on a forward
-/// pass. A batch starts when `maxBatchSize` images wait or when the oldest has waited `maxWait`.
+/// pass. A batch starts when `maxBatchSize` images wait, when the oldest has waited `maxWait`,
+/// or at once when no other image is on its way (`announceArrival()` counts those still being
+/// received and decoded): a lone client never pays the wait.
 public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
   public typealias Run = ([Image]) -> [Output]
 
@@ -64,6 +66,8 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
   private let metrics: ServerMetrics?
   private let condition = NSCondition()
   private var queue: [Job] = []
+  /// Images announced and not yet queued or withdrawn.
+  private var arriving = 0
   private var accepting = true
   private var started = false
   private var finished: [CheckedContinuation<Void, Never>] = []
@@ -97,9 +101,25 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
     thread.start()
   }
 
+  /// Says that an image is on its way (its request is being read and decoded), so that a
+  /// forming batch waits for it. Each announcement ends with `detect(_:timeout:announced:)` or
+  /// `withdrawArrival()`.
+  public func announceArrival() {
+    condition.withLock { arriving += 1 }
+  }
+
+  /// The announced image will not come (its request failed).
+  public func withdrawArrival() {
+    condition.withLock {
+      arriving = Swift.max(0, arriving - 1)
+      condition.signal()
+    }
+  }
+
   /// The model's output for `image`, once a batch holding it has run; throws a `BatcherRefusal`
-  /// when the queue is full, the server is stopping, or `timeout` passes first.
-  public func detect(_ image: Image, timeout: Duration) async throws -> Output {
+  /// when the queue is full, the server is stopping, or `timeout` passes first. `announced`:
+  /// the image was announced with `announceArrival()`.
+  public func detect(_ image: Image, timeout: Duration, announced: Bool = false) async throws -> Output {
     let job = Job(image: image)
     let timer = Task {
       try await Task.sleep(for: timeout)
@@ -108,12 +128,13 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
     defer { timer.cancel() }
     return try await withCheckedThrowingContinuation { continuation in
       job.attach(continuation)
-      if let refusal = enqueue(job) { job.answer(.failure(refusal)) }
+      if let refusal = enqueue(job, announced: announced) { job.answer(.failure(refusal)) }
     }
   }
 
-  private func enqueue(_ job: Job) -> BatcherRefusal? {
+  private func enqueue(_ job: Job, announced: Bool) -> BatcherRefusal? {
     condition.withLock {
+      if announced { arriving = Swift.max(0, arriving - 1) }
       guard accepting else { return .shuttingDown }
       guard queue.count < capacity else { return .queueFull }
       queue.append(job)
@@ -164,9 +185,9 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
       if !accepting { return nil }
       condition.wait()
     }
-    // Stopping flushes at once: nobody else is coming.
+    // Waiting only helps while more images are on their way; stopping flushes at once.
     let due = queue[0].arrival + maxWait
-    while queue.count < maxBatchSize && accepting {
+    while queue.count < maxBatchSize && accepting && arriving > 0 {
       let left = ContinuousClock.now.duration(to: due)
       guard left > .zero else { break }
       let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18

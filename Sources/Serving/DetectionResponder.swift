@@ -22,6 +22,7 @@ struct DetectionResponder: HTTPResponder {
   func respond(to request: Request, context: Context) async throws -> Response {
     let start = ContinuousClock.now
     let path = request.uri.path
+    metrics.requestStarted()
     var response: Response
     do {
       try authorize(request, path: path)
@@ -82,6 +83,10 @@ struct DetectionResponder: HTTPResponder {
   }
 
   private func detect(_ request: Request) async throws -> Response {
+    // A batch forming now waits for this image while its body is read and decoded.
+    batcher.announceArrival()
+    var submitted = false
+    defer { if !submitted { batcher.withdrawArrival() } }
     let deadline = ContinuousClock.now + settings.requestTimeout
     let query = request.uri.queryParameters
     let options = try DetectOptions(query: { query[Substring($0)] }, minimumScore: minimumScore, maxDetections: maxDetections)
@@ -96,7 +101,8 @@ struct DetectionResponder: HTTPResponder {
     let image = try decode(bytes)
     let detections: [Prediction]
     do {
-      detections = try await batcher.detect(image, timeout: ContinuousClock.now.duration(to: deadline))
+      submitted = true
+      detections = try await batcher.detect(image, timeout: ContinuousClock.now.duration(to: deadline), announced: true)
     } catch let refusal as BatcherRefusal {
       var headers = HTTPFields()
       headers[.retryAfter] = "1"

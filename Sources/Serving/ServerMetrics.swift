@@ -40,14 +40,21 @@ public final class ServerMetrics: @unchecked Sendable {
   private var inferenceSeconds = Histogram(bounds: latencyBuckets)
   private var refusals: [String: Int] = [:]
   private var queueDepth = 0
+  private var inFlight = 0
 
   public init() {}
 
   static func routeLabel(_ path: String) -> String { routes.contains(path) ? path : "other" }
 
+  /// A request began: it counts as in flight until `recordRequest` answers it.
+  func requestStarted() {
+    lock.withLock { inFlight += 1 }
+  }
+
   func recordRequest(path: String, code: Int, seconds: Double) {
     let route = Self.routeLabel(path)
     lock.withLock {
+      inFlight -= 1
       requests[RouteAndCode(route: route, code: code), default: 0] += 1
       latencies[route, default: Histogram(bounds: Self.latencyBuckets)].observe(seconds)
     }
@@ -113,6 +120,9 @@ public final class ServerMetrics: @unchecked Sendable {
         "# HELP simpledet_queue_depth Images waiting for the model.",
         "# TYPE simpledet_queue_depth gauge",
         "simpledet_queue_depth \(queueDepth)",
+        "# HELP simpledet_requests_in_flight Requests received and not yet answered (this one included).",
+        "# TYPE simpledet_requests_in_flight gauge",
+        "simpledet_requests_in_flight \(inFlight)",
       ]
       return lines.joined(separator: "\n") + "\n"
     }

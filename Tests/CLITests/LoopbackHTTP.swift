@@ -33,36 +33,61 @@ struct LoopbackHTTP {
 
   /// Sends raw bytes and returns whatever the server answers before closing.
   func send(_ bytes: Data, timeout: Int = 60) throws -> Data {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard socket >= 0 else { throw Failure(description: "socket() failed") }
-    defer { close(socket) }
-    var time = timeval(tv_sec: timeout, tv_usec: 0)
-    setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw Failure(description: "cannot connect to 127.0.0.1:\(port)") }
-    try bytes.withUnsafeBytes { raw in
-      var offset = 0
-      while offset < raw.count {
-        let sent = Glibc.send(socket, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-        // A server may answer (413) and close before reading the whole body; what it sent counts.
-        if sent <= 0 { return }
-        offset += sent
+    let connection = try Connection(port: port, timeout: timeout)
+    connection.send(bytes)
+    return connection.receiveAll()
+  }
+
+  /// Parses what a server answered on a connection.
+  func answer(_ data: Data) throws -> Answer { try parse(data) }
+
+  /// One open socket, for requests sent in pieces.
+  final class Connection {
+    private let socket: Int32
+
+    init(port: Int, timeout: Int = 60) throws {
+      socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      guard socket >= 0 else { throw Failure(description: "socket() failed") }
+      var time = timeval(tv_sec: timeout, tv_usec: 0)
+      setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      address.sin_port = in_port_t(UInt16(port).bigEndian)
+      address.sin_addr.s_addr = inet_addr("127.0.0.1")
+      let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      }
+      guard connected == 0 else {
+        close(socket)
+        throw Failure(description: "cannot connect to 127.0.0.1:\(port)")
       }
     }
-    var received = Data()
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-      let count = recv(socket, &buffer, buffer.count, 0)
-      if count <= 0 { break }
-      received.append(contentsOf: buffer[0..<count])
+
+    deinit { close(socket) }
+
+    func send(_ bytes: Data) {
+      bytes.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+          let sent = Glibc.send(socket, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+          // A server may answer (413) and close before reading the whole body; what it sent counts.
+          if sent <= 0 { return }
+          offset += sent
+        }
+      }
     }
-    return received
+
+    /// Everything the server sends until it closes the connection (or the timeout passes).
+    func receiveAll() -> Data {
+      var received = Data()
+      var buffer = [UInt8](repeating: 0, count: 65536)
+      while true {
+        let count = recv(socket, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        received.append(contentsOf: buffer[0..<count])
+      }
+      return received
+    }
   }
 
   private func parse(_ data: Data) throws -> Answer {

@@ -206,34 +206,36 @@ import Testing
     _ = server.stop()
   }
 
-  /// SIGTERM while requests wait for their batch: each is answered, then the server exits 0.
-  @Test func sigtermAnswersQueuedRequestsThenExits() throws {
+  /// SIGTERM while three requests are still arriving (their bodies half sent): the server stops
+  /// accepting, answers each of them once their bodies are complete, then exits 0.
+  @Test func sigtermAnswersRequestsInFlightThenExits() throws {
     let (folder, png, _) = Self.images
-    let server = try ServerProcess(Self.model + ["--max-batch-size", "8", "--max-batch-wait", "3000"], in: folder.url)
+    let server = try ServerProcess(Self.model, in: folder.url)
     let client = server.client
-    let count = 3
-    let answers = LockedAnswers(count: count)
-    let group = DispatchGroup()
-    for i in 0..<count {
-      DispatchQueue.global().async(group: group) {
-        answers.set(i, Result { try client.request("POST", "/v1/detect", body: png[i % 2]) })
-      }
-    }
-    // Wait until all three wait in the queue, then stop the server.
+    let body = png[0]
+    let head = Data("POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+    let connections = try (0..<3).map { _ in try LoopbackHTTP.Connection(port: server.port) }
+    for connection in connections { connection.send(head + body.prefix(body.count / 2)) }
+    // Wait until the server holds all three (the metrics request itself makes a fourth).
     let deadline = Date().addingTimeInterval(60)
     while Date() < deadline {
       let metrics = (try? client.request("GET", "/metrics").text) ?? ""
-      if Self.value(of: "simpledet_queue_depth", in: metrics) == Double(count) { break }
+      if (Self.value(of: "simpledet_requests_in_flight", in: metrics) ?? 0) >= 4 { break }
       usleep(20_000)
     }
+    kill(server.process.processIdentifier, SIGTERM)
+    usleep(300_000)
+    // A new connection is no longer served.
+    #expect((try? client.request("GET", "/healthz"))?.status != 200)
+    for connection in connections { connection.send(body.suffix(from: body.count / 2)) }
+    for connection in connections {
+      let answer = try client.answer(connection.receiveAll())
+      #expect(answer.status == 200, "\(answer.text)")
+      #expect(!Self.detections(answer).isEmpty)
+    }
     let stopped = server.stop()
-    group.wait()
     #expect(stopped.status == 0, "\(stopped.errors)")
     #expect(stopped.output.contains("stopped after answering"))
-    for result in answers.all {
-      let answer = try result.get()
-      #expect(answer.status == 200, "\(answer.text)")
-    }
   }
 
   /// A port already taken is a one-line error and a non-zero exit.

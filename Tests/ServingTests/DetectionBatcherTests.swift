@@ -36,15 +36,20 @@ import Testing
     let metrics = ServerMetrics()
     let batcher = DetectionBatcher<Int>(maxBatchSize: 4, maxWait: .milliseconds(500), capacity: 64, metrics: metrics, run: gate.run)
     batcher.start()
+    // Six requests announce their images before sending them, as the server does while it reads
+    // and decodes their bodies.
+    for _ in 1...6 { batcher.announceArrival() }
     let outputs = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-      for width in 1...6 { group.addTask { (width, try await batcher.detect(Self.image(width: width), timeout: .seconds(60))) } }
+      for width in 1...6 {
+        group.addTask { (width, try await batcher.detect(Self.image(width: width), timeout: .seconds(60), announced: true)) }
+      }
       return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
     }
     await batcher.finish()
     // Each image gets its own output back, whatever batch it ran in.
     #expect(outputs == Dictionary(uniqueKeysWithValues: (1...6).map { ($0, $0) }))
     #expect(gate.seen.allSatisfy { $0.count <= 4 } && gate.seen.flatMap { $0 }.sorted() == Array(1...6))
-    // Six images arriving together take two passes: four, then the rest after the wait.
+    // Six images arriving together take two passes: four, then the two left, at once.
     #expect(gate.seen.count == 2, "\(gate.seen)")
     #expect(metrics.render().contains("simpledet_batch_size_count 2"))
   }
@@ -84,15 +89,36 @@ import Testing
     await batcher.finish()
   }
 
+  /// With nothing else on its way, an image runs at once instead of waiting for company.
+  @Test func loneImageDoesNotWait() async throws {
+    let gate = Gate(blocking: false)
+    let batcher = DetectionBatcher<Int>(maxBatchSize: 8, maxWait: .seconds(3600), capacity: 8, run: gate.run)
+    batcher.start()
+    batcher.announceArrival()
+    let start = ContinuousClock.now
+    #expect(try await batcher.detect(Self.image(width: 7), timeout: .seconds(3600), announced: true) == 7)
+    #expect(ContinuousClock.now - start < .seconds(60))
+    // A withdrawn announcement (a request that failed while decoding) does not hold a batch either.
+    batcher.announceArrival()
+    batcher.announceArrival()
+    batcher.withdrawArrival()
+    #expect(try await batcher.detect(Self.image(width: 8), timeout: .seconds(3600), announced: true) == 8)
+    await batcher.finish()
+  }
+
   @Test func finishRunsWhatIsQueuedThenRefuses() async throws {
     let gate = Gate(blocking: false)
     let batcher = DetectionBatcher<Int>(maxBatchSize: 8, maxWait: .seconds(3600), capacity: 8, run: gate.run)
     batcher.start()
-    // The batch would wait an hour for more images; finishing runs it at once.
-    let waiting = Task { try await batcher.detect(Self.image(width: 5), timeout: .seconds(3600)) }
+    // With a second image announced, the batch would wait an hour for it; finishing runs it at once.
+    batcher.announceArrival()
+    batcher.announceArrival()
+    let waiting = Task { try await batcher.detect(Self.image(width: 5), timeout: .seconds(3600), announced: true) }
     while !(batcher.queueDepth == 1) { try await Task.sleep(for: .milliseconds(5)) }
+    #expect(gate.seen.isEmpty)
     await batcher.finish()
     #expect(try await waiting.value == 5)
+    batcher.withdrawArrival()
     await #expect(throws: BatcherRefusal.shuttingDown) {
       try await batcher.detect(Self.image(width: 1), timeout: .seconds(1))
     }
@@ -133,6 +159,7 @@ import Testing
 
   @Test func metricsFollowThePrometheusTextFormat() {
     let metrics = ServerMetrics()
+    for _ in 0..<3 { metrics.requestStarted() }
     metrics.recordRequest(path: "/v1/detect", code: 200, seconds: 0.02)
     metrics.recordRequest(path: "/v1/detect", code: 200, seconds: 3)
     metrics.recordRequest(path: "/\u{0}hostile\"path", code: 404, seconds: 0.001)
@@ -146,6 +173,7 @@ import Testing
     #expect(text.contains("simpledet_batch_size_bucket{le=\"4\"} 1") && text.contains("simpledet_batch_size_sum 3"))
     #expect(text.contains("simpledet_errors_total{reason=\"bad_image\"} 1"))
     #expect(!text.contains("hostile"))
+    #expect(text.contains("simpledet_requests_in_flight 0"))
     // Every line is a comment or `name{labels} value`.
     for line in text.split(separator: "\n") where !line.hasPrefix("#") {
       #expect(line.split(separator: " ").count == 2 && Double(line.split(separator: " ")[1]) != nil, "\(line)")
