@@ -24,13 +24,18 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
 
   private final class Job: @unchecked Sendable {
     let image: Image
+    /// Height × width the image takes in a batch (before others' padding).
+    let footprint: (height: Int, width: Int)
     let arrival = ContinuousClock.now
     private let lock = NSLock()
     private var continuation: CheckedContinuation<Output, any Error>?
     private var early: Result<Output, any Error>?
     private var answered = false
 
-    init(image: Image) { self.image = image }
+    init(image: Image, footprint: (height: Int, width: Int)) {
+      self.image = image
+      self.footprint = footprint
+    }
 
     var isAnswered: Bool { lock.withLock { answered } }
 
@@ -63,6 +68,7 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
   public let maxWait: Duration
   public let capacity: Int
   private let run: Run
+  private let footprint: (@Sendable (Image) -> (height: Int, width: Int))?
   private let metrics: ServerMetrics?
   private let condition = NSCondition()
   private var queue: [Job] = []
@@ -74,16 +80,28 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
   private var threadDone = false
 
   /// - Parameters:
+  ///   - footprint: the size an image takes in a batch, which is padded to its largest member
+  ///     (a detector's resized and padded test size); nil batches in arrival order. With it, a
+  ///     batch takes the oldest image and then, in arrival order, the images that keep the
+  ///     padding within `maxPaddingWaste` of the pixels themselves, so that portrait and
+  ///     landscape photos do not double each other's cost.
   ///   - run: the model over a batch, one output per image in order; called on the batcher's
   ///     thread only, so it may hold state that is not thread-safe.
-  public init(maxBatchSize: Int, maxWait: Duration, capacity: Int, metrics: ServerMetrics? = nil, run: @escaping Run) {
+  public init(
+    maxBatchSize: Int, maxWait: Duration, capacity: Int, metrics: ServerMetrics? = nil,
+    footprint: (@Sendable (Image) -> (height: Int, width: Int))? = nil, maxPaddingWaste: Double = 0.25, run: @escaping Run
+  ) {
     precondition(maxBatchSize >= 1 && capacity >= 1, "DetectionBatcher: batch size and capacity must be positive")
     self.maxBatchSize = maxBatchSize
     self.maxWait = maxWait
     self.capacity = capacity
     self.metrics = metrics
+    self.footprint = footprint
+    self.maxPaddingWaste = maxPaddingWaste
     self.run = run
   }
+
+  public let maxPaddingWaste: Double
 
   /// Images waiting for the model.
   public var queueDepth: Int { condition.withLock { queue.count } }
@@ -120,7 +138,7 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
   /// when the queue is full, the server is stopping, or `timeout` passes first. `announced`:
   /// the image was announced with `announceArrival()`.
   public func detect(_ image: Image, timeout: Duration, announced: Bool = false) async throws -> Output {
-    let job = Job(image: image)
+    let job = Job(image: image, footprint: footprint?(image) ?? (image.height, image.width))
     let timer = Task {
       try await Task.sleep(for: timeout)
       job.answer(.failure(BatcherRefusal.timedOut))
@@ -193,9 +211,26 @@ public final class DetectionBatcher<Output: Sendable>: @unchecked Sendable {
       let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
       _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
     }
-    let batch = Array(queue.prefix(maxBatchSize))
-    queue.removeFirst(batch.count)
+    let batch = footprint == nil ? Array(queue.prefix(maxBatchSize)) : compatibleBatch()
+    let taken = Set(batch.map(ObjectIdentifier.init))
+    queue.removeAll { taken.contains(ObjectIdentifier($0)) }
     metrics?.setQueueDepth(queue.count)
+    return batch
+  }
+
+  /// The oldest queued image, and in arrival order those that keep the batch's padded pixels
+  /// within (1 + `maxPaddingWaste`) × the images' own.
+  private func compatibleBatch() -> [Job] {
+    var batch = [queue[0]]
+    var height = queue[0].footprint.height, width = queue[0].footprint.width
+    var pixels = height * width
+    for job in queue.dropFirst() where batch.count < maxBatchSize {
+      let h = Swift.max(height, job.footprint.height), w = Swift.max(width, job.footprint.width)
+      let own = pixels + job.footprint.height * job.footprint.width
+      guard Double(h * w * (batch.count + 1)) <= (1 + maxPaddingWaste) * Double(own) else { continue }
+      batch.append(job)
+      (height, width, pixels) = (h, w, own)
+    }
     return batch
   }
 }

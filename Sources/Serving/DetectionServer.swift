@@ -1,3 +1,4 @@
+import Detection
 import Engine
 import Foundation
 import Hummingbird
@@ -35,12 +36,16 @@ public struct DetectionServer: Sendable {
   private let batcher: DetectionBatcher<[Prediction]>
   private let description: ModelDescription
 
-  /// - Parameter predictor: the loaded detector; its model then runs on the batcher's thread only.
-  public init(predictor: Predictor, description: ModelDescription, settings: ServerSettings) {
+  /// - Parameters:
+  ///   - predictor: the loaded detector; its model then runs on the batcher's thread only.
+  ///   - testTransform: the detector's test-time resize, by which batches group images of
+  ///     similar padded size.
+  public init(predictor: Predictor, testTransform: ImageTransform, description: ModelDescription, settings: ServerSettings) {
     self.settings = settings
     self.description = description
     batcher = DetectionBatcher(
-      maxBatchSize: settings.maxBatchSize, maxWait: settings.maxBatchWait, capacity: settings.queueCapacity, metrics: metrics
+      maxBatchSize: settings.maxBatchSize, maxWait: settings.maxBatchWait, capacity: settings.queueCapacity, metrics: metrics,
+      footprint: { image in testTransform.paddedTestSize(height: image.height, width: image.width) }
     ) { images in
       predictor.predict(images, fileNames: Array(repeating: "", count: images.count))
     }

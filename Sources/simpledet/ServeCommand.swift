@@ -99,7 +99,8 @@ struct Serve: ParsableCommand {
         config: config, weights: weights, classes: classes.names, masks: resolved.model.detector.hasMasks,
         scoreThreshold: inference.scoreThreshold, maxDetections: inference.detectionsPerImage,
         precision: resolved.runtime.precision.rawValue)
-      server = DetectionServer(predictor: predictor, description: description, settings: settings)
+      let testTransform = resolved.model.detector.transform.forTesting(inference)
+      server = DetectionServer(predictor: predictor, testTransform: testTransform, description: description, settings: settings)
     } catch {
       throw fail(error)
     }

@@ -89,6 +89,37 @@ import Testing
     await batcher.finish()
   }
 
+  /// Portrait and landscape images arriving mixed run in two batches of their own orientation,
+  /// instead of one padded to a square.
+  @Test func batchesGroupImagesOfSimilarSize() async throws {
+    final class Shapes: @unchecked Sendable {
+      let lock = NSLock()
+      var batches: [[String]] = []
+      func run(_ images: [Image]) -> [Int] {
+        lock.withLock { batches.append(images.map { $0.height > $0.width ? "P" : "L" }) }
+        return images.map(\.width)
+      }
+    }
+    let shapes = Shapes()
+    let batcher = DetectionBatcher<Int>(
+      maxBatchSize: 4, maxWait: .seconds(3600), capacity: 8, footprint: { ($0.height, $0.width) }, run: shapes.run)
+    func image(_ height: Int, _ width: Int) -> Image {
+      Image(width: width, height: height, channels: 3, pixels: [UInt8](repeating: 0, count: width * height * 3))
+    }
+    batcher.start()
+    for _ in 0..<4 { batcher.announceArrival() }
+    try await withThrowingTaskGroup(of: Int.self) { group in
+      for (i, size) in [(10, 20), (20, 10), (10, 20), (20, 10)].enumerated() {
+        group.addTask { try await batcher.detect(image(size.0, size.1), timeout: .seconds(60), announced: true) }
+        // One at a time, so that the queue holds L, P, L, P; the fourth starts the batch.
+        while i < 3 && batcher.queueDepth < i + 1 { try await Task.sleep(for: .milliseconds(2)) }
+      }
+      try await group.waitForAll()
+    }
+    await batcher.finish()
+    #expect(shapes.lock.withLock { shapes.batches } == [["L", "L"], ["P", "P"]])
+  }
+
   /// With nothing else on its way, an image runs at once instead of waiting for company.
   @Test func loneImageDoesNotWait() async throws {
     let gate = Gate(blocking: false)

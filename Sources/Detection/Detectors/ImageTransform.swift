@@ -109,6 +109,27 @@ public struct ImageTransform: Codable, Equatable, Sendable {
     return transform
   }
 
+  /// The size an image of `height`×`width` pixels is resized to for a shorter side of `shortSide`.
+  public func resizedSize(height h: Int, width w: Int, shortSide: Int) -> (height: Int, width: Int) {
+    let scale = Swift.min(Double(shortSide) / Double(Swift.min(h, w)), Double(maxSize) / Double(Swift.max(h, w)))
+    let size: (height: Int, width: Int)
+    switch sizeRounding {
+    case .floor: size = (Int(Double(h) * scale), Int(Double(w) * scale))
+    case .nearest: size = (Int(Double(h) * scale + 0.5), Int(Double(w) * scale + 0.5))
+    }
+    // A sliver (1 × 5000 pixels) would shrink to no pixels at all, which torchvision fails on;
+    // keep at least one row and column.
+    return (Swift.max(1, size.height), Swift.max(1, size.width))
+  }
+
+  /// What an image of `height`×`width` pixels occupies alone in a test batch: resized to the last
+  /// of `minSize`, then padded to a multiple of `sizeDivisible`.
+  public func paddedTestSize(height: Int, width: Int) -> (height: Int, width: Int) {
+    let size = resizedSize(height: height, width: width, shortSide: minSize[minSize.count - 1])
+    let divisor = Swift.max(1, sizeDivisible)
+    return ((size.height + divisor - 1) / divisor * divisor, (size.width + divisor - 1) / divisor * divisor)
+  }
+
   /// Boxes `[N, 4]` from the resized image of `batch` image `index` back to its original pixels.
   public func boxesToOriginal(_ boxes: Tensor, in batch: ImageBatch, index: Int) -> Tensor {
     Self.rescale(boxes, from: batch.imageSizes[index], to: batch.originalSizes[index])
@@ -133,16 +154,7 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   /// does, with `sizeRounding`). (torchvision's TorchScript path computes the scale in float32,
   /// which turns 480 × 800/480 into 799.99998 and a row fewer.)
   private func resize(_ image: Tensor, shortSide: Int) -> (Tensor, (height: Int, width: Int)) {
-    let h = image.shape[1], w = image.shape[2]
-    let scale = Swift.min(Double(shortSide) / Double(Swift.min(h, w)), Double(maxSize) / Double(Swift.max(h, w)))
-    var size: (height: Int, width: Int)
-    switch sizeRounding {
-    case .floor: size = (Int(Double(h) * scale), Int(Double(w) * scale))
-    case .nearest: size = (Int(Double(h) * scale + 0.5), Int(Double(w) * scale + 0.5))
-    }
-    // A sliver (1 × 5000 pixels) would shrink to no pixels at all, which torchvision fails on;
-    // keep at least one row and column.
-    size = (Swift.max(1, size.height), Swift.max(1, size.width))
+    let size = resizedSize(height: image.shape[1], width: image.shape[2], shortSide: shortSide)
     let out = Functional.interpolate(image.unsqueezed(axis: 0), size: (size.height, size.width), mode: .bilinear)
     return (out.squeezed(axis: 0), size)
   }
