@@ -6,13 +6,16 @@
 #
 #   benchmarks/serve.sh [--config runs/demo/config.yaml] [--weights runs/demo/model_final.safetensors]
 #                       [--seconds 20] [--rounds 3] [--clients "1 4 16"] [--max-batch-wait 5]
+#                       [--same-size]
 #
+# --same-size sends copies of one image (as from a fixed camera) instead of eight shapes images of
+# different sizes and orientations, which a batch pads to its largest.
 # Needs wrk (Debian: apt-get install wrk) and a trained model (`make demo` trains the default one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 config=runs/demo/config.yaml; weights=runs/demo/model_final.safetensors
-seconds=20; rounds=3; clients="1 4 16"; wait_ms=5
+seconds=20; rounds=3; clients="1 4 16"; wait_ms=5; same_size=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --config) config=$2; shift 2 ;;
@@ -21,7 +24,8 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --max-batch-wait) wait_ms=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --same-size) same_size=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -41,6 +45,9 @@ trap cleanup EXIT
 
 # Held-out shapes images (another seed than training and testing), sent in turn.
 "$bin" dataset synth --out "$work/images" --images 8 --seed 515151 >/dev/null
+if [ "$same_size" = 1 ]; then
+  for i in 1 2 3 4 5 6 7; do cp "$work/images/images/000000.png" "$work/images/images/$(printf %06d "$i").png"; done
+fi
 cat >"$work/load.lua" <<LUA
 local bodies = {}
 local next_body = 1
