@@ -125,7 +125,7 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   /// What an image of `height`×`width` pixels occupies alone in a test batch: resized to the last
   /// of `minSize` (unless `fixedSize`), then padded to a multiple of `sizeDivisible`.
   public func paddedTestSize(height: Int, width: Int) -> (height: Int, width: Int) {
-    let size = fixedSize ? (height, width) : resizedSize(height: height, width: width, shortSide: minSize[minSize.count - 1])
+    let size: (height: Int, width: Int) = fixedSize ? (height, width) : resizedSize(height: height, width: width, shortSide: minSize[minSize.count - 1])
     let divisor = Swift.max(1, sizeDivisible)
     return ((size.height + divisor - 1) / divisor * divisor, (size.width + divisor - 1) / divisor * divisor)
   }
