@@ -48,12 +48,14 @@ trap cleanup EXIT
 if [ "$same_size" = 1 ]; then
   for i in 1 2 3 4 5 6 7; do cp "$work/images/images/000000.png" "$work/images/images/$(printf %06d "$i").png"; done
 fi
-cat >"$work/load.lua" <<LUA
+# A wrk script that POSTs the files PATTERN % 0..COUNT-1 in turn and prints one JSON line.
+write_script() { # out pattern count
+  cat >"$1" <<LUA
 local bodies = {}
 local next_body = 1
 function init(args)
-  for i = 0, 7 do
-    local f = assert(io.open(string.format("$work/images/images/%06d.png", i), "rb"))
+  for i = 0, $3 - 1 do
+    local f = assert(io.open(string.format("$2", i), "rb"))
     bodies[#bodies + 1] = f:read("*a")
     f:close()
   end
@@ -61,15 +63,17 @@ end
 function request()
   local body = bodies[next_body]
   next_body = next_body % #bodies + 1
-  return wrk.format("POST", "/v1/detect", {["Content-Type"] = "image/png"}, body)
+  return wrk.format("POST", "/v1/detect", {}, body)
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('{"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "errors": %d, "non_2xx": %d}\n',
+  io.write(string.format('{"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "errors": %d, "non_2xx": %d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
     e.connect + e.read + e.write + e.timeout, e.status))
 end
 LUA
+}
+write_script "$work/load.lua" "$work/images/images/%06d.png" 8
 
 start_server() { # name max_batch_size; sets address_<name> and pid_<name>
   "$bin" serve --config "$config" --weights "$weights" --port 0 --max-batch-size "$2" --max-batch-wait "$wait_ms" \
@@ -120,26 +124,7 @@ bodies = [bytes(random.getrandbits(8) for _ in range(4096)), good[: len(good) //
 for i, b in enumerate(bodies):
     open(os.path.join(work, f"bad{i}.bin"), "wb").write(b)
 PY
-cat >"$work/hostile.lua" <<LUA
-local bodies = {}
-local n = 1
-function init(args)
-  for i = 0, 3 do
-    local f = assert(io.open(string.format("$work/bad%d.bin", i), "rb"))
-    bodies[#bodies + 1] = f:read("*a")
-    f:close()
-  end
-end
-function request()
-  local body = bodies[n]
-  n = n % #bodies + 1
-  return wrk.format("POST", "/v1/detect", {}, body)
-end
-function done(summary, latency, requests)
-  io.write(string.format('{"requests": %d, "non_2xx": %d, "errors": %d}\n', summary.requests, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-LUA
+write_script "$work/hostile.lua" "$work/bad%d.bin" 4
 server_pid=$pid_batched
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
 rss_before=$(rss)
