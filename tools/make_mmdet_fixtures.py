@@ -5,8 +5,10 @@ For each of mmdetection 3.3.0's `faster-rcnn_r50_fpn_1x_coco`, `mask-rcnn_r50_fp
 `retinanet_r50_fpn_1x_coco`, `cascade-rcnn_r50_fpn_1x_coco`, `cascade-mask-rcnn_r50_fpn_1x_coco`,
 `faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco` (DCN v1 in C3-C5),
 `faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco` (DCNv2 in C3-C5),
-`retinanet_r50_nasfpn_crop640-50e_coco` (NAS-FPN, 7 stacks with BN; RetinaSepBNHead) and
-`tridentnet_r50-caffe_1x_coco` (caffe-style ResNet-50-C4 with TridentResNet's C4 stage)
+`retinanet_r50_nasfpn_crop640-50e_coco` (NAS-FPN, 7 stacks with BN; RetinaSepBNHead),
+`tridentnet_r50-caffe_1x_coco` (caffe-style ResNet-50-C4 with TridentResNet's C4 stage) and
+`yolov3_d53_8xb8-320-273e_coco` (the full Darknet-53, YOLOV3Neck and YOLOV3Head; RGB input over
+255, mean 0; its prediction `convs_pred` given a unit spread, see `build`)
 (its own bundled configs, `mmdet/.mim/configs/...`), the model is
 built with random initialisation (`init_weights()` without the ImageNet checkpoint), given weights
 that the Swift test rebuilds without a weight file, and batch-norm statistics calibrated on the
@@ -45,6 +47,9 @@ Stored per model, under mmdetection's tensor names:
   three, each through RPN and the R-CNN head with its own NMS and 100 detections, and the head
   merges them (class-wise NMS at the rcnn test_cfg's IoU 0.5 over the concatenation, branch 0
   first, then the best 100); `in_branch_1` counts how many of them are also in branch 1's top 50.
+
+With the name `yolov3-loss`: mmdetection's YOLOV3Head losses on fixed prediction maps and
+ground truths (see `yolov3_losses`), for Tests/DetectionTests/YOLOV3LossTests.swift.
 
 With the name `tiny`: genuine `.pth` files of width-reduced mmdetection models (ResNet-18 with
 4 base channels, 8-channel FPN, 3 classes): `tiny-mask-rcnn.mmengine.pth` saved through
@@ -577,7 +582,8 @@ MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # mmdetection's RGB on
 def normalisation(model):
     """The preprocessor's (mean, std) over 255 as float64 lists, and whether it swaps BGR to RGB.
     For the usual RGB normalisation these are exactly MEAN and STD (kept as written, so that the
-    fixtures made before stay the same); for a BGR one (caffe-style backbones: bgr_to_rgb False,
+    fixtures made before stay the same); for another RGB one (YOLOv3: mean 0, std 255, so 0 and
+    1) the config's values over 255; for a BGR one (caffe-style backbones: bgr_to_rgb False,
     mean [103.53, 116.28, 123.675], std 1) the config's values divided by 255 in float64."""
     cfg = model.cfg.model.data_preprocessor
     to_rgb = bool(cfg.get("bgr_to_rgb", False))
