@@ -5,8 +5,10 @@ For each of mmdetection 3.3.0's `faster-rcnn_r50_fpn_1x_coco`, `mask-rcnn_r50_fp
 `retinanet_r50_fpn_1x_coco`, `cascade-rcnn_r50_fpn_1x_coco`, `cascade-mask-rcnn_r50_fpn_1x_coco`,
 `faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco` (DCN v1 in C3-C5),
 `faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco` (DCNv2 in C3-C5),
-`retinanet_r50_nasfpn_crop640-50e_coco` (NAS-FPN, 7 stacks with BN; RetinaSepBNHead) and
-`tridentnet_r50-caffe_1x_coco` (caffe-style ResNet-50-C4 with TridentResNet's C4 stage)
+`retinanet_r50_nasfpn_crop640-50e_coco` (NAS-FPN, 7 stacks with BN; RetinaSepBNHead),
+`tridentnet_r50-caffe_1x_coco` (caffe-style ResNet-50-C4 with TridentResNet's C4 stage) and
+`yolov3_d53_8xb8-320-273e_coco` (the full Darknet-53, YOLOV3Neck and YOLOV3Head; RGB input over
+255, mean 0; its prediction `convs_pred` given a unit spread, see `build`)
 (its own bundled configs, `mmdet/.mim/configs/...`), the model is
 built with random initialisation (`init_weights()` without the ImageNet checkpoint), given weights
 that the Swift test rebuilds without a weight file, and batch-norm statistics calibrated on the
@@ -45,6 +47,9 @@ Stored per model, under mmdetection's tensor names:
   three, each through RPN and the R-CNN head with its own NMS and 100 detections, and the head
   merges them (class-wise NMS at the rcnn test_cfg's IoU 0.5 over the concatenation, branch 0
   first, then the best 100); `in_branch_1` counts how many of them are also in branch 1's top 50.
+
+With the name `yolov3-loss`: mmdetection's YOLOV3Head losses on fixed prediction maps and
+ground truths (see `yolov3_losses`), for Tests/DetectionTests/YOLOV3LossTests.swift.
 
 With the name `tiny`: genuine `.pth` files of width-reduced mmdetection models (ResNet-18 with
 4 base channels, 8-channel FPN, 3 classes): `tiny-mask-rcnn.mmengine.pth` saved through
@@ -257,6 +262,7 @@ MODELS = {
     "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco": "dcnv2/faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco.py",
     "retinanet_r50_nasfpn_crop640-50e_coco": "nas_fpn/retinanet_r50_nasfpn_crop640-50e_coco.py",
     "tridentnet_r50-caffe_1x_coco": "tridentnet/tridentnet_r50-caffe_1x_coco.py",
+    "yolov3_d53_8xb8-320-273e_coco": "yolo/yolov3_d53_8xb8-320-273e_coco.py",
 }
 # mmdetection zero-initialises every deformable convolution's offset predictor (`conv_offset`),
 # which would make the DCN models ordinary (DCNv2: every mask 0.5) and leave the offsets untested.
@@ -549,6 +555,14 @@ def build(name, image_path):
             # logits centred already: medians -0.35, 0.03 and -0.005 at the detected labels,
             # 10% to 90% within about -1.4 to +0.9 of them; their biases keep their rule.)
             mean = 10.0
+        if key.startswith("bbox_head.convs_pred."):
+            # YOLOv3's prediction: mmdetection's std 0.01 with its objectness and class priors
+            # would give every anchor nearly the same scores (float rounding would then pick the
+            # candidates); a unit spread of the logits and biases separates them.
+            if key.endswith(".weight"):
+                mean, std = 0.0, 1.0 / math.sqrt(math.prod(t.shape[1:]))
+            else:
+                mean, std = 0.0, 1.0
         if key.endswith(".conv_offset.weight"):
             mean, std = 0.0, OFFSET_WEIGHT_GAIN / math.sqrt(math.prod(t.shape[1:]))
         elif key.endswith(".conv_offset.bias"):
@@ -568,17 +582,17 @@ MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # mmdetection's RGB on
 def normalisation(model):
     """The preprocessor's (mean, std) over 255 as float64 lists, and whether it swaps BGR to RGB.
     For the usual RGB normalisation these are exactly MEAN and STD (kept as written, so that the
-    fixtures made before stay the same); for a BGR one (caffe-style backbones: bgr_to_rgb False,
+    fixtures made before stay the same); for another RGB one (YOLOv3: mean 0, std 255, so 0 and
+    1) the config's values over 255; for a BGR one (caffe-style backbones: bgr_to_rgb False,
     mean [103.53, 116.28, 123.675], std 1) the config's values divided by 255 in float64."""
     cfg = model.cfg.model.data_preprocessor
     to_rgb = bool(cfg.get("bgr_to_rgb", False))
     assert not cfg.get("rgb_to_bgr", False)
     mean = [float(v) / 255 for v in cfg.mean]
     std = [float(v) / 255 for v in cfg.std]
-    if to_rgb:
-        assert all(abs(a - b) < 1e-12 for a, b in zip(mean + std, MEAN + STD)), (mean, std)
+    if to_rgb and all(abs(a - b) < 1e-12 for a, b in zip(mean + std, MEAN + STD)):
         return MEAN, STD, True
-    return mean, std, False
+    return mean, std, to_rgb
 
 
 @contextlib.contextmanager
@@ -713,6 +727,57 @@ def tiny_models(out):
         json.dump(summary, f, separators=(",", ":"), sort_keys=True)
 
 
+def yolov3_losses(out):
+    """mmdetection's YOLOV3Head.loss_by_feat on fixed prediction maps and ground truths, with
+    yolov3_d53_8xb8-ms-608-273e_coco's head settings (anchors, GridAssigner 0.5 / 0.5 / 0,
+    summed losses with weights 1, 1, 2, 2) and 3 classes: three images padded to 256 x 192
+    (levels 8 x 6, 16 x 12 and 32 x 24 at strides 32, 16, 8), the first with ground truths that
+    share cells, lie on every level, and leave anchors between the IoU thresholds (ignored), the
+    second with one box, the third with none. Writes `yolov3-loss.safetensors` (the prediction
+    maps `pred_maps.<level>`, mmdetection's [N, A * (5 + C), H, W], level 0 the coarsest) and
+    `yolov3-loss.json` (the boxes, labels, image size and the four losses, each summed over levels,
+    with the counts of foreground and background anchors)."""
+    from mmdet.models.dense_heads import YOLOV3Head
+    from mmengine.config import ConfigDict
+    from mmengine.structures import InstanceData
+    cfg = Config.fromfile(os.path.join(CONFIGS, "yolo/yolov3_d53_8xb8-ms-608-273e_coco.py"))
+    head_cfg = cfg.model.bbox_head.copy()
+    head_cfg.pop("type")
+    head_cfg.update(num_classes=3, in_channels=[4, 4, 4], out_channels=[4, 4, 4])
+    head = YOLOV3Head(**head_cfg, train_cfg=ConfigDict(cfg.model.train_cfg), test_cfg=ConfigDict(cfg.model.test_cfg))
+    height, width = 192, 256
+    g = torch.Generator().manual_seed(21)
+    maps = [torch.randn(3, 3 * 8, height // s, width // s, generator=g) * 1.5 for s in (32, 16, 8)]
+    targets = [
+        {"boxes": [[10.0, 12.0, 40.0, 50.0], [14.0, 16.0, 30.0, 44.0], [100.0, 60.0, 230.0, 180.0],
+                   [60.5, 20.25, 180.0, 150.0], [200.0, 100.0, 216.0, 110.0], [120.0, 30.0, 180.0, 70.0]],
+         "labels": [0, 2, 1, 1, 0, 2]},
+        {"boxes": [[33.0, 40.0, 97.0, 120.0]], "labels": [1]},
+        {"boxes": [], "labels": []},
+    ]
+    instances = []
+    for t in targets:
+        i = InstanceData()
+        i.bboxes = torch.tensor(t["boxes"], dtype=torch.float32).reshape(-1, 4)
+        i.labels = torch.tensor(t["labels"], dtype=torch.long)
+        instances.append(i)
+    metas = [{"img_shape": (height, width), "pad_shape": (height, width), "batch_input_shape": (height, width)}] * 3
+    losses = head.loss_by_feat(maps, instances, metas)
+    total = {k: float(sum(v).item()) for k, v in losses.items()}
+    # The assignment counts, from mmdetection's own target maps.
+    featmap_sizes = [m.shape[-2:] for m in maps]
+    anchors = head.prior_generator.grid_priors(featmap_sizes, device="cpu")
+    flags = [head.responsible_flags(featmap_sizes, i.bboxes, "cpu") for i in instances]
+    target_maps, neg_maps = head.get_targets([anchors] * 3, flags, instances)
+    foreground = int(sum(float(t[..., 4].sum()) for t in target_maps))
+    background = int(sum(float(n.float().sum()) for n in neg_maps))
+    write_safetensors({f"pred_maps.{k}": m.contiguous() for k, m in enumerate(maps)}, os.path.join(out, "yolov3-loss.safetensors"))
+    with open(os.path.join(out, "yolov3-loss.json"), "w") as f:
+        json.dump({"mmdet": mmdet.__version__, "image_size": [height, width], "classes": 3, "targets": targets,
+                   "losses": total, "foreground": foreground, "background": background}, f, indent=1)
+    print(f"yolov3-loss: {total}; {foreground} foreground and {background} background anchors")
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     out = args[0]
@@ -725,6 +790,9 @@ def main():
     for name in only:
         if name == "tiny":
             tiny_models(out)
+            continue
+        if name == "yolov3-loss":
+            yolov3_losses(out)
             continue
         model, rule = build(name, IMAGE)
         print(f"{name}: float_resize against the preprocessor's own normalisation: largest difference {check_float_resize(model):.1e}")

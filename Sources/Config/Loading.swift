@@ -55,8 +55,12 @@ extension SimpleDetConfig {
       .weighted(iouThreshold: 0.5, votingThreshold: 0.8), .wbf(iouThreshold: 0.55),
     ]) { $0.kind.rawValue }
     return [
-      "model.backbone": try table([BackboneConfiguration.resnet(ResNet.Configuration()), .trident(TridentConfiguration())]) { $0.kind.rawValue },
-      "model.neck": try table([NeckConfiguration.fpn(FPNConfiguration()), .none, .nasFPN(NASFPNConfiguration())]) {
+      "model.backbone": try table([
+        BackboneConfiguration.resnet(ResNet.Configuration()), .trident(TridentConfiguration()), .darknet(Darknet.Configuration()),
+      ]) { $0.kind.rawValue },
+      "model.neck": try table([
+        NeckConfiguration.fpn(FPNConfiguration()), .none, .nasFPN(NASFPNConfiguration()), .yolov3(YOLOV3NeckConfiguration()),
+      ]) {
         $0.kind.rawValue
       },
       "model.rpn": ["": try ConfigTree.encoding(RPNConfiguration())],
@@ -68,7 +72,9 @@ extension SimpleDetConfig {
         .convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm), .resNetStage,
       ]) { $0.kind.rawValue },
       "model.roi_heads.mask_head": ["": try ConfigTree.encoding(MaskHeadConfiguration())],
-      "model.head": try table([DenseHeadConfiguration.retinaNet(RetinaNetHeadConfiguration()), .fcos(FCOSHeadConfiguration())]) {
+      "model.head": try table([
+        DenseHeadConfiguration.retinaNet(RetinaNetHeadConfiguration()), .fcos(FCOSHeadConfiguration()), .yolov3(YOLOV3HeadConfiguration()),
+      ]) {
         $0.kind.rawValue
       },
       "test.nms": nmsMethods,

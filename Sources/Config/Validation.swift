@@ -94,10 +94,12 @@ extension SimpleDetConfig {
         detector.transform.sizeDivisible % coarsest == 0, "model.transform.size_divisible",
         "neck kind nas_fpn halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
     }
-    // The heads share their convolutions across levels, so every map they read has one width.
+    if case .yolov3(let yolo) = detector.neck { checkYOLOV3Neck(&c, yolo) }
+    // Most heads share their convolutions across levels, so every map they read has one width.
     let levels = detector.neckOutputs
     c.require(
-      Set(levels.map(\.channels)).count <= 1, "model.backbone.out_features",
+      Set(levels.map(\.channels)).count <= 1 || detector.head?.sharesConvolutionsAcrossLevels == false,
+      detector.backbone.kind == .darknet ? "model.backbone.out_indices" : "model.backbone.out_features",
       "the heads read every level with the same convolutions, so the maps need equal channels; with neck kind none, name one feature")
 
     switch (detector.rpn, detector.roiHeads, detector.head) {
@@ -114,6 +116,7 @@ extension SimpleDetConfig {
 
   private func checkBackbone(_ c: inout Checks) {
     let detector = model.detector
+    if let darknet = detector.backbone.darknet { checkDarknet(&c, darknet) }
     guard let backbone = detector.backbone.resNet else { return }
     c.require([18, 34, 50, 101, 152].contains(backbone.depth), "model.backbone.depth", "must be 18, 34, 50, 101 or 152")
     c.range(backbone.baseChannels, 8...1024, "model.backbone.base_channels")
@@ -159,9 +162,79 @@ extension SimpleDetConfig {
       "the trident stage's 3x3 convolutions are TridentNet's dilated ones, so it cannot also be deformable: leave it out of dcn_stages")
   }
 
+  private func checkDarknet(_ c: inout Checks, _ darknet: Darknet.Configuration) {
+    c.require(darknet.depth == 53, "model.backbone.depth", "must be 53 (the only Darknet mmdetection defines), got \(darknet.depth)")
+    c.range(darknet.baseChannels, 2...1024, "model.backbone.base_channels")
+    c.require(
+      darknet.norm != .groupNorm || darknet.baseChannels % 32 == 0, "model.backbone.norm",
+      "group norm needs base_channels that are a multiple of 32 (it uses 32 groups), got \(darknet.baseChannels)")
+    let indices = darknet.outIndices
+    c.require(
+      !indices.isEmpty && indices.allSatisfy { (0...5).contains($0) } && indices == indices.sorted() && Set(indices).count == indices.count,
+      "model.backbone.out_indices", "needs parts 0 (the stem) to 5 in increasing order, each once, got \(indices)")
+    c.range(darknet.frozenStages, 0...6, "model.backbone.frozen_stages")
+  }
+
+  /// The YOLOv3 neck upsamples each level twice onto the next finer one.
+  private func checkYOLOV3Neck(_ c: inout Checks, _ neck: YOLOV3NeckConfiguration) {
+    let detector = model.detector
+    let inputs = detector.backbone.outputShapes
+    let strides = inputs.map(\.stride)
+    c.require(
+      !strides.isEmpty && zip(strides, strides.dropFirst()).allSatisfy { $1 == 2 * $0 }, "model.neck.kind",
+      "yolov3 upsamples each level twice onto the next finer one, so the backbone's maps need strides doubling from level to level, got \(strides)")
+    c.require(
+      neck.channels.isEmpty || neck.channels.count == inputs.count, "model.neck.channels",
+      "needs one channel count per backbone map (\(inputs.count)), finest first, or [] for half of each map's, got \(neck.channels.count)")
+    c.require(neck.channels.allSatisfy { (1...4096).contains($0) }, "model.neck.channels", "needs channel counts from 1 to 4096")
+    c.require(
+      neck.norm != .groupNorm || detector.neckOutputs.allSatisfy { $0.channels % 32 == 0 }, "model.neck.norm",
+      "group norm needs channels that are a multiple of 32 (it uses 32 groups), got \(detector.neckOutputs.map(\.channels))")
+    let coarsest = strides.last ?? 32
+    c.require(
+      detector.transform.sizeDivisible % coarsest == 0, "model.transform.size_divisible",
+      "neck kind yolov3 doubles its coarsest map (stride \(coarsest)) onto the finer ones: needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
+  }
+
+  private func checkYOLOV3Head(_ c: inout Checks, _ head: YOLOV3HeadConfiguration, levels: [FeatureMapShape]) {
+    c.require(
+      head.anchorSizes.count == levels.count, "model.head.anchor_sizes",
+      "needs one list of [width, height] anchors per feature level the neck gives (\(levels.count)), finest first, got \(head.anchorSizes.count)")
+    c.require(
+      head.anchorSizes.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.count == 2 && $0.allSatisfy { $0 > 0 } } },
+      "model.head.anchor_sizes", "needs [width, height] pairs of positive sizes at every level")
+    c.require(
+      Set(head.anchorSizes.map(\.count)).count <= 1, "model.head.anchor_sizes", "every level needs the same number of anchors")
+    c.require(
+      head.bridgeChannels.isEmpty || head.bridgeChannels.count == levels.count, "model.head.bridge_channels",
+      "needs one channel count per level (\(levels.count)), finest first, or [] for twice each level's, got \(head.bridgeChannels.count)")
+    c.require(head.bridgeChannels.allSatisfy { (1...8192).contains($0) }, "model.head.bridge_channels", "needs channel counts from 1 to 8192")
+    c.require(
+      head.norm != .groupNorm || head.bridgeChannels(input: levels.map(\.channels)).allSatisfy { $0 % 32 == 0 }, "model.head.norm",
+      "group norm needs bridge channels that are a multiple of 32 (it uses 32 groups)")
+    c.range(head.foregroundIoU, 0...1, "model.head.foreground_iou")
+    c.range(head.backgroundIoU, 0...1, "model.head.background_iou")
+    c.range(head.minForegroundIoU, 0...1, "model.head.min_foreground_iou")
+    c.range(head.labelSmoothing, 0...1, "model.head.label_smoothing")
+    for (key, weight) in [
+      ("class_loss_weight", head.classLossWeight), ("objectness_loss_weight", head.objectnessLossWeight),
+      ("center_loss_weight", head.centerLossWeight), ("size_loss_weight", head.sizeLossWeight),
+    ] {
+      c.require(weight >= 0 && weight.isFinite, "model.head.\(key)", "must be 0 or more")
+    }
+    c.range(head.objectnessThreshold, 0...1, "model.head.objectness_threshold")
+    c.range(head.scoreThreshold, 0...1, "model.head.score_threshold")
+    c.range(head.topCandidates, 1...100_000, "model.head.top_candidates")
+    c.range(head.minBoxSize, 0...10_000, "model.head.min_box_size")
+    c.range(head.nmsThreshold, 0.01...1, "model.head.nms_threshold")
+    c.range(head.detectionsPerImage, 1...10_000, "model.head.detections_per_image")
+  }
+
   private func checkDenseHead(_ c: inout Checks, _ head: DenseHeadConfiguration, levels: [FeatureMapShape]) {
     let channels = levels.first?.channels ?? 0
     switch head {
+    case .yolov3(let y):
+      checkYOLOV3Head(&c, y, levels: levels)
     case .retinaNet(let r):
       groupNorm(&c, channels: channels, used: r.norm == .groupNorm, path: "model.head.norm")
       c.require(!r.normPerLevel || r.norm != nil, "model.head.norm_per_level", "needs a norm (model.head.norm), which is null")

@@ -36,7 +36,7 @@ import Torch
   static let presets = [
     "faster-rcnn_r50_fpn_1x_coco", "mask-rcnn_r50_fpn_1x_coco", "retinanet_r50_fpn_1x_coco", "cascade-rcnn_r50_fpn_1x_coco",
     "cascade-mask-rcnn_r50_fpn_1x_coco", "faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco",
-    "retinanet_r50_nasfpn_crop640-50e_coco", "tridentnet_r50-caffe_1x_coco",
+    "retinanet_r50_nasfpn_crop640-50e_coco", "tridentnet_r50-caffe_1x_coco", "yolov3_d53_8xb8-320-273e_coco",
   ]
   /// The presets with deformable convolutions (DCN v1 and DCNv2 in C3-C5).
   static let deformablePresets = ["faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco"]

@@ -29,6 +29,13 @@ import Torch
         trident.resNet = ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 8, outFeatures: features)
         trident.validRanges = [[0, 32], [16, 48], [32, -1]]
         return [("trident18", .trident(trident))]
+      case .darknet:
+        // With the dense heads (a two-stage detector on it would only repeat the ResNets' checks).
+        guard !twoStage else { return [] }
+        var darknet = Darknet.Configuration()
+        darknet.baseChannels = 4
+        darknet.outIndices = features.map { ResNetFeature.allCases.firstIndex(of: $0)! + 2 }
+        return [("darknet53-narrow", .darknet(darknet))]
       }
     }
   }
@@ -59,8 +66,19 @@ import Torch
       case .nasFPN:
         // Group norm: batch norm's statistics of P7's single pixel from one image are undefined.
         [("nas-fpn-gn", .nasFPN(NASFPNConfiguration(channels: 32, repeats: 2, norm: .groupNorm)), [.c3, .c4, .c5])]
+      case .yolov3:
+        // Equal channels on every level, so that the heads sharing their convolutions read it
+        // too; the RPN would, but its anchors per level are the RPN's business, not this neck's.
+        dense ? [("yolov3", .yolov3(yolov3Neck(channels: [32, 32, 32])), [.c3, .c4, .c5])] : []
       }
     }
+  }
+
+  /// A YOLOv3 neck with `channels` per level.
+  static func yolov3Neck(channels: [Int]) -> YOLOV3NeckConfiguration {
+    var c = YOLOV3NeckConfiguration()
+    c.channels = channels
+    return c
   }
 
   /// Each head: every RoI heads kind with every box-head kind (with and without a mask branch),
@@ -164,6 +182,10 @@ import Torch
         var f = FCOSHeadConfiguration()
         f.anchorSizes = strides
         c.head = .fcos(f)
+      case .yolov3:
+        var y = YOLOV3HeadConfiguration()
+        y.anchorSizes = strides.map { [[$0 * 2, $0 * 2], [$0 * 4, $0 * 3], [$0 * 3, $0 * 4]] }
+        c.head = .yolov3(y)
       }
     }
     return c
@@ -173,8 +195,9 @@ import Torch
     Torch.threadCount = 2
     let combinations = Self.combinations
     // 3 ResNets × (4 two-stage necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN with
-    // the C4 box head, + 4 dense necks × 2 heads), and TridentNet with no neck × 2 × 3 × 2.
-    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2 + 4 * 2) + 2 * 3 * 2)
+    // the C4 box head), TridentNet with no neck × 2 × 3 × 2, and 3 ResNets and the Darknet
+    // × 5 dense necks × 3 dense heads.
+    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2) + 2 * 3 * 2 + 4 * 5 * 3)
     let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
     let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
     let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)

@@ -253,4 +253,35 @@ import Testing
     }
     #expect(orphan.description.contains("'bbox_head.reg_convs.0.0.conv.weight' (level 0) is missing"))
   }
+
+  /// YOLOv3: Darknet, neck and head keep their names under new prefixes; each anchor of the
+  /// prediction gains a class output 0 after its objectness (zero weights, bias −1000).
+  @Test func yolov3NamesAndUnusedClass() throws {
+    // 3 anchors × (4 box + objectness + 2 classes) = 21 rows, numbered.
+    let state: [String: Tensor] = [
+      "backbone.conv1.conv.weight": Tensor.zeros([4, 3, 3, 3]),
+      "backbone.conv_res_block2.res1.conv2.bn.running_mean": Tensor.zeros([8]),
+      "neck.detect1.conv5.bn.weight": Tensor.zeros([4]),
+      "neck.conv1.conv.weight": Tensor.zeros([2, 4, 1, 1]),
+      "neck.detect2.conv1.bn.num_batches_tracked": Tensor.zeros([], dtype: .int64),
+      "bbox_head.convs_bridge.1.conv.weight": Tensor.zeros([8, 4, 3, 3]),
+      "bbox_head.convs_pred.1.weight": Self.numbered([21, 8, 1, 1]),
+      "bbox_head.convs_pred.1.bias": Self.numbered([21]),
+    ]
+    let out = try MMDetectionNames.converted(state, source: "yolo.pth")
+    #expect(
+      Set(out.keys) == [
+        "backbone.body.conv1.conv.weight", "backbone.body.conv_res_block2.res1.conv2.bn.running_mean",
+        "backbone.fpn.detect1.conv5.bn.weight", "backbone.fpn.conv1.conv.weight", "head.convs_bridge.1.conv.weight",
+        "head.convs_pred.1.weight", "head.convs_pred.1.bias",
+      ])
+    let u: Float = -1000
+    #expect(out["head.convs_pred.1.bias"]!.toArray(Float.self) == [0, 1, 2, 3, 4, u, 5, 6, 7, 8, 9, 10, 11, u, 12, 13, 14, 15, 16, 17, 18, u, 19, 20])
+    #expect(Self.rows(out["head.convs_pred.1.weight"]!) == [0, 1, 2, 3, 4, 0, 5, 6, 7, 8, 9, 10, 11, 0, 12, 13, 14, 15, 16, 17, 18, 0, 19, 20])
+
+    let bad = try #require(throws: WeightFileError.self) {
+      try MMDetectionNames.converted(["bbox_head.convs_pred.0.bias": Tensor.zeros([20])], source: "y.pth")
+    }
+    #expect(bad.description.contains("'bbox_head.convs_pred.0.bias'") && !bad.description.contains("\n"))
+  }
 }

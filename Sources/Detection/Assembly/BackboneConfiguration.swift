@@ -10,21 +10,25 @@ public enum BackboneConfiguration: Equatable, Sendable {
   /// TridentNet (Li et al. 2019): a ResNet whose last built stage runs as branches with shared
   /// weights and different dilations (a C4 backbone in the paper).
   case trident(TridentConfiguration)
+  /// Darknet-53 (Redmon and Farhadi 2018), YOLOv3's backbone, with mmdetection's names.
+  case darknet(Darknet.Configuration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
-    case resnet, trident
+    case resnet, trident, darknet
   }
 
   public var kind: Kind {
     switch self {
     case .resnet: .resnet
     case .trident: .trident
+    case .darknet: .darknet
     }
   }
 
   /// Channels and stride of each feature map handed to the neck, finest first.
   public var outputShapes: [FeatureMapShape] {
-    resNet?.outputShapes ?? []
+    if case .darknet(let c) = self { return c.outputShapes }
+    return resNet?.outputShapes ?? []
   }
 
   /// The ResNet settings, for parts that continue a ResNet (the C4 box head); nil otherwise.
@@ -32,7 +36,14 @@ public enum BackboneConfiguration: Equatable, Sendable {
     switch self {
     case .resnet(let c): c
     case .trident(let c): c.resNet
+    case .darknet: nil
     }
+  }
+
+  /// Darknet's settings (nil for other kinds).
+  public var darknet: Darknet.Configuration? {
+    if case .darknet(let c) = self { return c }
+    return nil
   }
 
   /// TridentNet's settings (nil for other kinds).
@@ -46,6 +57,7 @@ public enum BackboneConfiguration: Equatable, Sendable {
     switch self {
     case .resnet(let c): ResNet(c, generator: generator)
     case .trident(let c): ResNet(c.resNet, trident: c.branches, generator: generator)
+    case .darknet(let c): Darknet(c, generator: generator)
     }
   }
 }
@@ -55,6 +67,7 @@ extension BackboneConfiguration: Codable {
     switch try decoder.partKind(Kind.self, family: "backbone") {
     case .resnet: self = .resnet(try ResNet.Configuration(from: decoder))
     case .trident: self = .trident(try TridentConfiguration(from: decoder))
+    case .darknet: self = .darknet(try Darknet.Configuration(from: decoder))
     }
   }
 
@@ -62,6 +75,7 @@ extension BackboneConfiguration: Codable {
     switch self {
     case .resnet(let c): try encoder.encodePart(kind: kind, settings: c)
     case .trident(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .darknet(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }

@@ -10,10 +10,14 @@ public enum NeckConfiguration: Equatable, Sendable {
   /// NAS-FPN (Ghiasi et al. 2019): three backbone maps to five levels through stacked merging
   /// cells.
   case nasFPN(NASFPNConfiguration)
+  /// YOLOv3's neck (Redmon and Farhadi 2018): from the coarsest map down, detection blocks fed
+  /// with the upsampled coarser output, as mmdetection's `YOLOV3Neck`.
+  case yolov3(YOLOV3NeckConfiguration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case none, fpn
     case nasFPN = "nas_fpn"
+    case yolov3
   }
 
   public var kind: Kind {
@@ -21,6 +25,7 @@ public enum NeckConfiguration: Equatable, Sendable {
     case .none: .none
     case .fpn: .fpn
     case .nasFPN: .nasFPN
+    case .yolov3: .yolov3
     }
   }
 
@@ -31,6 +36,7 @@ public enum NeckConfiguration: Equatable, Sendable {
     case .none: false
     case .fpn(let c): c.checkpoint
     case .nasFPN(let c): c.checkpoint
+    case .yolov3(let c): c.checkpoint
     }
   }
 
@@ -50,6 +56,8 @@ public enum NeckConfiguration: Equatable, Sendable {
     case .nasFPN(let c):
       let finest = input.first?.stride ?? 8
       return [1, 2, 4, 8, 16].map { FeatureMapShape(channels: c.channels, stride: finest * $0) }
+    case .yolov3(let c):
+      return zip(input, c.outputChannels(input: input.map(\.channels))).map { FeatureMapShape(channels: $1, stride: $0.stride) }
     }
   }
 }
@@ -98,6 +106,7 @@ extension NeckConfiguration: Codable {
     case .none: self = .none
     case .fpn: self = .fpn(try FPNConfiguration(from: decoder))
     case .nasFPN: self = .nasFPN(try NASFPNConfiguration(from: decoder))
+    case .yolov3: self = .yolov3(try YOLOV3NeckConfiguration(from: decoder))
     }
   }
 
@@ -106,6 +115,7 @@ extension NeckConfiguration: Codable {
     case .none: try encoder.encodePart(kind: kind, settings: nil)
     case .fpn(let c): try encoder.encodePart(kind: kind, settings: c)
     case .nasFPN(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .yolov3(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }

@@ -14,16 +14,20 @@ public protocol DenseHead: Module {
 public enum DenseHeadConfiguration: Equatable, Sendable {
   case retinaNet(RetinaNetHeadConfiguration)
   case fcos(FCOSHeadConfiguration)
+  /// YOLOv3's head (Redmon and Farhadi 2018), as mmdetection's `YOLOV3Head`.
+  case yolov3(YOLOV3HeadConfiguration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case retinaNet = "retinanet"
     case fcos
+    case yolov3
   }
 
   public var kind: Kind {
     switch self {
     case .retinaNet: .retinaNet
     case .fcos: .fcos
+    case .yolov3: .yolov3
     }
   }
 
@@ -32,6 +36,7 @@ public enum DenseHeadConfiguration: Equatable, Sendable {
     switch self {
     case .retinaNet(let c): c.anchorSizes.count
     case .fcos(let c): c.anchorSizes.count
+    case .yolov3(let c): c.anchorSizes.count
     }
   }
 
@@ -40,6 +45,7 @@ public enum DenseHeadConfiguration: Equatable, Sendable {
     switch self {
     case .retinaNet(let c): c.scoreThreshold
     case .fcos(let c): c.scoreThreshold
+    case .yolov3(let c): c.scoreThreshold
     }
   }
 
@@ -47,13 +53,24 @@ public enum DenseHeadConfiguration: Equatable, Sendable {
     switch self {
     case .retinaNet(let c): c.detectionsPerImage
     case .fcos(let c): c.detectionsPerImage
+    case .yolov3(let c): c.detectionsPerImage
     }
   }
 
-  func make(channels: Int, classes: Int, generator: Generator) -> any DenseHead {
+  /// Whether the head reads every level with the same convolutions, so that the levels need
+  /// equal channels (RetinaNet, FCOS); YOLOv3 has convolutions per level.
+  public var sharesConvolutionsAcrossLevels: Bool {
+    if case .yolov3 = self { return false }
+    return true
+  }
+
+  /// The head for the neck's `levels` (finest first).
+  func make(levels: [FeatureMapShape], classes: Int, generator: Generator) -> any DenseHead {
+    let channels = levels[0].channels
     switch self {
-    case .retinaNet(let c): RetinaNetHead(configuration: c, channels: channels, classes: classes, generator: generator)
-    case .fcos(let c): FCOSHead(configuration: c, channels: channels, classes: classes, generator: generator)
+    case .retinaNet(let c): return RetinaNetHead(configuration: c, channels: channels, classes: classes, generator: generator)
+    case .fcos(let c): return FCOSHead(configuration: c, channels: channels, classes: classes, generator: generator)
+    case .yolov3(let c): return YOLOV3Head(configuration: c, levels: levels, classes: classes, generator: generator)
     }
   }
 }
@@ -63,6 +80,7 @@ extension DenseHeadConfiguration: Codable {
     switch try decoder.partKind(Kind.self, family: "dense head") {
     case .retinaNet: self = .retinaNet(try RetinaNetHeadConfiguration(from: decoder))
     case .fcos: self = .fcos(try FCOSHeadConfiguration(from: decoder))
+    case .yolov3: self = .yolov3(try YOLOV3HeadConfiguration(from: decoder))
     }
   }
 
@@ -70,6 +88,7 @@ extension DenseHeadConfiguration: Codable {
     switch self {
     case .retinaNet(let c): try encoder.encodePart(kind: kind, settings: c)
     case .fcos(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .yolov3(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }

@@ -27,7 +27,7 @@ public final class DenseDetector: Module, Detector {
     let g = Generator(seed: configuration.seed)
     generator = g
     backbone = FeatureExtractor(backbone: configuration.backbone, neck: configuration.neck, generator: g)
-    head = headConfiguration.make(channels: backbone.outputShapes[0].channels, classes: configuration.classes, generator: g)
+    head = headConfiguration.make(levels: backbone.outputShapes, classes: configuration.classes, generator: g)
     super.init()
   }
 

@@ -37,6 +37,11 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   /// (mmdetection's `*-caffe` models); images arrive in RGB and are flipped before `mean` and
   /// `std`, which are then in BGR order.
   public var channelOrder: ChannelOrder
+  /// Whether each size of `minSize` bounds both sides, so that the longer side becomes that
+  /// size (mmdetection's `Resize(scale=(s, s), keep_ratio=True)`, YOLOv3's square sizes; with
+  /// several sizes, its multi-scale training) and `maxSize` is not used; false: `minSize` is the
+  /// shorter side and `maxSize` limits the longer.
+  public var squareSizes: Bool
 
   /// The order of an image's colour channels.
   public enum ChannelOrder: String, ConfigChoice, Sendable {
@@ -54,8 +59,9 @@ public struct ImageTransform: Codable, Equatable, Sendable {
   public init(
     minSize: [Int] = [800], maxSize: Int = 1333, mean: [Double] = [0.485, 0.456, 0.406],
     std: [Double] = [0.229, 0.224, 0.225], sizeDivisible: Int = 32, fixedSize: Bool = false,
-    sizeRounding: SizeRounding = .floor, channelOrder: ChannelOrder = .rgb
+    sizeRounding: SizeRounding = .floor, channelOrder: ChannelOrder = .rgb, squareSizes: Bool = false
   ) {
+    self.squareSizes = squareSizes
     self.minSize = minSize
     self.maxSize = maxSize
     self.mean = mean
@@ -111,7 +117,8 @@ public struct ImageTransform: Codable, Equatable, Sendable {
 
   /// The size an image of `height`×`width` pixels is resized to for a shorter side of `shortSide`.
   public func resizedSize(height h: Int, width w: Int, shortSide: Int) -> (height: Int, width: Int) {
-    let scale = Swift.min(Double(shortSide) / Double(Swift.min(h, w)), Double(maxSize) / Double(Swift.max(h, w)))
+    let longSide = squareSizes ? shortSide : maxSize
+    let scale = Swift.min(Double(shortSide) / Double(Swift.min(h, w)), Double(longSide) / Double(Swift.max(h, w)))
     let size: (height: Int, width: Int)
     switch sizeRounding {
     case .floor: size = (Int(Double(h) * scale), Int(Double(w) * scale))
