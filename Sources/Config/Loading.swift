@@ -55,7 +55,10 @@ extension SimpleDetConfig {
       .weighted(iouThreshold: 0.5, votingThreshold: 0.8), .wbf(iouThreshold: 0.55),
     ]) { $0.kind.rawValue }
     return [
-      "model.backbone": try table([BackboneConfiguration.resnet(ResNet.Configuration()), .trident(TridentConfiguration())]) { $0.kind.rawValue },
+      "model.backbone": try table([
+        BackboneConfiguration.resnet(ResNet.Configuration()), .trident(TridentConfiguration()),
+        .efficientNet(EfficientNetConfiguration()),
+      ]) { $0.kind.rawValue },
       "model.neck": try table([NeckConfiguration.fpn(FPNConfiguration()), .none, .nasFPN(NASFPNConfiguration())]) {
         $0.kind.rawValue
       },

@@ -114,6 +114,7 @@ extension SimpleDetConfig {
 
   private func checkBackbone(_ c: inout Checks) {
     let detector = model.detector
+    if let efficientNet = detector.backbone.efficientNet { checkEfficientNet(&c, efficientNet) }
     guard let backbone = detector.backbone.resNet else { return }
     c.require([18, 34, 50, 101, 152].contains(backbone.depth), "model.backbone.depth", "must be 18, 34, 50, 101 or 152")
     c.range(backbone.baseChannels, 8...1024, "model.backbone.base_channels")
@@ -157,6 +158,24 @@ extension SimpleDetConfig {
     c.require(
       backbone.dcn == .none || !branching, "model.backbone.dcn_stages",
       "the trident stage's 3x3 convolutions are TridentNet's dilated ones, so it cannot also be deformable: leave it out of dcn_stages")
+  }
+
+  private func checkEfficientNet(_ c: inout Checks, _ net: EfficientNetConfiguration) {
+    c.require(
+      net.norm == .batchNorm || net.norm == .frozenBatchNorm, "model.backbone.norm",
+      "efficientnet takes BN or FrozenBN (its 16-, 24- and 40-channel stages do not split into 32 groups; its activations are SiLU, not IABN's leaky ReLU), got \(net.norm.rawValue)")
+    if let epsilon = net.normEpsilon { c.require(epsilon > 0 && epsilon < 1, "model.backbone.norm_epsilon", "must be above 0 and below 1, got \(epsilon)") }
+    if let momentum = net.normMomentum { c.range(momentum, 0...1, "model.backbone.norm_momentum") }
+    c.range(net.frozenStages, 0...8, "model.backbone.frozen_stages")
+    c.require(
+      net.stochasticDepth >= 0 && net.stochasticDepth < 1, "model.backbone.stochastic_depth",
+      "must be at least 0 and below 1, got \(net.stochasticDepth)")
+    if let width = net.widthMultiplier { c.range(width, 0.05...8, "model.backbone.width_multiplier") }
+    if let depth = net.depthMultiplier { c.range(depth, 0.05...8, "model.backbone.depth_multiplier") }
+    let stages = net.outFeatures.map(\.rawValue)
+    c.require(
+      !stages.isEmpty && stages == stages.sorted() && Set(stages).count == stages.count, "model.backbone.out_features",
+      "needs stage outputs (c2 to c5) in increasing order, each once")
   }
 
   private func checkDenseHead(_ c: inout Checks, _ head: DenseHeadConfiguration, levels: [FeatureMapShape]) {

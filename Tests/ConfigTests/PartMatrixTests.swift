@@ -14,7 +14,9 @@ import Torch
   /// Narrow examples of each backbone kind, with the stage outputs a neck may take. TridentNet's
   /// branching backbone hands on one map to two-stage heads without a neck (its C4 layout; the
   /// config check refuses the rest).
-  static func backbones(_ features: [ResNetFeature], neck: NeckConfiguration, twoStage: Bool) -> [(String, BackboneConfiguration)] {
+  static func backbones(_ features: [ResNetFeature], neck: NeckConfiguration, twoStage: Bool, resNetBoxHead: Bool = false)
+    -> [(String, BackboneConfiguration)]
+  {
     BackboneConfiguration.Kind.allCases.flatMap { kind -> [(String, BackboneConfiguration)] in
       switch kind {
       case .resnet:
@@ -29,8 +31,21 @@ import Torch
         trident.resNet = ResNet.Configuration(depth: 18, norm: .batchNorm, frozenStages: 0, baseChannels: 8, outFeatures: features)
         trident.validRanges = [[0, 32], [16, 48], [32, -1]]
         return [("trident18", .trident(trident))]
+      case .efficientNet:
+        // The C4 box head continues a ResNet (the config check refuses it on an EfficientNet).
+        guard !resNetBoxHead else { return [] }
+        return [("efficientnet-narrow", .efficientNet(narrowEfficientNet(features)))]
       }
     }
+  }
+
+  /// A B0 at a quarter of its width and one block per stage, with stochastic depth.
+  static func narrowEfficientNet(_ features: [ResNetFeature]) -> EfficientNetConfiguration {
+    var c = EfficientNetConfiguration(outFeatures: features)
+    c.widthMultiplier = 0.25
+    c.depthMultiplier = 0.25
+    c.stochasticDepth = 0.5
+    return c
   }
 
   /// A ResNet-18 with modulated deformable convolutions in stages 3 to 5.
@@ -104,7 +119,9 @@ import Torch
           if case .nasFPN = neck { return [] }
           features.removeAll { $0 == .c5 }
         }
-        return backbones(features, neck: neck, twoStage: !isDense).map { backboneName, backbone in
+        var resNetBoxHead = false
+        if case .twoStage(_, .resNetStage, _) = head { resNetBoxHead = true }
+        return backbones(features, neck: neck, twoStage: !isDense, resNetBoxHead: resNetBoxHead).map { backboneName, backbone in
           ("\(backboneName) + \(neckName) + \(head)", configuration(backbone: backbone, neck: neck, head: head))
         }
       }
@@ -173,8 +190,9 @@ import Torch
     Torch.threadCount = 2
     let combinations = Self.combinations
     // 3 ResNets × (4 two-stage necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN with
-    // the C4 box head, + 4 dense necks × 2 heads), and TridentNet with no neck × 2 × 3 × 2.
-    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2 + 4 * 2) + 2 * 3 * 2)
+    // the C4 box head, + 4 dense necks × 2 heads), TridentNet with no neck × 2 × 3 × 2, and the
+    // EfficientNet as the ResNets less the C4 box head.
+    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2 + 4 * 2) + 2 * 3 * 2 + (4 * 2 * 2 * 2 + 4 * 2))
     let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
     let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
     let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)

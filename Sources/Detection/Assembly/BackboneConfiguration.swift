@@ -10,21 +10,26 @@ public enum BackboneConfiguration: Equatable, Sendable {
   /// TridentNet (Li et al. 2019): a ResNet whose last built stage runs as branches with shared
   /// weights and different dilations (a C4 backbone in the paper).
   case trident(TridentConfiguration)
+  /// EfficientNet B0–B7 (Tan and Le 2019; torchvision's names, so ImageNet weights load).
+  case efficientNet(EfficientNetConfiguration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case resnet, trident
+    case efficientNet = "efficientnet"
   }
 
   public var kind: Kind {
     switch self {
     case .resnet: .resnet
     case .trident: .trident
+    case .efficientNet: .efficientNet
     }
   }
 
   /// Channels and stride of each feature map handed to the neck, finest first.
   public var outputShapes: [FeatureMapShape] {
-    resNet?.outputShapes ?? []
+    if case .efficientNet(let c) = self { return c.outputShapes }
+    return resNet?.outputShapes ?? []
   }
 
   /// The ResNet settings, for parts that continue a ResNet (the C4 box head); nil otherwise.
@@ -32,7 +37,14 @@ public enum BackboneConfiguration: Equatable, Sendable {
     switch self {
     case .resnet(let c): c
     case .trident(let c): c.resNet
+    case .efficientNet: nil
     }
+  }
+
+  /// EfficientNet's settings (nil for other kinds).
+  public var efficientNet: EfficientNetConfiguration? {
+    if case .efficientNet(let c) = self { return c }
+    return nil
   }
 
   /// TridentNet's settings (nil for other kinds).
@@ -46,6 +58,7 @@ public enum BackboneConfiguration: Equatable, Sendable {
     switch self {
     case .resnet(let c): ResNet(c, generator: generator)
     case .trident(let c): ResNet(c.resNet, trident: c.branches, generator: generator)
+    case .efficientNet(let c): EfficientNet(c, generator: generator)
     }
   }
 }
@@ -55,6 +68,7 @@ extension BackboneConfiguration: Codable {
     switch try decoder.partKind(Kind.self, family: "backbone") {
     case .resnet: self = .resnet(try ResNet.Configuration(from: decoder))
     case .trident: self = .trident(try TridentConfiguration(from: decoder))
+    case .efficientNet: self = .efficientNet(try EfficientNetConfiguration(from: decoder))
     }
   }
 
@@ -62,6 +76,7 @@ extension BackboneConfiguration: Codable {
     switch self {
     case .resnet(let c): try encoder.encodePart(kind: kind, settings: c)
     case .trident(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .efficientNet(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }
