@@ -59,7 +59,9 @@ extension SimpleDetConfig {
         BackboneConfiguration.resnet(ResNet.Configuration()), .trident(TridentConfiguration()),
         .efficientNet(EfficientNetConfiguration()),
       ]) { $0.kind.rawValue },
-      "model.neck": try table([NeckConfiguration.fpn(FPNConfiguration()), .none, .nasFPN(NASFPNConfiguration())]) {
+      "model.neck": try table([
+        NeckConfiguration.fpn(FPNConfiguration()), .none, .nasFPN(NASFPNConfiguration()), .biFPN(BiFPNConfiguration()),
+      ]) {
         $0.kind.rawValue
       },
       "model.rpn": ["": try ConfigTree.encoding(RPNConfiguration())],

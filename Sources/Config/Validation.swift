@@ -94,6 +94,22 @@ extension SimpleDetConfig {
         detector.transform.sizeDivisible % coarsest == 0, "model.transform.size_divisible",
         "neck kind nas_fpn halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
     }
+    if case .biFPN(let bifpn) = detector.neck {
+      c.range(bifpn.channels, 1...4096, "model.neck.channels")
+      c.range(bifpn.repeats, 1...64, "model.neck.repeats")
+      c.require(bifpn.fusionEpsilon > 0, "model.neck.fusion_epsilon", "must be above 0 (it keeps the fusion's divisor away from 0), got \(bifpn.fusionEpsilon)")
+      groupNorm(&c, channels: bifpn.channels, used: bifpn.norm == .groupNorm, path: "model.neck.norm")
+      let strides = detector.backbone.outputShapes.map(\.stride)
+      c.require(
+        strides.count == 3 && strides[1] == 2 * strides[0] && strides[2] == 2 * strides[1], "model.backbone.out_features",
+        "neck kind bifpn reads three consecutive stage outputs (e.g. [c3, c4, c5]), got \(strides.count) at strides \(strides)")
+      // P7 is the finest level's stride × 16: padded images must divide by it for the levels to
+      // halve exactly.
+      let coarsest = (strides.first ?? 8) * 16
+      c.require(
+        detector.transform.sizeDivisible % coarsest == 0, "model.transform.size_divisible",
+        "neck kind bifpn halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
+    }
     // The heads share their convolutions across levels, so every map they read has one width.
     let levels = detector.neckOutputs
     c.require(

@@ -74,6 +74,9 @@ import Torch
       case .nasFPN:
         // Group norm: batch norm's statistics of P7's single pixel from one image are undefined.
         [("nas-fpn-gn", .nasFPN(NASFPNConfiguration(channels: 32, repeats: 2, norm: .groupNorm)), [.c3, .c4, .c5])]
+      case .biFPN:
+        // Group norm, as NAS-FPN's: P7 is a single pixel.
+        [("bifpn-gn", .biFPN(BiFPNConfiguration(channels: 32, repeats: 2, norm: .groupNorm)), [.c3, .c4, .c5])]
       }
     }
   }
@@ -117,6 +120,7 @@ import Torch
         if case .twoStage(_, .resNetStage, _) = head {
           // NAS-FPN needs C3-C5, which a C4 layout does not give (the config check says so).
           if case .nasFPN = neck { return [] }
+          if case .biFPN = neck { return [] }
           features.removeAll { $0 == .c5 }
         }
         var resNetBoxHead = false
@@ -135,6 +139,7 @@ import Torch
     c.neck = neck
     c.transform = ImageTransform(minSize: [64], maxSize: 64)
     if case .nasFPN = neck { c.transform.sizeDivisible = 128 }
+    if case .biFPN = neck { c.transform.sizeDivisible = 128 }
     let strides = c.neckOutputs.map { Double($0.stride) }
     switch head {
     case .twoStage(let roiKind, let box, let mask):
@@ -189,10 +194,10 @@ import Torch
   @Test func everyCombinationIsValidTrainsAndDetects() throws {
     Torch.threadCount = 2
     let combinations = Self.combinations
-    // 3 ResNets × (4 two-stage necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN with
-    // the C4 box head, + 4 dense necks × 2 heads), TridentNet with no neck × 2 × 3 × 2, and the
-    // EfficientNet as the ResNets less the C4 box head.
-    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2 + 4 * 2) + 2 * 3 * 2 + (4 * 2 * 2 * 2 + 4 * 2))
+    // 3 ResNets × (5 two-stage necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN and
+    // BiFPN with the C4 box head, + 5 dense necks × 2 heads), TridentNet with no neck × 2 × 3 × 2,
+    // and the EfficientNet as the ResNets less the C4 box head.
+    #expect(combinations.count == 3 * (5 * 2 * 3 * 2 - 2 * 2 * 2 + 5 * 2) + 2 * 3 * 2 + (5 * 2 * 2 * 2 + 5 * 2))
     let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
     let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
     let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)

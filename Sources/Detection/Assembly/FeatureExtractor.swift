@@ -5,7 +5,7 @@ import Torch
 /// `BackboneWithFPN` (a detector holds it as `backbone`), so torchvision's state dicts load.
 public final class FeatureExtractor: Module {
   public let body: any FeatureBody
-  /// The neck (an FPN or NAS-FPN); nil when the neck is `none`.
+  /// The neck (an FPN, NAS-FPN or BiFPN); nil when the neck is `none`.
   public let fpn: (any Neck)?
   /// Channels and stride of each output map, finest first.
   public let outputShapes: [FeatureMapShape]
@@ -27,6 +27,8 @@ public final class FeatureExtractor: Module {
         extraInput: c.extraInput, reluBeforeP7: c.reluBeforeP7, generator: generator)
     case .nasFPN(let c):
       fpn = NASFPN(inputChannels: inputs.map(\.channels), configuration: c, generator: generator)
+    case .biFPN(let c):
+      fpn = BiFPN(inputChannels: inputs.map(\.channels), configuration: c, generator: generator)
     }
     outputShapes = neck.outputShapes(input: inputs)
     poolableLevels = inputs.count

@@ -10,10 +10,14 @@ public enum NeckConfiguration: Equatable, Sendable {
   /// NAS-FPN (Ghiasi et al. 2019): three backbone maps to five levels through stacked merging
   /// cells.
   case nasFPN(NASFPNConfiguration)
+  /// BiFPN (Tan et al. 2020, EfficientDet): three backbone maps to five levels through stacked
+  /// bidirectional layers with fast normalised fusion.
+  case biFPN(BiFPNConfiguration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case none, fpn
     case nasFPN = "nas_fpn"
+    case biFPN = "bifpn"
   }
 
   public var kind: Kind {
@@ -21,6 +25,7 @@ public enum NeckConfiguration: Equatable, Sendable {
     case .none: .none
     case .fpn: .fpn
     case .nasFPN: .nasFPN
+    case .biFPN: .biFPN
     }
   }
 
@@ -31,6 +36,7 @@ public enum NeckConfiguration: Equatable, Sendable {
     case .none: false
     case .fpn(let c): c.checkpoint
     case .nasFPN(let c): c.checkpoint
+    case .biFPN(let c): c.checkpoint
     }
   }
 
@@ -48,6 +54,9 @@ public enum NeckConfiguration: Equatable, Sendable {
         return levels + [2, 4].map { FeatureMapShape(channels: c.channels, stride: coarsest * $0) }
       }
     case .nasFPN(let c):
+      let finest = input.first?.stride ?? 8
+      return [1, 2, 4, 8, 16].map { FeatureMapShape(channels: c.channels, stride: finest * $0) }
+    case .biFPN(let c):
       let finest = input.first?.stride ?? 8
       return [1, 2, 4, 8, 16].map { FeatureMapShape(channels: c.channels, stride: finest * $0) }
     }
@@ -98,6 +107,7 @@ extension NeckConfiguration: Codable {
     case .none: self = .none
     case .fpn: self = .fpn(try FPNConfiguration(from: decoder))
     case .nasFPN: self = .nasFPN(try NASFPNConfiguration(from: decoder))
+    case .biFPN: self = .biFPN(try BiFPNConfiguration(from: decoder))
     }
   }
 
@@ -106,6 +116,7 @@ extension NeckConfiguration: Codable {
     case .none: try encoder.encodePart(kind: kind, settings: nil)
     case .fpn(let c): try encoder.encodePart(kind: kind, settings: c)
     case .nasFPN(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .biFPN(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }
