@@ -34,7 +34,8 @@ import Torch
 /// class-agnostic (4 rows, `reg_class_agnostic=True`), as SimpleDet's cascade predictors are, and
 /// is kept as it is; its `fc_cls` and the stage's mask logits are treated as above.
 ///
-/// NAS-FPN RetinaNet's neck and `RetinaSepBNHead`: see MMDetectionNames+NASFPN.swift.
+/// NAS-FPN RetinaNet's neck and `RetinaSepBNHead`: see MMDetectionNames+NASFPN.swift; the
+/// EfficientNet backbone and the FPN's batch norms: MMDetectionNames+EfficientNet.swift.
 ///
 /// Batch-norm counters (`num_batches_tracked`) are dropped, as torchvision's loader ignores them.
 /// Any other name is an error, as is a shape that contradicts the others (a class-agnostic box
@@ -50,16 +51,20 @@ public enum MMDetectionNames {
     }
     let lateralCount = Set(tensors.keys.compactMap { index(in: $0, after: "neck.lateral_convs.") }).count
     let nasFPN = holdsNASFPN(tensors)  // see MMDetectionNames+NASFPN.swift
+    let efficientNetBlocks = efficientNetBlocks(tensors)  // see MMDetectionNames+EfficientNet.swift
 
     var out: [String: Tensor] = [:]
     for name in tensors.keys.sorted() {
       let tensor = tensors[name]!
       if name.hasSuffix(".num_batches_tracked") || name.hasPrefix("data_preprocessor.") { continue }
       if try isSharedConvolutionCopy(name, tensor, in: tensors, fail: fail) { continue }
-      guard let target = try nasFPNName(for: name, nasFPN: nasFPN) ?? self.name(for: name, lateralCount: lateralCount, fail: fail) else {
+      let target =
+        try nasFPNName(for: name, nasFPN: nasFPN) ?? efficientNetName(for: name, blocks: efficientNetBlocks, tensors: tensors)
+        ?? fpnNormName(for: name, lateralCount: lateralCount) ?? self.name(for: name, lateralCount: lateralCount, fail: fail)
+      guard let target else {
         throw fail(
           name,
-          "not a name this importer knows (ResNet + FPN Faster R-CNN, Mask R-CNN, RetinaNet or Cascade (Mask) R-CNN, or NAS-FPN RetinaNet, of mmdetection 3.x)")
+          "not a name this importer knows (ResNet + FPN Faster R-CNN, Mask R-CNN, RetinaNet or Cascade (Mask) R-CNN, NAS-FPN RetinaNet, or EfficientNet RetinaNet, of mmdetection 3.x)")
       }
       guard out.updateValue(try value(of: name, tensor, in: tensors, fail: fail), forKey: target) == nil else {
         throw fail(name, "maps to '\(target)', which another tensor already gave")

@@ -38,6 +38,9 @@ import Torch
     "cascade-mask-rcnn_r50_fpn_1x_coco", "faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco",
     "retinanet_r50_nasfpn_crop640-50e_coco", "tridentnet_r50-caffe_1x_coco",
   ]
+  /// EfficientNet-B3 RetinaNet (mmpretrain's EfficientNet with SAME padding, FPN with batch norms,
+  /// RetinaSepBNHead), checked by a test of its own so that it runs alone.
+  static let efficientNetPreset = "retinanet_effb3_fpn_8xb4-crop896-1x_coco"
   /// The presets with deformable convolutions (DCN v1 and DCNv2 in C3-C5).
   static let deformablePresets = ["faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco"]
 
@@ -131,7 +134,7 @@ import Torch
 
   @Test func everyMMDetPresetHasAFixture() throws {
     let files = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("configs/mmdet").path)
-    #expect(Set(files.map { ($0 as NSString).deletingPathExtension }) == Set(Self.presets))
+    #expect(Set(files.map { ($0 as NSString).deletingPathExtension }) == Set(Self.presets + [Self.efficientNetPreset]))
   }
 
   /// The preset's weights rebuilt under mmdetection's names and converted by
@@ -152,6 +155,16 @@ import Torch
 
   @Test(arguments: presets)
   func importedWeightsGiveMMDetectionsDetections(_ preset: String) throws {
+    try Self.checkDetections(preset)
+  }
+
+  @Test func efficientNetRetinaNetGivesMMDetectionsDetections() throws {
+    try Self.checkDetections(Self.efficientNetPreset)
+  }
+
+  /// `predict` with the preset and its imported weights finds mmdetection's top 50 detections
+  /// (and its large boxes and soft-NMS detections where the fixture has them).
+  static func checkDetections(_ preset: String) throws {
     let folder = try ScratchFolder()
     let imported = try Self.importedWeights(preset, in: folder)
     let config = Self.configs.appendingPathComponent("\(preset).yaml")

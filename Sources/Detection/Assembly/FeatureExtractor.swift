@@ -24,7 +24,8 @@ public final class FeatureExtractor: Module {
     case .fpn(let c):
       fpn = FeaturePyramidNetwork(
         inputChannels: inputs.map(\.channels), outputChannels: c.channels, extra: c.extraLevels, norm: c.norm,
-        extraInput: c.extraInput, reluBeforeP7: c.reluBeforeP7, generator: generator)
+        extraInput: c.extraInput, reluBeforeP7: c.reluBeforeP7, lateralNorm: c.lateralNorm, extraNorm: c.extraNorm,
+        generator: generator)
     case .nasFPN(let c):
       fpn = NASFPN(inputChannels: inputs.map(\.channels), configuration: c, generator: generator)
     case .biFPN(let c):

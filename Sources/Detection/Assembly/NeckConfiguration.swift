@@ -76,6 +76,12 @@ public struct FPNConfiguration: Codable, Equatable, Sendable {
   public var extraInput = ExtraLevelsInput.p5
   /// `p6p7` only: P7 from relu(P6) (torchvision) or from P6 (mmdetection's RetinaNet).
   public var reluBeforeP7 = true
+  /// Whether the lateral 1×1 convolutions get `norm` too; false is mmdetection's
+  /// `no_norm_on_lateral`.
+  public var lateralNorm = true
+  /// `p6p7` only: whether P6 and P7 get `norm` after their convolutions (mmdetection's FPN with a
+  /// `norm_cfg`; torchvision's have none).
+  public var extraNorm = false
   /// Activation checkpointing in training: keep only the pyramid's inputs and recompute it in
   /// backward.
   public var checkpoint = false
