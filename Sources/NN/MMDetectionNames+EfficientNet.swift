@@ -79,7 +79,9 @@ extension MMDetectionNames {
   /// `neck.fpn_convs.i.bn.*`); nil for other names.
   static func fpnNormName(for name: String, lateralCount: Int) -> String? {
     let parts = name.split(separator: ".").map(String.init)
-    guard parts.count == 5, parts[0] == "neck", parts[3] == "bn", let i = Int(parts[2]), normLeaves.contains(parts[4]) else {
+    // Without lateral convolutions there is no FPN to place them in.
+    guard lateralCount > 0, parts.count == 5, parts[0] == "neck", parts[3] == "bn", let i = Int(parts[2]), normLeaves.contains(parts[4])
+    else {
       return nil
     }
     switch parts[1] {

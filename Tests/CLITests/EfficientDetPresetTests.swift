@@ -18,8 +18,8 @@ import Testing
     #expect(result.status == 0, "\(result.errors)")
     #expect(folder.exists("run/model_final.safetensors") && folder.exists("run/eval.json"))
     let metrics = try String(contentsOf: folder.path("run/metrics.jsonl"), encoding: .utf8)
-    let steps = metrics.split(separator: "\n").filter { $0.contains("\"loss_classifier\"") || $0.contains("\"classification\"") }
-    #expect(!steps.isEmpty, "\(metrics)")
+    let steps = metrics.split(separator: "\n").filter { $0.contains("\"loss_classification\"") && $0.contains("\"loss_bbox_regression\"") }
+    #expect(steps.count == 3, "\(metrics)")
     let resolved = try String(contentsOf: folder.path("run/config.yaml"), encoding: .utf8)
     #expect(resolved.contains("kind: efficientnet") && resolved.contains("kind: bifpn"))
   }

@@ -177,6 +177,7 @@ import Torch
     try #require(result.status == 0, "\(result.errors)")
     let ours = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("out/predictions.json")))
     let (boxes, masks) = Self.matches(theirs, in: ours)
+    print("\(preset): \(boxes) of mmdetection's top \(theirs.count) detections found")
     #expect(theirs.count == 50)
     #expect(boxes >= 49, "\(preset): \(boxes) of mmdetection's top \(theirs.count) detections found")
     if theirs.first?.mask != nil {
@@ -191,6 +192,7 @@ import Torch
       try #require(many.status == 0, "\(many.errors)")
       let oursMany = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("many/predictions.json")))
       let (found, _) = Self.matches(theirLarge, in: oursMany)
+      print("\(preset): \(found) of mmdetection's \(theirLarge.count) largest boxes found")
       #expect(theirLarge.count == 50)
       #expect(found >= 49, "\(preset): \(found) of mmdetection's \(theirLarge.count) largest boxes (P6, P7) found")
     }
