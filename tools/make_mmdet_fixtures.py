@@ -6,9 +6,12 @@ For each of mmdetection 3.3.0's `faster-rcnn_r50_fpn_1x_coco`, `mask-rcnn_r50_fp
 `faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco` (DCN v1 in C3-C5),
 `faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco` (DCNv2 in C3-C5),
 `retinanet_r50_nasfpn_crop640-50e_coco` (NAS-FPN, 7 stacks with BN; RetinaSepBNHead),
-`tridentnet_r50-caffe_1x_coco` (caffe-style ResNet-50-C4 with TridentResNet's C4 stage) and
+`tridentnet_r50-caffe_1x_coco` (caffe-style ResNet-50-C4 with TridentResNet's C4 stage),
 `yolov3_d53_8xb8-320-273e_coco` (the full Darknet-53, YOLOV3Neck and YOLOV3Head; RGB input over
-255, mean 0; its prediction `convs_pred` given a unit spread, see `build`)
+255, mean 0; its prediction `convs_pred` given a unit spread, see `build`) and
+`retinanet_effb3_fpn_8xb4-crop896-1x_coco` (mmpretrain's EfficientNet-B3 with SAME padding and
+batch norm ε 1e-3, its SyncBN run as BN; FPN with BN after the output and extra convolutions;
+RetinaSepBNHead)
 (its own bundled configs, `mmdet/.mim/configs/...`), the model is
 built with random initialisation (`init_weights()` without the ImageNet checkpoint), given weights
 that the Swift test rebuilds without a weight file, and batch-norm statistics calibrated on the
@@ -263,6 +266,7 @@ MODELS = {
     "retinanet_r50_nasfpn_crop640-50e_coco": "nas_fpn/retinanet_r50_nasfpn_crop640-50e_coco.py",
     "tridentnet_r50-caffe_1x_coco": "tridentnet/tridentnet_r50-caffe_1x_coco.py",
     "yolov3_d53_8xb8-320-273e_coco": "yolo/yolov3_d53_8xb8-320-273e_coco.py",
+    "retinanet_effb3_fpn_8xb4-crop896-1x_coco": "efficientnet/retinanet_effb3_fpn_8xb4-crop896-1x_coco.py",
 }
 # mmdetection zero-initialises every deformable convolution's offset predictor (`conv_offset`),
 # which would make the DCN models ordinary (DCNv2: every mask 0.5) and leave the offsets untested.
@@ -394,6 +398,10 @@ def rebuilt(shape, mean, std, k):
 def config(name, score_zero=True):
     cfg = Config.fromfile(os.path.join(CONFIGS, MODELS[name]))
     cfg.model.backbone.init_cfg = None
+    if cfg.model.backbone.get("norm_cfg", {}).get("type") == "SyncBN":
+        # EfficientNet-B3 RetinaNet trains with SyncBN, which at inference is a batch norm; the
+        # plain one runs without a process group and is what `calibrate` hooks.
+        cfg.model.backbone.norm_cfg.type = "BN"
     if cfg.model.get("roi_head", {}).get("shared_head") is not None:
         cfg.model.roi_head.shared_head.init_cfg = None  # C4 models: stage 5 in the R-CNN head
     if score_zero:

@@ -57,9 +57,11 @@ extension SimpleDetConfig {
     return [
       "model.backbone": try table([
         BackboneConfiguration.resnet(ResNet.Configuration()), .trident(TridentConfiguration()), .darknet(Darknet.Configuration()),
+        .efficientNet(EfficientNetConfiguration()),
       ]) { $0.kind.rawValue },
       "model.neck": try table([
         NeckConfiguration.fpn(FPNConfiguration()), .none, .nasFPN(NASFPNConfiguration()), .yolov3(YOLOV3NeckConfiguration()),
+        .biFPN(BiFPNConfiguration()),
       ]) {
         $0.kind.rawValue
       },

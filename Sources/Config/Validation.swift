@@ -95,6 +95,22 @@ extension SimpleDetConfig {
         "neck kind nas_fpn halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
     }
     if case .yolov3(let yolo) = detector.neck { checkYOLOV3Neck(&c, yolo) }
+    if case .biFPN(let bifpn) = detector.neck {
+      c.range(bifpn.channels, 1...4096, "model.neck.channels")
+      c.range(bifpn.repeats, 1...64, "model.neck.repeats")
+      c.require(bifpn.fusionEpsilon > 0, "model.neck.fusion_epsilon", "must be above 0 (it keeps the fusion's divisor away from 0), got \(bifpn.fusionEpsilon)")
+      groupNorm(&c, channels: bifpn.channels, used: bifpn.norm == .groupNorm, path: "model.neck.norm")
+      let strides = detector.backbone.outputShapes.map(\.stride)
+      c.require(
+        strides.count == 3 && strides[1] == 2 * strides[0] && strides[2] == 2 * strides[1], "model.backbone.out_features",
+        "neck kind bifpn reads three consecutive stage outputs (e.g. [c3, c4, c5]), got \(strides.count) at strides \(strides)")
+      // P7 is the finest level's stride × 16: padded images must divide by it for the levels to
+      // halve exactly.
+      let coarsest = (strides.first ?? 8) * 16
+      c.require(
+        detector.transform.sizeDivisible % coarsest == 0, "model.transform.size_divisible",
+        "neck kind bifpn halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
+    }
     // Most heads share their convolutions across levels, so every map they read has one width.
     let levels = detector.neckOutputs
     c.require(
@@ -117,6 +133,7 @@ extension SimpleDetConfig {
   private func checkBackbone(_ c: inout Checks) {
     let detector = model.detector
     if let darknet = detector.backbone.darknet { checkDarknet(&c, darknet) }
+    if let efficientNet = detector.backbone.efficientNet { checkEfficientNet(&c, efficientNet) }
     guard let backbone = detector.backbone.resNet else { return }
     c.require([18, 34, 50, 101, 152].contains(backbone.depth), "model.backbone.depth", "must be 18, 34, 50, 101 or 152")
     c.range(backbone.baseChannels, 8...1024, "model.backbone.base_channels")
@@ -228,6 +245,24 @@ extension SimpleDetConfig {
     c.range(head.minBoxSize, 0...10_000, "model.head.min_box_size")
     c.range(head.nmsThreshold, 0.01...1, "model.head.nms_threshold")
     c.range(head.detectionsPerImage, 1...10_000, "model.head.detections_per_image")
+  }
+
+  private func checkEfficientNet(_ c: inout Checks, _ net: EfficientNetConfiguration) {
+    c.require(
+      net.norm == .batchNorm || net.norm == .frozenBatchNorm, "model.backbone.norm",
+      "efficientnet takes BN or FrozenBN (its 16-, 24- and 40-channel stages do not split into 32 groups; its activations are SiLU, not IABN's leaky ReLU), got \(net.norm.rawValue)")
+    if let epsilon = net.normEpsilon { c.require(epsilon > 0 && epsilon < 1, "model.backbone.norm_epsilon", "must be above 0 and below 1, got \(epsilon)") }
+    if let momentum = net.normMomentum { c.range(momentum, 0...1, "model.backbone.norm_momentum") }
+    c.range(net.frozenStages, 0...8, "model.backbone.frozen_stages")
+    c.require(
+      net.stochasticDepth >= 0 && net.stochasticDepth < 1, "model.backbone.stochastic_depth",
+      "must be at least 0 and below 1, got \(net.stochasticDepth)")
+    if let width = net.widthMultiplier { c.range(width, 0.05...8, "model.backbone.width_multiplier") }
+    if let depth = net.depthMultiplier { c.range(depth, 0.05...8, "model.backbone.depth_multiplier") }
+    let stages = net.outFeatures.map(\.rawValue)
+    c.require(
+      !stages.isEmpty && stages == stages.sorted() && Set(stages).count == stages.count, "model.backbone.out_features",
+      "needs stage outputs (c2 to c5) in increasing order, each once")
   }
 
   private func checkDenseHead(_ c: inout Checks, _ head: DenseHeadConfiguration, levels: [FeatureMapShape]) {

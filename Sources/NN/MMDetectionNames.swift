@@ -35,7 +35,8 @@ import Torch
 /// is kept as it is; its `fc_cls` and the stage's mask logits are treated as above.
 ///
 /// NAS-FPN RetinaNet's neck and `RetinaSepBNHead`: see MMDetectionNames+NASFPN.swift; YOLOv3's
-/// Darknet, neck and head: MMDetectionNames+YOLOV3.swift.
+/// Darknet, neck and head: MMDetectionNames+YOLOV3.swift; the EfficientNet backbone and the FPN's
+/// batch norms: MMDetectionNames+EfficientNet.swift.
 ///
 /// Batch-norm counters (`num_batches_tracked`) are dropped, as torchvision's loader ignores them.
 /// Any other name is an error, as is a shape that contradicts the others (a class-agnostic box
@@ -52,6 +53,7 @@ public enum MMDetectionNames {
     let lateralCount = Set(tensors.keys.compactMap { index(in: $0, after: "neck.lateral_convs.") }).count
     let nasFPN = holdsNASFPN(tensors)  // see MMDetectionNames+NASFPN.swift
     let yolov3Neck = holdsYOLOV3Neck(tensors)  // see MMDetectionNames+YOLOV3.swift
+    let efficientNetBlocks = efficientNetBlocks(tensors)  // see MMDetectionNames+EfficientNet.swift
 
     var out: [String: Tensor] = [:]
     for name in tensors.keys.sorted() {
@@ -60,11 +62,12 @@ public enum MMDetectionNames {
       if try isSharedConvolutionCopy(name, tensor, in: tensors, fail: fail) { continue }
       let known =
         try nasFPNName(for: name, nasFPN: nasFPN) ?? yolov3Name(for: name, yolov3Neck: yolov3Neck)
-        ?? self.name(for: name, lateralCount: lateralCount, fail: fail)
+        ?? efficientNetName(for: name, blocks: efficientNetBlocks, tensors: tensors)
+        ?? fpnNormName(for: name, lateralCount: lateralCount) ?? self.name(for: name, lateralCount: lateralCount, fail: fail)
       guard let target = known else {
         throw fail(
           name,
-          "not a name this importer knows (ResNet + FPN Faster R-CNN, Mask R-CNN, RetinaNet or Cascade (Mask) R-CNN, NAS-FPN RetinaNet, or YOLOv3, of mmdetection 3.x)")
+          "not a name this importer knows (ResNet + FPN Faster R-CNN, Mask R-CNN, RetinaNet or Cascade (Mask) R-CNN, NAS-FPN RetinaNet, EfficientNet RetinaNet, or YOLOv3, of mmdetection 3.x)")
       }
       let converted = try yolov3Value(of: name, tensor, fail: fail) ?? value(of: name, tensor, in: tensors, fail: fail)
       guard out.updateValue(converted, forKey: target) == nil else {

@@ -38,6 +38,9 @@ import Torch
     "cascade-mask-rcnn_r50_fpn_1x_coco", "faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco",
     "retinanet_r50_nasfpn_crop640-50e_coco", "tridentnet_r50-caffe_1x_coco", "yolov3_d53_8xb8-320-273e_coco",
   ]
+  /// EfficientNet-B3 RetinaNet (mmpretrain's EfficientNet with SAME padding, FPN with batch norms,
+  /// RetinaSepBNHead), checked by a test of its own so that it runs alone.
+  static let efficientNetPreset = "retinanet_effb3_fpn_8xb4-crop896-1x_coco"
   /// The presets with deformable convolutions (DCN v1 and DCNv2 in C3-C5).
   static let deformablePresets = ["faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco", "faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco"]
 
@@ -131,7 +134,7 @@ import Torch
 
   @Test func everyMMDetPresetHasAFixture() throws {
     let files = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("configs/mmdet").path)
-    #expect(Set(files.map { ($0 as NSString).deletingPathExtension }) == Set(Self.presets))
+    #expect(Set(files.map { ($0 as NSString).deletingPathExtension }) == Set(Self.presets + [Self.efficientNetPreset]))
   }
 
   /// The preset's weights rebuilt under mmdetection's names and converted by
@@ -152,6 +155,16 @@ import Torch
 
   @Test(arguments: presets)
   func importedWeightsGiveMMDetectionsDetections(_ preset: String) throws {
+    try Self.checkDetections(preset)
+  }
+
+  @Test func efficientNetRetinaNetGivesMMDetectionsDetections() throws {
+    try Self.checkDetections(Self.efficientNetPreset)
+  }
+
+  /// `predict` with the preset and its imported weights finds mmdetection's top 50 detections
+  /// (and its large boxes and soft-NMS detections where the fixture has them).
+  static func checkDetections(_ preset: String) throws {
     let folder = try ScratchFolder()
     let imported = try Self.importedWeights(preset, in: folder)
     let config = Self.configs.appendingPathComponent("\(preset).yaml")
@@ -164,6 +177,7 @@ import Torch
     try #require(result.status == 0, "\(result.errors)")
     let ours = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("out/predictions.json")))
     let (boxes, masks) = Self.matches(theirs, in: ours)
+    print("\(preset): \(boxes) of mmdetection's top \(theirs.count) detections found")
     #expect(theirs.count == 50)
     #expect(boxes >= 49, "\(preset): \(boxes) of mmdetection's top \(theirs.count) detections found")
     if theirs.first?.mask != nil {
@@ -178,6 +192,7 @@ import Torch
       try #require(many.status == 0, "\(many.errors)")
       let oursMany = try JSONDecoder().decode([Prediction].self, from: Data(contentsOf: folder.path("many/predictions.json")))
       let (found, _) = Self.matches(theirLarge, in: oursMany)
+      print("\(preset): \(found) of mmdetection's \(theirLarge.count) largest boxes found")
       #expect(theirLarge.count == 50)
       #expect(found >= 49, "\(preset): \(found) of mmdetection's \(theirLarge.count) largest boxes (P6, P7) found")
     }

@@ -14,7 +14,9 @@ import Torch
   /// Narrow examples of each backbone kind, with the stage outputs a neck may take. TridentNet's
   /// branching backbone hands on one map to two-stage heads without a neck (its C4 layout; the
   /// config check refuses the rest).
-  static func backbones(_ features: [ResNetFeature], neck: NeckConfiguration, twoStage: Bool) -> [(String, BackboneConfiguration)] {
+  static func backbones(_ features: [ResNetFeature], neck: NeckConfiguration, twoStage: Bool, resNetBoxHead: Bool = false)
+    -> [(String, BackboneConfiguration)]
+  {
     BackboneConfiguration.Kind.allCases.flatMap { kind -> [(String, BackboneConfiguration)] in
       switch kind {
       case .resnet:
@@ -36,8 +38,21 @@ import Torch
         darknet.baseChannels = 4
         darknet.outIndices = features.map { ResNetFeature.allCases.firstIndex(of: $0)! + 2 }
         return [("darknet53-narrow", .darknet(darknet))]
+      case .efficientNet:
+        // The C4 box head continues a ResNet (the config check refuses it on an EfficientNet).
+        guard !resNetBoxHead else { return [] }
+        return [("efficientnet-narrow", .efficientNet(narrowEfficientNet(features)))]
       }
     }
+  }
+
+  /// A B0 at a quarter of its width and one block per stage, with stochastic depth.
+  static func narrowEfficientNet(_ features: [ResNetFeature]) -> EfficientNetConfiguration {
+    var c = EfficientNetConfiguration(outFeatures: features)
+    c.widthMultiplier = 0.25
+    c.depthMultiplier = 0.25
+    c.stochasticDepth = 0.5
+    return c
   }
 
   /// A ResNet-18 with modulated deformable convolutions in stages 3 to 5.
@@ -70,6 +85,9 @@ import Torch
         // Equal channels on every level, so that the heads sharing their convolutions read it
         // too; the RPN would, but its anchors per level are the RPN's business, not this neck's.
         dense ? [("yolov3", .yolov3(yolov3Neck(channels: [32, 32, 32])), [.c3, .c4, .c5])] : []
+      case .biFPN:
+        // Group norm, as NAS-FPN's: P7 is a single pixel.
+        [("bifpn-gn", .biFPN(BiFPNConfiguration(channels: 32, repeats: 2, norm: .groupNorm)), [.c3, .c4, .c5])]
       }
     }
   }
@@ -120,9 +138,12 @@ import Torch
         if case .twoStage(_, .resNetStage, _) = head {
           // NAS-FPN needs C3-C5, which a C4 layout does not give (the config check says so).
           if case .nasFPN = neck { return [] }
+          if case .biFPN = neck { return [] }
           features.removeAll { $0 == .c5 }
         }
-        return backbones(features, neck: neck, twoStage: !isDense).map { backboneName, backbone in
+        var resNetBoxHead = false
+        if case .twoStage(_, .resNetStage, _) = head { resNetBoxHead = true }
+        return backbones(features, neck: neck, twoStage: !isDense, resNetBoxHead: resNetBoxHead).map { backboneName, backbone in
           ("\(backboneName) + \(neckName) + \(head)", configuration(backbone: backbone, neck: neck, head: head))
         }
       }
@@ -136,6 +157,7 @@ import Torch
     c.neck = neck
     c.transform = ImageTransform(minSize: [64], maxSize: 64)
     if case .nasFPN = neck { c.transform.sizeDivisible = 128 }
+    if case .biFPN = neck { c.transform.sizeDivisible = 128 }
     let strides = c.neckOutputs.map { Double($0.stride) }
     switch head {
     case .twoStage(let roiKind, let box, let mask):
@@ -194,10 +216,11 @@ import Torch
   @Test func everyCombinationIsValidTrainsAndDetects() throws {
     Torch.threadCount = 2
     let combinations = Self.combinations
-    // 3 ResNets × (4 two-stage necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN with
-    // the C4 box head), TridentNet with no neck × 2 × 3 × 2, and 3 ResNets and the Darknet
-    // × 5 dense necks × 3 dense heads.
-    #expect(combinations.count == 3 * (4 * 2 * 3 * 2 - 2 * 2) + 2 * 3 * 2 + 4 * 5 * 3)
+    // Two-stage: 3 ResNets × (5 necks × 2 RoI heads kinds × 3 box heads × 2, less NAS-FPN and
+    // BiFPN with the C4 box head), TridentNet with no neck × 2 × 3 × 2, and the EfficientNet as a
+    // ResNet less the C4 box head. Dense: 3 ResNets, the Darknet and the EfficientNet × 6 necks ×
+    // 3 dense heads.
+    #expect(combinations.count == 3 * (5 * 2 * 3 * 2 - 2 * 2 * 2) + 2 * 3 * 2 + 5 * 2 * 2 * 2 + 5 * 6 * 3)
     let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
     let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
     let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)

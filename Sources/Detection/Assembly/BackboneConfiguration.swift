@@ -12,9 +12,12 @@ public enum BackboneConfiguration: Equatable, Sendable {
   case trident(TridentConfiguration)
   /// Darknet-53 (Redmon and Farhadi 2018), YOLOv3's backbone, with mmdetection's names.
   case darknet(Darknet.Configuration)
+  /// EfficientNet B0–B7 (Tan and Le 2019; torchvision's names, so ImageNet weights load).
+  case efficientNet(EfficientNetConfiguration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case resnet, trident, darknet
+    case efficientNet = "efficientnet"
   }
 
   public var kind: Kind {
@@ -22,12 +25,14 @@ public enum BackboneConfiguration: Equatable, Sendable {
     case .resnet: .resnet
     case .trident: .trident
     case .darknet: .darknet
+    case .efficientNet: .efficientNet
     }
   }
 
   /// Channels and stride of each feature map handed to the neck, finest first.
   public var outputShapes: [FeatureMapShape] {
     if case .darknet(let c) = self { return c.outputShapes }
+    if case .efficientNet(let c) = self { return c.outputShapes }
     return resNet?.outputShapes ?? []
   }
 
@@ -37,12 +42,19 @@ public enum BackboneConfiguration: Equatable, Sendable {
     case .resnet(let c): c
     case .trident(let c): c.resNet
     case .darknet: nil
+    case .efficientNet: nil
     }
   }
 
   /// Darknet's settings (nil for other kinds).
   public var darknet: Darknet.Configuration? {
     if case .darknet(let c) = self { return c }
+    return nil
+  }
+
+  /// EfficientNet's settings (nil for other kinds).
+  public var efficientNet: EfficientNetConfiguration? {
+    if case .efficientNet(let c) = self { return c }
     return nil
   }
 
@@ -58,6 +70,7 @@ public enum BackboneConfiguration: Equatable, Sendable {
     case .resnet(let c): ResNet(c, generator: generator)
     case .trident(let c): ResNet(c.resNet, trident: c.branches, generator: generator)
     case .darknet(let c): Darknet(c, generator: generator)
+    case .efficientNet(let c): EfficientNet(c, generator: generator)
     }
   }
 }
@@ -68,6 +81,7 @@ extension BackboneConfiguration: Codable {
     case .resnet: self = .resnet(try ResNet.Configuration(from: decoder))
     case .trident: self = .trident(try TridentConfiguration(from: decoder))
     case .darknet: self = .darknet(try Darknet.Configuration(from: decoder))
+    case .efficientNet: self = .efficientNet(try EfficientNetConfiguration(from: decoder))
     }
   }
 
@@ -76,6 +90,7 @@ extension BackboneConfiguration: Codable {
     case .resnet(let c): try encoder.encodePart(kind: kind, settings: c)
     case .trident(let c): try encoder.encodePart(kind: kind, settings: c)
     case .darknet(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .efficientNet(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }

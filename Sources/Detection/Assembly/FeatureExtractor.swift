@@ -5,7 +5,7 @@ import Torch
 /// `BackboneWithFPN` (a detector holds it as `backbone`), so torchvision's state dicts load.
 public final class FeatureExtractor: Module {
   public let body: any FeatureBody
-  /// The neck (an FPN, NAS-FPN or YOLOv3's); nil when the neck is `none`.
+  /// The neck (an FPN, NAS-FPN, BiFPN or YOLOv3's); nil when the neck is `none`.
   public let fpn: (any Neck)?
   /// Channels and stride of each output map, finest first.
   public let outputShapes: [FeatureMapShape]
@@ -24,11 +24,14 @@ public final class FeatureExtractor: Module {
     case .fpn(let c):
       fpn = FeaturePyramidNetwork(
         inputChannels: inputs.map(\.channels), outputChannels: c.channels, extra: c.extraLevels, norm: c.norm,
-        extraInput: c.extraInput, reluBeforeP7: c.reluBeforeP7, generator: generator)
+        extraInput: c.extraInput, reluBeforeP7: c.reluBeforeP7, lateralNorm: c.lateralNorm, extraNorm: c.extraNorm,
+        generator: generator)
     case .nasFPN(let c):
       fpn = NASFPN(inputChannels: inputs.map(\.channels), configuration: c, generator: generator)
     case .yolov3(let c):
       fpn = YOLOV3Neck(inputChannels: inputs.map(\.channels), configuration: c, generator: generator)
+    case .biFPN(let c):
+      fpn = BiFPN(inputChannels: inputs.map(\.channels), configuration: c, generator: generator)
     }
     outputShapes = neck.outputShapes(input: inputs)
     poolableLevels = inputs.count

@@ -13,11 +13,15 @@ public enum NeckConfiguration: Equatable, Sendable {
   /// YOLOv3's neck (Redmon and Farhadi 2018): from the coarsest map down, detection blocks fed
   /// with the upsampled coarser output, as mmdetection's `YOLOV3Neck`.
   case yolov3(YOLOV3NeckConfiguration)
+  /// BiFPN (Tan et al. 2020, EfficientDet): three backbone maps to five levels through stacked
+  /// bidirectional layers with fast normalised fusion.
+  case biFPN(BiFPNConfiguration)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case none, fpn
     case nasFPN = "nas_fpn"
     case yolov3
+    case biFPN = "bifpn"
   }
 
   public var kind: Kind {
@@ -26,6 +30,7 @@ public enum NeckConfiguration: Equatable, Sendable {
     case .fpn: .fpn
     case .nasFPN: .nasFPN
     case .yolov3: .yolov3
+    case .biFPN: .biFPN
     }
   }
 
@@ -37,6 +42,7 @@ public enum NeckConfiguration: Equatable, Sendable {
     case .fpn(let c): c.checkpoint
     case .nasFPN(let c): c.checkpoint
     case .yolov3(let c): c.checkpoint
+    case .biFPN(let c): c.checkpoint
     }
   }
 
@@ -58,6 +64,9 @@ public enum NeckConfiguration: Equatable, Sendable {
       return [1, 2, 4, 8, 16].map { FeatureMapShape(channels: c.channels, stride: finest * $0) }
     case .yolov3(let c):
       return zip(input, c.outputChannels(input: input.map(\.channels))).map { FeatureMapShape(channels: $1, stride: $0.stride) }
+    case .biFPN(let c):
+      let finest = input.first?.stride ?? 8
+      return [1, 2, 4, 8, 16].map { FeatureMapShape(channels: c.channels, stride: finest * $0) }
     }
   }
 }
@@ -75,6 +84,12 @@ public struct FPNConfiguration: Codable, Equatable, Sendable {
   public var extraInput = ExtraLevelsInput.p5
   /// `p6p7` only: P7 from relu(P6) (torchvision) or from P6 (mmdetection's RetinaNet).
   public var reluBeforeP7 = true
+  /// Whether the lateral 1×1 convolutions get `norm` too; false is mmdetection's
+  /// `no_norm_on_lateral`.
+  public var lateralNorm = true
+  /// `p6p7` only: whether P6 and P7 get `norm` after their convolutions (mmdetection's FPN with a
+  /// `norm_cfg`; torchvision's have none).
+  public var extraNorm = false
   /// Activation checkpointing in training: keep only the pyramid's inputs and recompute it in
   /// backward.
   public var checkpoint = false
@@ -107,6 +122,7 @@ extension NeckConfiguration: Codable {
     case .fpn: self = .fpn(try FPNConfiguration(from: decoder))
     case .nasFPN: self = .nasFPN(try NASFPNConfiguration(from: decoder))
     case .yolov3: self = .yolov3(try YOLOV3NeckConfiguration(from: decoder))
+    case .biFPN: self = .biFPN(try BiFPNConfiguration(from: decoder))
     }
   }
 
@@ -116,6 +132,7 @@ extension NeckConfiguration: Codable {
     case .fpn(let c): try encoder.encodePart(kind: kind, settings: c)
     case .nasFPN(let c): try encoder.encodePart(kind: kind, settings: c)
     case .yolov3(let c): try encoder.encodePart(kind: kind, settings: c)
+    case .biFPN(let c): try encoder.encodePart(kind: kind, settings: c)
     }
   }
 }

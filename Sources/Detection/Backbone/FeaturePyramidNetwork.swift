@@ -25,25 +25,31 @@ public final class FeaturePyramidNetwork: Module {
   ///     torchvision's `fasterrcnn_resnet50_fpn_v2` uses; nil for the original FPN.
   ///   - extraInput: where P6 starts from (`.p6p7` only).
   ///   - reluBeforeP7: whether P7 is computed from `relu(P6)` (torchvision) or from P6 itself.
+  ///   - lateralNorm: whether the lateral 1×1 convolutions get `norm` too (false: mmdetection's
+  ///     `no_norm_on_lateral`).
+  ///   - extraNorm: whether P6 and P7 get `norm` after their convolutions (mmdetection's FPN with
+  ///     a `norm_cfg`; torchvision's extra levels have none).
   public init(
     inputChannels: [Int], outputChannels: Int, extra: ExtraLevels, norm: NormKind? = nil,
-    extraInput: ExtraLevelsInput = .p5, reluBeforeP7: Bool = true, generator: Generator? = nil
+    extraInput: ExtraLevelsInput = .p5, reluBeforeP7: Bool = true, lateralNorm: Bool = true, extraNorm: Bool = false,
+    generator: Generator? = nil
   ) {
-    func block(_ i: Int, _ o: Int, _ k: Int) -> Sequential {
+    func block(_ i: Int, _ o: Int, _ k: Int, norm: NormKind?) -> Sequential {
       let c = Conv2d(i, o, kernelSize: k, padding: k / 2, bias: norm == nil, generator: generator)
       Initializer.kaimingUniform(c.weight, nonlinearity: .leakyRelu(negativeSlope: 1), generator: generator)
       if let bias = c.bias { Initializer.constant(bias, 0) }
       return norm.map { Sequential(c, $0.make(o)) } ?? Sequential(c)
     }
-    innerBlocks = inputChannels.map { block($0, outputChannels, 1) }
-    layerBlocks = inputChannels.map { _ in block(outputChannels, outputChannels, 3) }
+    innerBlocks = inputChannels.map { block($0, outputChannels, 1, norm: lateralNorm ? norm : nil) }
+    layerBlocks = inputChannels.map { _ in block(outputChannels, outputChannels, 3, norm: norm) }
     self.extra = extra
     self.outputChannels = outputChannels
     extraBlocks =
       extra == .p6p7
       ? LastLevelP6P7(
         inputChannels: extraInput == .p5 ? outputChannels : inputChannels[inputChannels.count - 1],
-        outputChannels: outputChannels, usesP5: extraInput == .p5, reluBeforeP7: reluBeforeP7, generator: generator)
+        outputChannels: outputChannels, usesP5: extraInput == .p5, reluBeforeP7: reluBeforeP7,
+        norm: extraNorm ? norm : nil, generator: generator)
       : nil
     super.init()
   }
@@ -72,27 +78,37 @@ public final class FeaturePyramidNetwork: Module {
 }
 
 /// RetinaNet's extra levels: P6 = conv(P5 or C5, stride 2), P7 = conv(relu(P6), stride 2) (the
-/// ReLU is torchvision's; mmdetection's RetinaNet has none).
+/// ReLU is torchvision's; mmdetection's RetinaNet has none), each optionally followed by a norm
+/// (`p6_norm`, `p7_norm`; the convolutions then have no bias), as mmdetection's FPN with a
+/// `norm_cfg` has.
 public final class LastLevelP6P7: Module {
   let p6: Conv2d
   let p7: Conv2d
+  let p6Norm: (any UnaryLayer)?
+  let p7Norm: (any UnaryLayer)?
   let usesP5: Bool
   let reluBeforeP7: Bool
 
-  init(inputChannels: Int, outputChannels: Int, usesP5: Bool, reluBeforeP7: Bool, generator: Generator?) {
-    p6 = Conv2d(inputChannels, outputChannels, kernelSize: 3, stride: 2, padding: 1, generator: generator)
-    p7 = Conv2d(outputChannels, outputChannels, kernelSize: 3, stride: 2, padding: 1, generator: generator)
+  init(
+    inputChannels: Int, outputChannels: Int, usesP5: Bool, reluBeforeP7: Bool, norm: NormKind? = nil, generator: Generator?
+  ) {
+    p6 = Conv2d(inputChannels, outputChannels, kernelSize: 3, stride: 2, padding: 1, bias: norm == nil, generator: generator)
+    p7 = Conv2d(outputChannels, outputChannels, kernelSize: 3, stride: 2, padding: 1, bias: norm == nil, generator: generator)
     for conv in [p6, p7] {
       Initializer.kaimingUniform(conv.weight, nonlinearity: .leakyRelu(negativeSlope: 1), generator: generator)
-      Initializer.constant(conv.bias!, 0)
+      if let bias = conv.bias { Initializer.constant(bias, 0) }
     }
+    p6Norm = norm?.make(outputChannels)
+    p7Norm = norm?.make(outputChannels)
     self.usesP5 = usesP5
     self.reluBeforeP7 = reluBeforeP7
     super.init()
   }
 
   func callAsFunction(p5: Tensor, c5: Tensor) -> [Tensor] {
-    let six = p6(usesP5 ? p5 : c5)
-    return [six, p7(reluBeforeP7 ? six.relu() : six)]
+    let input = usesP5 ? p5 : c5
+    let six = p6Norm.map { normalized(p6, $0, input) } ?? p6(input)
+    let p7Input = reluBeforeP7 ? six.relu() : six
+    return [six, p7Norm.map { normalized(p7, $0, p7Input) } ?? p7(p7Input)]
   }
 }
