@@ -506,7 +506,7 @@ func error(of body: () throws -> Void) -> ConfigError? {
     #expect(problem(["model.neck={kind: fpn, extra_levels: none}"]).contains("model.rpn.anchor_sizes: needs one list per feature level the neck gives (4), got 5"))
     #expect(problem(["model.neck={kind: none}"]).contains("model.backbone.out_features: the heads read every level with the same convolutions"))
     #expect(problem(["model.roi_heads.box_head={kind: resnet_stage}"]).contains("model.roi_heads.box_head.kind: resnet_stage runs the backbone ResNet's stage 5"))
-    #expect(problem(["model.neck={kind: ssd}"]).contains("unknown neck kind 'ssd' (known: none, fpn, nas_fpn)"))
+    #expect(problem(["model.neck={kind: ssd}"]).contains("unknown neck kind 'ssd' (known: none, fpn, nas_fpn, yolov3, bifpn)"))
     #expect(problem(["model.neck.extra_levels=maxpool"]).contains("model.neck.extra_levels: 'maxpool' is not one of none, max_pool, p6p7"))
     #expect(problem(["model.backbone.out_features=[c5, c3]"]).contains("model.backbone.out_features: needs stage outputs (c2 to c5) in increasing order"))
     #expect(
