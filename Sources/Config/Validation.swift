@@ -38,6 +38,18 @@ private struct Checks {
     require(perLevel.count <= 1, prefix + "anchor_sizes", "every level needs the same number of anchors (sizes × ratios)")
   }
 
+  /// NAS-FPN and BiFPN: three consecutive backbone maps (C3–C5) become P3–P7, so the padded
+  /// image must divide by P7's stride, the finest level's × 16, for every level to halve exactly.
+  mutating func fiveLevelPyramid(neck: String, from strides: [Int], sizeDivisible: Int) {
+    require(
+      strides.count == 3 && strides[1] == 2 * strides[0] && strides[2] == 2 * strides[1], "model.backbone.out_features",
+      "neck kind \(neck) reads three consecutive stage outputs (e.g. [c3, c4, c5]), got \(strides.count) at strides \(strides)")
+    let coarsest = (strides.first ?? 8) * 16
+    require(
+      sizeDivisible % coarsest == 0, "model.transform.size_divisible",
+      "neck kind \(neck) halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(sizeDivisible)")
+  }
+
   /// What the one-stage heads share: focal loss, prior, and post-processing.
   mutating func denseHead(
     alpha: Double, gamma: Double, prior: Double, score: Double, topCandidates: Int, nms: Double, detections: Int
@@ -84,15 +96,7 @@ extension SimpleDetConfig {
       c.range(nas.channels, 1...4096, "model.neck.channels")
       c.range(nas.repeats, 1...64, "model.neck.repeats")
       groupNorm(&c, channels: nas.channels, used: nas.norm == .groupNorm, path: "model.neck.norm")
-      let strides = detector.backbone.outputShapes.map(\.stride)
-      c.require(
-        strides.count == 3 && strides[1] == 2 * strides[0] && strides[2] == 2 * strides[1], "model.backbone.out_features",
-        "neck kind nas_fpn reads three consecutive stage outputs (e.g. [c3, c4, c5]), got \(strides.count) at strides \(strides)")
-      // P7 is the finest level's stride × 16: padded images must divide by it.
-      let coarsest = (strides.first ?? 8) * 16
-      c.require(
-        detector.transform.sizeDivisible % coarsest == 0, "model.transform.size_divisible",
-        "neck kind nas_fpn halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
+      c.fiveLevelPyramid(neck: "nas_fpn", from: detector.backbone.outputShapes.map(\.stride), sizeDivisible: detector.transform.sizeDivisible)
     }
     if case .yolov3(let yolo) = detector.neck { checkYOLOV3Neck(&c, yolo) }
     if case .biFPN(let bifpn) = detector.neck {
@@ -100,16 +104,7 @@ extension SimpleDetConfig {
       c.range(bifpn.repeats, 1...64, "model.neck.repeats")
       c.require(bifpn.fusionEpsilon > 0, "model.neck.fusion_epsilon", "must be above 0 (it keeps the fusion's divisor away from 0), got \(bifpn.fusionEpsilon)")
       groupNorm(&c, channels: bifpn.channels, used: bifpn.norm == .groupNorm, path: "model.neck.norm")
-      let strides = detector.backbone.outputShapes.map(\.stride)
-      c.require(
-        strides.count == 3 && strides[1] == 2 * strides[0] && strides[2] == 2 * strides[1], "model.backbone.out_features",
-        "neck kind bifpn reads three consecutive stage outputs (e.g. [c3, c4, c5]), got \(strides.count) at strides \(strides)")
-      // P7 is the finest level's stride × 16: padded images must divide by it for the levels to
-      // halve exactly.
-      let coarsest = (strides.first ?? 8) * 16
-      c.require(
-        detector.transform.sizeDivisible % coarsest == 0, "model.transform.size_divisible",
-        "neck kind bifpn halves its coarsest level down to stride \(coarsest): needs a multiple of \(coarsest), got \(detector.transform.sizeDivisible)")
+      c.fiveLevelPyramid(neck: "bifpn", from: detector.backbone.outputShapes.map(\.stride), sizeDivisible: detector.transform.sizeDivisible)
     }
     // Most heads share their convolutions across levels, so every map they read has one width.
     let levels = detector.neckOutputs
