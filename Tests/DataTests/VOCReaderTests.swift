@@ -80,6 +80,34 @@ import Testing
     #expect(error?.file.hasSuffix("bad.xml") == true)
   }
 
+  /// Found by fuzzing (Fuzzing/, FuzzVOC): Foundation's XML parser trapped on element and
+  /// attribute names that are not UTF-8, including in a document that declares UTF-16.
+  @Test(arguments: [
+    Array("<annotation><".utf8) + [0xFF, 0xFF] + Array("></".utf8) + [0xFF, 0xFF] + Array("></annotation>".utf8),
+    Array("<annotation><name ".utf8) + [0xFF] + Array("=\"1\">x</name></annotation>".utf8),
+    Array("<?xml version=\"1.0\" encoding=\"UTF-16\"?><annotation><".utf8) + [0xFF, 0xFF] + Array("/></annotation>".utf8),
+    [0xEF, 0xBB, 0xBF] + Array("<annotation><".utf8) + [0xFF, 0xFF] + Array("/></annotation>".utf8),
+  ])
+  func namesThatAreNotUTF8AreRejected(bytes: [UInt8]) throws {
+    let root = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let file = root.appendingPathComponent("bad.xml")
+    try Data(bytes).write(to: file)
+    let error = #expect(throws: DatasetFormatError.self) { try VOCReader.read(annotationFiles: [file], images: root) }
+    #expect(error?.description.contains("not UTF-8 text") == true, "\(error?.description ?? "")")
+    #expect(error?.file == file.path)
+  }
+
+  @Test func declaredLatin1IsConverted() throws {
+    let root = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let file = root.appendingPathComponent("latin1.xml")
+    let text = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" + Self.annotation(Self.object("caf\u{E9}", (1, 1, 5, 5)))
+    try #require(text.data(using: .isoLatin1)).write(to: file)
+    let dataset = try VOCReader.read(annotationFiles: [file], images: root, classes: ["caf\u{E9}"], policy: .fail)
+    #expect(dataset.records.first?.instances.map(\.label) == [0])
+  }
+
   @Test func missingImageSetListIsAnError() throws {
     let root = try temporaryFolder()
     defer { try? FileManager.default.removeItem(at: root) }

@@ -20,6 +20,7 @@ final class XMLElement {
 
   /// Parses a document, throwing with the parser's line and column on malformed XML.
   static func parse(_ data: Data, file: String) throws -> XMLElement {
+    try checkEncoding(data, file: file)
     let parser = XMLParser(data: data)
     let builder = TreeBuilder()
     parser.delegate = builder
@@ -34,6 +35,39 @@ final class XMLElement {
         file: file, location: "line \(parser.lineNumber), column \(parser.columnNumber)", message: "malformed XML: \(detail)")
     }
     return builder.root!
+  }
+
+  /// Foundation's parser on Linux traps on an element or attribute name that is not UTF-8, which
+  /// libxml2 passes on unconverted when it reads the bytes as UTF-8 (its default) or as a
+  /// declared encoding they do not fit (found by fuzzing). So only UTF-8 documents reach it, and
+  /// ISO-8859-1 ones that say so, which libxml2 converts to UTF-8 itself.
+  private static func checkEncoding(_ data: Data, file: String) throws {
+    if declaresLatin1(data) { return }
+    var bytes = data.makeIterator()
+    var parser = Unicode.UTF8.ForwardParser()
+    var offset = 0
+    while true {
+      switch parser.parseScalar(from: &bytes) {
+      case .valid(let scalar): offset += scalar.count
+      case .emptyInput: return
+      case .error:
+        throw DatasetFormatError(
+          file: file, location: "byte \(offset)",
+          message: "not UTF-8 text (nor ISO-8859-1 declared in <?xml ... encoding=...?>); save the annotation as UTF-8")
+      }
+    }
+  }
+
+  private static func declaresLatin1(_ data: Data) -> Bool {
+    let head = String(decoding: data.prefix(256), as: UTF8.self)
+    guard head.hasPrefix("<?xml"), let end = head.range(of: "?>") else { return false }
+    let declaration = head[..<end.lowerBound].lowercased().replacingOccurrences(of: " ", with: "")
+    // Only the first `encoding=` counts, as for libxml2: a second one must not slip past the check.
+    guard let key = declaration.range(of: "encoding="), let quote = declaration[key.upperBound...].first,
+      quote == "\"" || quote == "'"
+    else { return false }
+    let name = declaration[key.upperBound...].dropFirst().prefix { $0 != quote }
+    return name == "iso-8859-1" || name == "latin1"
   }
 
   private final class TreeBuilder: NSObject, XMLParserDelegate {
