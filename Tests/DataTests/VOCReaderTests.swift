@@ -98,6 +98,22 @@ import Testing
     #expect(error?.file == file.path)
   }
 
+  /// Found by fuzzing (FuzzVOC; the first is its input): Foundation's XML parser read a null
+  /// pointer for a processing instruction without data and for some DTD declarations.
+  @Test(arguments: [
+    ("<afolder\n\t<folder>eight>49<?xmltatio?>\n\t<fol/fgl</han>\n", "processing instructions"),
+    ("<annotation><?x?></annotation>", "processing instructions"),
+    ("<?xmlx?><annotation/>", "processing instructions"),
+    ("<!DOCTYPE a [<!ELEMENT a ANY><!ATTLIST a b CDATA #IMPLIED>]><annotation/>", "document type declarations"),
+    ("<!DOCTYPE a [<!NOTATION n SYSTEM \"x\">]><annotation/>", "document type declarations"),
+  ])
+  func markupFoundationMishandlesIsRejected(text: String, expected: String) throws {
+    let root = try folder(["bad": text])
+    defer { try? FileManager.default.removeItem(at: root) }
+    let error = #expect(throws: DatasetFormatError.self) { try VOCReader.read(root: root) }
+    #expect(error?.description.contains(expected) == true, "\(error?.description ?? "")")
+  }
+
   @Test func declaredLatin1IsConverted() throws {
     let root = try temporaryFolder()
     defer { try? FileManager.default.removeItem(at: root) }
