@@ -9,6 +9,7 @@
 #   FUZZ_WORK     where corpora, findings and logs go (default .build-fuzz/work, git-ignored)
 #   FUZZ_NICE     niceness of the build and the runs (default 10: the machine is shared)
 #   FUZZ_ARGS     extra libFuzzer flags, appended to each run
+#   FUZZ_BUILD    0 to run the harnesses as built, without building first
 #
 # Each harness starts from its seeds (Fuzzing/Seeds/<harness> and the test fixtures listed
 # below, copied into FUZZ_WORK/<harness>/seeds) plus the corpus earlier runs grew in
@@ -33,10 +34,10 @@ seed_files() {
   case $1 in
   FuzzSafeTensors) ls Tests/TorchTests/Fixtures/*.safetensors ;;
   FuzzCheckpoint) ls Tests/TorchTests/Fixtures/*.pth ;;
-  FuzzCOCO) ls Tests/EvaluationTests/Fixtures/*.gt.json ;;
+  FuzzCOCO) ls Tests/EvaluationTests/Fixtures/bbox_zero_id.gt.json ;;
   FuzzVOC) ls Tests/DataTests/Fixtures/kitchen/Annotations/*.xml ;;
   FuzzLightJSON) ;;
-  FuzzCOCOEvaluation) ls Tests/EvaluationTests/Fixtures/{bbox,segm}_*.json ;;
+  FuzzCOCOEvaluation) ls Tests/EvaluationTests/Fixtures/{bbox_zero_id.*,segm_basic.boxonly.results}.json ;;
   FuzzConfig) find configs -name '*.yaml' ;;
   FuzzImage) ls Tests/DataTests/Fixtures/*.{jpg,png} ;;
   *) echo "fuzz: no harness named $1 (harnesses: ${all[*]})" >&2; exit 2 ;;
@@ -51,13 +52,13 @@ max_len() {
   FuzzCheckpoint) echo 16384 ;;
   FuzzImage) echo 8192 ;;
   FuzzConfig) echo 8192 ;;
-  *) echo 65536 ;;
+  *) echo 16384 ;;
   esac
 }
 
 for harness in "${harnesses[@]}"; do seed_files "$harness" > /dev/null; done
 
-nice -n "$niceness" swift build --package-path Fuzzing --scratch-path .build-fuzz -c release --sanitize fuzzer
+[ "${FUZZ_BUILD:-1}" = 0 ] || nice -n "$niceness" swift build --package-path Fuzzing --scratch-path .build-fuzz -c release --sanitize fuzzer
 
 failed=()
 summary=()
