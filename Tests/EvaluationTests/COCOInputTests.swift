@@ -154,6 +154,19 @@ private func message(_ body: () throws -> Void) -> String? {
     #expect(back[0].area == 600)
   }
 
+  /// Found while fuzzing (FuzzCOCOEvaluation): an image and mask size of 2^32 × 2^32
+  /// overflowed the pixel count and trapped.
+  @Test func sizesBeyondAnyImageAreAnErrorNotATrap() throws {
+    let json = """
+      {"images": [{"id": 1, "width": 4294967296, "height": 4294967296}], "categories": [{"id": 1}],
+       "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
+                        "segmentation": {"size": [4294967296, 4294967296], "counts": [1]}}]}
+      """
+    let found = message { _ = try COCOGroundTruth(json: Data(json.utf8), sourceName: "gt.json") }
+    #expect(found?.contains("gt.json") == true, "\(found ?? "no error")")
+    #expect(found?.contains("run lengths do not add up") == true)
+  }
+
   @Test func statsJSONHasTheTwelveKeysInOrder() {
     let stats = COCOStats(values: [0.5, 0.25, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     #expect(stats.json.hasPrefix(#"{"AP": 0.5, "AP50": 0.25, "AP75": -1.0, "APs": 0.0"#))
