@@ -182,6 +182,15 @@ private func message(_ body: () throws -> Void) -> String? {
     #expect(near.count == 1 && (near[0].area ?? 0) > 0)
   }
 
+  /// Overflowed the stack of FuzzCOCOEvaluation: an unknown field is skipped, and skipping
+  /// recursed once per level of nesting.
+  @Test func deeplyNestedUnknownFieldIsAnError() throws {
+    let json = #"[{"image_id": 1, "x": "# + String(repeating: "[", count: 200_000)
+    let found = message { _ = try readResults(json) }
+    #expect(found?.contains("results.json") == true, "\(found ?? "no error")")
+    #expect(found?.contains("nested more than 512 deep") == true)
+  }
+
   @Test func statsJSONHasTheTwelveKeysInOrder() {
     let stats = COCOStats(values: [0.5, 0.25, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     #expect(stats.json.hasPrefix(#"{"AP": 0.5, "AP50": 0.25, "AP75": -1.0, "APs": 0.0"#))
