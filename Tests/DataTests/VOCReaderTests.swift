@@ -71,6 +71,8 @@ import Testing
     ("<notes/>", "expected <annotation>"),
     ("<annotation><filename>a.jpg</filename></annotation>", "missing <size>"),
     (annotation("<object><name>dog</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>x</xmax><ymax>5</ymax></bndbox></object>"), "bndbox.xmax: expected a number"),
+    // Crashed FuzzVOC: an integer beyond Int trapped in the conversion.
+    ("<annotation><filename>a.jpg</filename><size><width>1e300</width><height>4</height></size></annotation>", "size.width: expected an integer"),
   ])
   func malformedFilesAreRejected(text: String, expected: String) throws {
     let root = try folder(["bad": text])
