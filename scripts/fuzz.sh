@@ -10,13 +10,15 @@
 #   FUZZ_NICE     niceness of the build and the runs (default 10: the machine is shared)
 #   FUZZ_ARGS     extra libFuzzer flags, appended to each run
 #   FUZZ_BUILD    0 to run the harnesses as built, without building first
+#   FUZZ_ASAN     1 to add AddressSanitizer (a separate build in .build-fuzz-asan; about half the
+#                 speed; leak detection off, since the Swift runtime and libtorch keep caches)
 #
 # Each harness starts from its seeds (Fuzzing/Seeds/<harness> and the test fixtures listed
 # below, copied into FUZZ_WORK/<harness>/seeds) plus the corpus earlier runs grew in
 # FUZZ_WORK/<harness>/corpus. A crash, a timeout (an input taking over 10 s), an RSS over 2 GB or
 # one allocation over 2 GB is a finding: its input is written to FUZZ_WORK/<harness>/findings/,
 # and the script fails once every harness has run. Reproduce one with
-#   .build-fuzz/release/<harness> FUZZ_WORK/<harness>/findings/<file>
+#   SWIFT_BACKTRACE=enable=no .build-fuzz/release/<harness> FUZZ_WORK/<harness>/findings/<file>
 set -euo pipefail
 # libFuzzer must see a trap itself to save the input; the Swift runtime's backtracer would take it first.
 export SWIFT_BACKTRACE=enable=no
@@ -58,7 +60,17 @@ max_len() {
 
 for harness in "${harnesses[@]}"; do seed_files "$harness" > /dev/null; done
 
-[ "${FUZZ_BUILD:-1}" = 0 ] || nice -n "$niceness" swift build --package-path Fuzzing --scratch-path .build-fuzz -c release --sanitize fuzzer
+scratch=.build-fuzz
+sanitizers=(--sanitize fuzzer)
+extra=()
+suffix=
+if [ "${FUZZ_ASAN:-0}" = 1 ]; then
+  scratch=.build-fuzz-asan
+  suffix=-asan
+  sanitizers+=(--sanitize address)
+  extra+=(-detect_leaks=0)
+fi
+[ "${FUZZ_BUILD:-1}" = 0 ] || nice -n "$niceness" swift build --package-path Fuzzing --scratch-path "$scratch" -c release "${sanitizers[@]}"
 
 failed=()
 summary=()
@@ -67,11 +79,11 @@ for harness in "${harnesses[@]}"; do
   mkdir -p "$dir/corpus" "$dir/seeds" "$dir/findings"
   [ -d "Fuzzing/Seeds/$harness" ] && cp Fuzzing/Seeds/"$harness"/* "$dir/seeds/"
   for file in $(seed_files "$harness"); do cp "$file" "$dir/seeds/"; done
-  log=$dir/run-$(date -u +%Y%m%dT%H%M%SZ).log
+  log=$dir/run-$(date -u +%Y%m%dT%H%M%SZ)$suffix.log
   echo "fuzz: $harness for ${seconds}s (log $log)"
   status=0
   # shellcheck disable=SC2086
-  nice -n "$niceness" ".build-fuzz/release/$harness" "$dir/corpus" "$dir/seeds" \
+  nice -n "$niceness" "$scratch/release/$harness" "$dir/corpus" "$dir/seeds" "${extra[@]}" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
     -max_len="$(max_len "$harness")" -artifact_prefix="$dir/findings/" -print_final_stats=1 \
     ${FUZZ_ARGS:-} > "$log" 2>&1 || status=$?
@@ -83,7 +95,7 @@ for harness in "${harnesses[@]}"; do
     result="FINDING (exit $status): $(grep -Em1 'ERROR: libFuzzer|Fatal error|SUMMARY' "$log" || echo 'see the log')"
     failed+=("$harness")
   fi
-  summary+=("$harness: ${runs:-?} runs, ${rate:-?}/s, ${coverage:-no coverage line}: $result")
+  summary+=("$harness$suffix: ${runs:-?} runs, ${rate:-?}/s, ${coverage:-no coverage line}: $result")
 done
 
 printf 'fuzz: %s\n' "${summary[@]}"
