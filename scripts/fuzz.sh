@@ -69,6 +69,7 @@ if [ "${FUZZ_ASAN:-0}" = 1 ]; then
   suffix=-asan
   sanitizers+=(--sanitize address)
   extra+=(-detect_leaks=0)
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 fi
 [ "${FUZZ_BUILD:-1}" = 0 ] || nice -n "$niceness" swift build --package-path Fuzzing --scratch-path "$scratch" -c release "${sanitizers[@]}"
 
