@@ -71,8 +71,13 @@ import Testing
     ("<notes/>", "expected <annotation>"),
     ("<annotation><filename>a.jpg</filename></annotation>", "missing <size>"),
     (annotation("<object><name>dog</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>x</xmax><ymax>5</ymax></bndbox></object>"), "bndbox.xmax: expected a number"),
-    // Crashed FuzzVOC: an integer beyond Int trapped in the conversion.
+    // Crashed FuzzVOC: an integer beyond Int trapped in the conversion (the second is the
+    // fuzzer's own width, from a 10-minute run).
     ("<annotation><filename>a.jpg</filename><size><width>1e300</width><height>4</height></size></annotation>", "size.width: expected an integer"),
+    (
+      "<annotation><filename>3.png</filename><size><width>" + String(repeating: "8", count: 111) + "64</width><height>48</height></size></annotation>",
+      "size.width: expected an integer"
+    ),
   ])
   func malformedFilesAreRejected(text: String, expected: String) throws {
     let root = try folder(["bad": text])
