@@ -61,8 +61,9 @@ final class XMLElement {
 
   /// Foundation's parser on Linux also reads a null pointer, and crashes, for a processing
   /// instruction without data (`<?x?>`) and for some declarations of a DTD (`<!ATTLIST>` with an
-  /// implied default, `<!NOTATION>`), all found by fuzzing. VOC annotations use neither, so
-  /// both are refused: `<?` anywhere but the XML declaration at the start, and `<!DOCTYPE`.
+  /// implied default, `<!NOTATION>`): fuzzing found the first, the others were tried beside
+  /// it. VOC annotations use neither, so both are refused: `<?` anywhere but the XML
+  /// declaration at the start, and `<!DOCTYPE`.
   private static func checkMarkup(_ data: Data, file: String) throws {
     let bytes = [UInt8](data)
     let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
