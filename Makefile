@@ -1,7 +1,7 @@
 # SimpleDet: two commands set everything up on a fresh machine.
 #   make demo   fetch pinned dependencies, build, run the main job on the built-in data
 #   make test   fetch pinned dependencies, build, run the whole test suite
-.PHONY: deps build demo demo-classifier test consumer-example docs bench-foundation clean
+.PHONY: deps build demo demo-classifier test consumer-example docs bench-foundation fuzz clean
 
 SWIFT ?= swift
 
@@ -32,6 +32,12 @@ consumer-example: deps
 # API documentation (DocC) of the public modules: .build/docs/SimpleDet.doccarchive, a static site.
 docs: deps
 	SWIFT=$(SWIFT) scripts/docs.sh
+
+# libFuzzer harnesses of the file readers (Fuzzing/), FUZZ_SECONDS each (docs/contributing.md).
+# Not part of test: it fails when a harness finds a crash, a hang or an unbounded allocation.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 bench-foundation: deps
 	benchmarks/foundation.sh

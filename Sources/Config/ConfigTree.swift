@@ -1,3 +1,4 @@
+import CYaml  // Yams' copy of libyaml (see `nestingDepth`)
 import Foundation
 import Yams
 
@@ -55,23 +56,78 @@ extension ConfigTree: Codable {
 // MARK: - YAML
 
 extension ConfigTree {
+  /// Deeper than any config needs, shallow enough for a small thread stack.
+  static let maximumDepth = 64
+  /// Values once aliases are expanded; a config has a few hundred.
+  static let maximumValueCount = 100_000
+
   /// Parses YAML text; an empty document is an empty mapping.
   static func parse(yaml: String) throws -> ConfigTree {
+    // Yams composes nodes recursively, several stack frames a level, so a document nested a few
+    // thousand deep overflowed the stack (8,000 `[` did in the FuzzConfig harness). libyaml's
+    // own parser keeps its state on the heap: its events measure the depth before Yams sees it.
+    let depth = nestingDepth(yaml: yaml, stoppingAfter: maximumDepth)
+    guard depth <= maximumDepth else {
+      throw ConfigError.invalidYAML("collections nested more than \(maximumDepth) deep")
+    }
     guard let node = try Yams.compose(yaml: yaml) else { return .mapping([:]) }
-    return try ConfigTree(node)
+    var budget = maximumValueCount
+    return try ConfigTree(node, depth: 0, budget: &budget)
   }
 
-  init(_ node: Node) throws {
+  /// The deepest nesting of sequences and mappings, counted up to `limit + 1`; a syntax error
+  /// ends the count there, which is as deep as Yams gets before reporting the same error.
+  private static func nestingDepth(yaml: String, stoppingAfter limit: Int) -> Int {
+    var parser = yaml_parser_t()
+    guard yaml_parser_initialize(&parser) == 1 else { return 0 }
+    defer { yaml_parser_delete(&parser) }
+    var bytes = Array(yaml.utf8)
+    return bytes.withUnsafeMutableBufferPointer { buffer in
+      yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+      yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+      var depth = 0
+      var deepest = 0
+      var event = yaml_event_t()
+      while deepest <= limit, yaml_parser_parse(&parser, &event) == 1 {
+        let type = event.type
+        yaml_event_delete(&event)
+        switch type {
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+          depth += 1
+          deepest = max(deepest, depth)
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT: depth -= 1
+        case YAML_STREAM_END_EVENT: return deepest
+        default: break
+        }
+      }
+      return deepest
+    }
+  }
+
+  /// Counts every value into `budget`, aliases each time they are used: a few lines of anchors
+  /// repeating anchors expand to billions of values (511 bytes hung the FuzzConfig harness).
+  /// Aliases inside aliases also nest deeper than the text does, hence the depth check here too.
+  init(_ node: Node, depth: Int, budget: inout Int) throws {
+    guard depth <= Self.maximumDepth else {
+      throw ConfigError.invalidYAML("collections nested more than \(Self.maximumDepth) deep once aliases are expanded")
+    }
+    budget -= 1
+    guard budget >= 0 else {
+      throw ConfigError.invalidYAML(
+        "more than \(Self.maximumValueCount) values once aliases are expanded (anchors repeating anchors?)")
+    }
     switch node {
     case .scalar(let scalar):
       self = ConfigTree(scalar: scalar)
     case .sequence(let sequence):
-      self = .sequence(try sequence.map(ConfigTree.init))
+      var items: [ConfigTree] = []
+      for item in sequence { items.append(try ConfigTree(item, depth: depth + 1, budget: &budget)) }
+      self = .sequence(items)
     case .mapping(let mapping):
       var result: [String: ConfigTree] = [:]
       for (key, value) in mapping {
         guard case .scalar(let k) = key else { throw ConfigError.invalidYAML("a mapping key is not a plain value") }
-        result[k.string] = try ConfigTree(value)
+        result[k.string] = try ConfigTree(value, depth: depth + 1, budget: &budget)
       }
       self = .mapping(result)
     }

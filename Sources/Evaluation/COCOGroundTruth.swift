@@ -185,6 +185,17 @@ func segmentationProblem(_ segmentation: COCOSegmentation, image: COCOImage) -> 
       if polygon.contains(where: { !$0.isFinite || abs($0) > 1e7 }) {
         return "has a polygon coordinate that is not a finite number of reasonable size"
       }
+      // Rasterising walks the outline on a grid five times finer than the pixels, so its work
+      // grows with the polygon, not the image: far-off corners on a tiny image took the results
+      // reader's fuzz harness past 2 GB while the outline was stored, and still cost time
+      // without it. Real outlines stay within about the image.
+      if let height = image.height, let width = image.width {
+        let (w, h) = (Double(width), Double(height))
+        for corner in stride(from: 0, to: polygon.count - 1, by: 2)
+        where !(-w...2 * w).contains(polygon[corner]) || !(-h...2 * h).contains(polygon[corner + 1]) {
+          return "has a polygon corner (\(polygon[corner]), \(polygon[corner + 1])) more than the image's size (\(width)×\(height)) outside it"
+        }
+      }
     }
     return nil
   case .mask(let mask):

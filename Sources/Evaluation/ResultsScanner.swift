@@ -233,7 +233,14 @@ struct ResultsScanner {
     return value
   }
 
-  private mutating func skipValue() throws(Failure) {
+  /// Nesting a skipped value may have: a results file has none, and each level is a stack frame
+  /// (200,000 `[` overflowed the stack of the results reader's fuzz harness).
+  static let maximumSkippedDepth = 512
+
+  private mutating func skipValue(depth: Int = 0) throws(Failure) {
+    guard depth < Self.maximumSkippedDepth else {
+      throw Failure(message: "a value nested more than \(Self.maximumSkippedDepth) deep", offset: position)
+    }
     let byte = try peek()
     switch byte {
     case UInt8(ascii: "\""):
@@ -250,7 +257,7 @@ struct ResultsScanner {
           _ = try string()
           try expect(UInt8(ascii: ":"), "expected ':'")
         }
-        try skipValue()
+        try skipValue(depth: depth + 1)
       } while try commaOrEnd(closing)
     case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
       for word in ["true", "false", "null"] where matches(word) {

@@ -41,18 +41,37 @@ extension RLE {
       cornerY[cornerCount] = cornerY[0]
     }
 
-    // Every fine-grid point along each edge, walking along the edge's longer axis.
-    var pointCount = 0
-    for j in 0..<cornerCount {
-      pointCount += max(abs(cornerX[j] - cornerX[j + 1]), abs(cornerY[j] - cornerY[j + 1])) + 1
+    // Where the outline crosses into a new fine column that is a pixel centre, record the first
+    // pixel row at or below the outline: that is where a run flips. The points of the outline
+    // are visited as they are traced rather than stored, since their number grows with the
+    // polygon's size on the grid, not the image's (coordinates of a few million allocated
+    // gigabytes when fuzzing the results reader); the boundaries are at most one per column an
+    // edge crosses.
+    var boundaries: [UInt32] = []
+    let lastColumn = Double(width) - 1
+    var lastPoint: (u: Int, v: Int)?
+    func visit(_ u: Int, _ v: Int) {
+      defer { lastPoint = (u, v) }
+      guard let (pu, pv) = lastPoint, u != pu else { return }
+      var xd = Double(u < pu ? u : u - 1)
+      xd = (xd + 0.5) / scale - 0.5
+      if xd.rounded(.down) != xd || xd < 0 || xd > lastColumn { return }
+      var yd = Double(v < pv ? v : pv)
+      yd = (yd + 0.5) / scale - 0.5
+      if yd < 0 {
+        yd = 0
+      } else if yd > Double(height) {
+        yd = Double(height)
+      }
+      yd = yd.rounded(.up)
+      boundaries.append(UInt32(truncatingIfNeeded: Int(xd) * height + Int(yd)))
     }
-    var u = [Int](repeating: 0, count: pointCount)
-    var v = [Int](repeating: 0, count: pointCount)
-    var m = 0
+
+    // Every fine-grid point along each edge, walking along the edge's longer axis.
     for j in 0..<cornerCount {
       var xs = cornerX[j], xe = cornerX[j + 1], ys = cornerY[j], ye = cornerY[j + 1]
       let dx = abs(xe - xs), dy = abs(ys - ye)
-      // Edges are always stepped from the lower end, then the points are stored in edge order.
+      // Edges are always stepped from the lower end, then the points are visited in edge order.
       let flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye)
       if flip {
         swap(&xs, &xe)
@@ -64,39 +83,15 @@ extension RLE {
         let slope = dx == 0 ? 0 : Double(ye - ys) / Double(dx)
         for d in 0...dx {
           let t = flip ? dx - d : d
-          u[m] = t + xs
-          v[m] = Int(Double(ys) + slope * Double(t) + 0.5)
-          m += 1
+          visit(t + xs, Int(Double(ys) + slope * Double(t) + 0.5))
         }
       } else {
         let slope = Double(xe - xs) / Double(dy)
         for d in 0...dy {
           let t = flip ? dy - d : d
-          v[m] = t + ys
-          u[m] = Int(Double(xs) + slope * Double(t) + 0.5)
-          m += 1
+          visit(Int(Double(xs) + slope * Double(t) + 0.5), t + ys)
         }
       }
-    }
-
-    // Where the outline crosses into a new fine column that is a pixel centre, record the first
-    // pixel row at or below the outline: that is where a run flips.
-    var boundaries: [UInt32] = []
-    boundaries.reserveCapacity(pointCount / Int(scale) + 2)
-    let lastColumn = Double(width) - 1
-    for j in 1..<max(pointCount, 1) where u[j] != u[j - 1] {
-      var xd = Double(u[j] < u[j - 1] ? u[j] : u[j] - 1)
-      xd = (xd + 0.5) / scale - 0.5
-      if xd.rounded(.down) != xd || xd < 0 || xd > lastColumn { continue }
-      var yd = Double(v[j] < v[j - 1] ? v[j] : v[j - 1])
-      yd = (yd + 0.5) / scale - 0.5
-      if yd < 0 {
-        yd = 0
-      } else if yd > Double(height) {
-        yd = Double(height)
-      }
-      yd = yd.rounded(.up)
-      boundaries.append(UInt32(truncatingIfNeeded: Int(xd) * height + Int(yd)))
     }
     boundaries.append(UInt32(truncatingIfNeeded: height * width))
     boundaries.sort()

@@ -21,9 +21,13 @@ public struct RLE: Hashable, Sendable {
   /// Whether the runs cover the image exactly; masks from files are checked with this before use,
   /// because the run-walking operations assume it.
   public var coversImage: Bool {
+    // A file may claim a size whose pixel count is beyond Int (2^32 × 2^32 crashed both COCO
+    // readers' fuzz harnesses): no runs cover that.
+    let (pixels, overflow) = height.multipliedReportingOverflow(by: width)
+    guard !overflow else { return false }
     var total = 0
     for count in counts { total += Int(count) }
-    return total == height * width
+    return total == pixels
   }
 
   /// The number of foreground pixels.

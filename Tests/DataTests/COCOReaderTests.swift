@@ -122,6 +122,35 @@ import Testing
     #expect(dataset.records[0].instances.map(\.box) == [Box(x1: 90, y1: 90, x2: 100, y2: 100), Box(x1: 1, y1: 1, x2: 6, y2: 6)])
   }
 
+  /// Crashed FuzzCOCO: an image and RLE size of 2^32 × 2^32 overflowed the pixel
+  /// count and trapped.
+  @Test func sizesBeyondAnyImageAreReportedNotTrapped() throws {
+    let text = """
+      {"categories": [{"id": 1, "name": "a"}],
+       "images": [{"id": 1, "file_name": "a.jpg", "width": 4294967296, "height": 4294967296}],
+       "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
+                        "segmentation": {"size": [4294967296, 4294967296], "counts": [1]}}]}
+      """
+    let dataset = try read(text)
+    #expect(dataset.issues.map(\.kind) == [.invalidRecord])
+    #expect(dataset.issues.first?.detail.contains("do not add up") == true)
+    #expect(throws: DataValidationError.self) { try read(text, policy: .fail) }
+  }
+
+  @Test func polygonCornersFarOutsideTheImageAreReported() throws {
+    let text = """
+      {"categories": [{"id": 1, "name": "a"}], "images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 3}],
+       "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
+                        "segmentation": [[0, 0, 9000000, 0, 0, 1e300]]},
+                       {"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
+                        "segmentation": [[-4, -3, 8, -3, 8, 6]]}]}
+      """
+    let dataset = try read(text)
+    #expect(dataset.issues.map(\.kind) == [.invalidRecord])
+    #expect(dataset.issues.first?.detail.contains("more than the image's size (4x3) outside it") == true)
+    #expect(dataset.records[0].instances.map(\.annotationId) == [2])
+  }
+
   @Test func failPolicyStopsWithEveryProblem() throws {
     let error = #expect(throws: DataValidationError.self) { try read(Self.bad, policy: .fail) }
     #expect(error?.issues.count == 6)

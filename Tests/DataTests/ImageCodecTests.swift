@@ -142,4 +142,29 @@ import Testing
     #expect(try ImageCodec.bitDepth(data) == 16)
     #expect(try ImageCodec.decode(data).pixels == samples.map { UInt8($0 >> 8) })
   }
+
+  /// A 68-byte PNG whose header claims 100,000 × 100,000 RGBA pixels (40 GB decoded).
+  static let pngBomb: [UInt8] = [
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x01, 0x86,
+    0xA0, 0x00, 0x01, 0x86, 0xA0, 0x08, 0x06, 0x00, 0x00, 0x00, 0xA8, 0x52, 0x0B, 0xC8, 0x00, 0x00, 0x00, 0x0B, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x60, 0x40, 0x05, 0x00, 0x00, 0x10, 0x00, 0x01, 0x39, 0xBD, 0x8F, 0x65, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+  ]
+
+  /// Decoding bombs: a few header bytes claiming billions of pixels are refused before the
+  /// pixels' memory is reserved (the allocation alone exceeded the fuzz harness's 2 GB limit).
+  @Test func imagesClaimingTooManyPixelsAreRefusedBeforeDecoding() throws {
+    var jpeg = try fixture("gray.jpg")
+    let sof = try #require(jpeg.firstRange(of: Data([0xFF, 0xC0])))
+    // Height and width follow the marker, its length and the sample precision.
+    jpeg.replaceSubrange((sof.lowerBound + 5)..<(sof.lowerBound + 9), with: [0xEA, 0x60, 0xEA, 0x60])  // 60,000²
+    #expect(try ImageCodec.info(jpeg).width == 60_000)
+    for data in [jpeg, Data(Self.pngBomb)] {
+      let error = #expect(throws: ImageCodecError.self) { try ImageCodec.decode(data) }
+      #expect(error?.kind == .tooLarge)
+      #expect(error?.message.contains("pixel limit") == true, "\(error?.message ?? "")")
+    }
+    let error = #expect(throws: ImageCodecError.self) { try ImageCodec.decode16(Data(Self.pngBomb)) }
+    #expect(error?.kind == .tooLarge)
+  }
 }

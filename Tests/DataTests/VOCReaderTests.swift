@@ -71,6 +71,13 @@ import Testing
     ("<notes/>", "expected <annotation>"),
     ("<annotation><filename>a.jpg</filename></annotation>", "missing <size>"),
     (annotation("<object><name>dog</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>x</xmax><ymax>5</ymax></bndbox></object>"), "bndbox.xmax: expected a number"),
+    // Crashed FuzzVOC: an integer beyond Int trapped in the conversion (the second is the
+    // fuzzer's own width, from a 10-minute run).
+    ("<annotation><filename>a.jpg</filename><size><width>1e300</width><height>4</height></size></annotation>", "size.width: expected an integer"),
+    (
+      "<annotation><filename>3.png</filename><size><width>" + String(repeating: "8", count: 111) + "64</width><height>48</height></size></annotation>",
+      "size.width: expected an integer"
+    ),
   ])
   func malformedFilesAreRejected(text: String, expected: String) throws {
     let root = try folder(["bad": text])
@@ -78,6 +85,50 @@ import Testing
     let error = #expect(throws: DatasetFormatError.self) { try VOCReader.read(root: root) }
     #expect(error?.description.contains(expected) == true, "\(error?.description ?? "")")
     #expect(error?.file.hasSuffix("bad.xml") == true)
+  }
+
+  /// Found by fuzzing (Fuzzing/, FuzzVOC): Foundation's XML parser trapped on element and
+  /// attribute names that are not UTF-8, including in a document that declares UTF-16.
+  @Test(arguments: [
+    Array("<annotation><".utf8) + [0xFF, 0xFF] + Array("></".utf8) + [0xFF, 0xFF] + Array("></annotation>".utf8),
+    Array("<annotation><name ".utf8) + [0xFF] + Array("=\"1\">x</name></annotation>".utf8),
+    Array("<?xml version=\"1.0\" encoding=\"UTF-16\"?><annotation><".utf8) + [0xFF, 0xFF] + Array("/></annotation>".utf8),
+    [0xEF, 0xBB, 0xBF] + Array("<annotation><".utf8) + [0xFF, 0xFF] + Array("/></annotation>".utf8),
+  ])
+  func namesThatAreNotUTF8AreRejected(bytes: [UInt8]) throws {
+    let root = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let file = root.appendingPathComponent("bad.xml")
+    try Data(bytes).write(to: file)
+    let error = #expect(throws: DatasetFormatError.self) { try VOCReader.read(annotationFiles: [file], images: root) }
+    #expect(error?.description.contains("not UTF-8 text") == true, "\(error?.description ?? "")")
+    #expect(error?.file == file.path)
+  }
+
+  /// Found by fuzzing (FuzzVOC; the first is its input): Foundation's XML parser read a null
+  /// pointer for a processing instruction without data and for some DTD declarations.
+  @Test(arguments: [
+    ("<afolder\n\t<folder>eight>49<?xmltatio?>\n\t<fol/fgl</han>\n", "processing instructions"),
+    ("<annotation><?x?></annotation>", "processing instructions"),
+    ("<?xmlx?><annotation/>", "processing instructions"),
+    ("<!DOCTYPE a [<!ELEMENT a ANY><!ATTLIST a b CDATA #IMPLIED>]><annotation/>", "document type declarations"),
+    ("<!DOCTYPE a [<!NOTATION n SYSTEM \"x\">]><annotation/>", "document type declarations"),
+  ])
+  func markupFoundationMishandlesIsRejected(text: String, expected: String) throws {
+    let root = try folder(["bad": text])
+    defer { try? FileManager.default.removeItem(at: root) }
+    let error = #expect(throws: DatasetFormatError.self) { try VOCReader.read(root: root) }
+    #expect(error?.description.contains(expected) == true, "\(error?.description ?? "")")
+  }
+
+  @Test func declaredLatin1IsConverted() throws {
+    let root = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let file = root.appendingPathComponent("latin1.xml")
+    let text = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" + Self.annotation(Self.object("caf\u{E9}", (1, 1, 5, 5)))
+    try #require(text.data(using: .isoLatin1)).write(to: file)
+    let dataset = try VOCReader.read(annotationFiles: [file], images: root, classes: ["caf\u{E9}"], policy: .fail)
+    #expect(dataset.records.first?.instances.map(\.label) == [0])
   }
 
   @Test func missingImageSetListIsAnError() throws {

@@ -154,6 +154,43 @@ private func message(_ body: () throws -> Void) -> String? {
     #expect(back[0].area == 600)
   }
 
+  /// Crashed FuzzCOCOEvaluation: an image and mask size of 2^32 × 2^32
+  /// overflowed the pixel count and trapped.
+  @Test func sizesBeyondAnyImageAreAnErrorNotATrap() throws {
+    let json = """
+      {"images": [{"id": 1, "width": 4294967296, "height": 4294967296}], "categories": [{"id": 1}],
+       "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
+                        "segmentation": {"size": [4294967296, 4294967296], "counts": [1]}}]}
+      """
+    let found = message { _ = try COCOGroundTruth(json: Data(json.utf8), sourceName: "gt.json") }
+    #expect(found?.contains("gt.json") == true, "\(found ?? "no error")")
+    #expect(found?.contains("run lengths do not add up") == true)
+  }
+
+  /// Took FuzzCOCOEvaluation past its 2 GB limit: corners millions of pixels off a small image made
+  /// rasterising the polygon (for its area) store an outline of that length.
+  @Test func polygonCornersFarOutsideTheImageAreAnError() throws {
+    let json = """
+      [{"image_id": 1, "category_id": 3, "score": 1,
+        "segmentation": [[0, 0, 9000000, 0, 0, 9000000, 9000000, 9000000, 0, 1, 9000000, 5]]}]
+      """
+    let found = message { _ = try readResults(json) }
+    #expect(found?.contains("results.json") == true, "\(found ?? "no error")")
+    #expect(found?.contains("more than the image's size (100×80) outside it") == true)
+    // Within the image's size around it, corners are rasterised (and clipped) as pycocotools does.
+    let near = try readResults(#"[{"image_id": 1, "category_id": 3, "score": 1, "segmentation": [[-90, -70, 190, -70, 190, 150]]}]"#)
+    #expect(near.count == 1 && (near[0].area ?? 0) > 0)
+  }
+
+  /// Overflowed the stack of FuzzCOCOEvaluation: an unknown field is skipped, and skipping
+  /// recursed once per level of nesting.
+  @Test func deeplyNestedUnknownFieldIsAnError() throws {
+    let json = #"[{"image_id": 1, "x": "# + String(repeating: "[", count: 200_000)
+    let found = message { _ = try readResults(json) }
+    #expect(found?.contains("results.json") == true, "\(found ?? "no error")")
+    #expect(found?.contains("nested more than 512 deep") == true)
+  }
+
   @Test func statsJSONHasTheTwelveKeysInOrder() {
     let stats = COCOStats(values: [0.5, 0.25, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     #expect(stats.json.hasPrefix(#"{"AP": 0.5, "AP50": 0.25, "AP75": -1.0, "APs": 0.0"#))

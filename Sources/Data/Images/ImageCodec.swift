@@ -15,6 +15,12 @@ public struct ImageInfo: Sendable, Equatable {
 /// JPEG (TurboJPEG) and PNG (libpng) decoding and encoding. Every failure throws an
 /// `ImageCodecError`.
 public enum ImageCodec {
+  /// The most pixels a decoded image may have: 2^29, a 23,170-pixel square (DOTA's largest
+  /// images are 20,000 a side). A header is a few bytes and may claim 65,535 × 65,535 pixels or
+  /// more, so decoding checks this before reserving the pixels' memory (at most 4 GiB: four
+  /// 16-bit channels).
+  public static let maximumPixelCount = 1 << 29
+
   /// The header of an image file: format, displayed size and stored channels.
   public static func info(_ data: Data) throws -> ImageInfo {
     guard let format = ImageFormat(sniffing: data) else {
@@ -163,6 +169,7 @@ public enum ImageCodec {
     var h: Int32 = 0
     var stored: Int32 = 0
     try withMessage { ci_jpeg_info(bytes.baseAddress, bytes.count, &w, &h, &stored, $0) }
+    try checkPixelCount(width: w, height: h, format: "JPEG")
     let orientation = applyingOrientation ? ExifOrientation(jpeg: raw) ?? .up : .up
     var outWidth = w
     var outHeight = h
@@ -211,6 +218,7 @@ public enum ImageCodec {
     var h: Int32 = 0
     var stored: Int32 = 0
     try withMessage { ci_png_info(bytes.baseAddress, bytes.count, &w, &h, &stored, $0) }
+    try checkPixelCount(width: w, height: h, format: "PNG")
     let channels = requested ?? Int(stored)
     let count = Int(w) * Int(h) * channels
     var failure: ImageCodecError?
@@ -235,6 +243,16 @@ public enum ImageCodec {
     try withMessage { body(&output, &size, $0) }
     guard let output else { throw ImageCodecError(.outOfMemory, "the encoder returned no buffer") }
     return Data(bytesNoCopy: output, count: size, deallocator: .custom { pointer, _ in ci_free(pointer) })
+  }
+
+  private static func checkPixelCount(width: Int32, height: Int32, format: String) throws {
+    guard width >= 0, height >= 0 else {
+      throw ImageCodecError(.corrupt, "\(format) header claims \(width)×\(height) pixels")
+    }
+    guard Int(width) * Int(height) <= maximumPixelCount else {
+      throw ImageCodecError(
+        .tooLarge, "\(format) header claims \(width)×\(height) pixels, more than the \(maximumPixelCount)-pixel limit")
+    }
   }
 
   /// Runs a shim call with a message buffer and turns a failure status into an error.

@@ -9,6 +9,8 @@ public struct ImageCodecError: Error, Equatable, CustomStringConvertible, Sendab
     /// A request the codec cannot honour (a channel count, a quality).
     case invalidArgument
     case outOfMemory
+    /// More pixels than `ImageCodec.maximumPixelCount`: refused before any memory is reserved.
+    case tooLarge
   }
 
   public let kind: Kind

@@ -31,6 +31,29 @@ struct AnnotationChecks {
     return box.clipped(width: imageWidth, height: imageHeight)
   }
 
+  /// Whether an instance's polygons can be kept, after reporting why not. Each needs an even
+  /// number of coordinates, at least 6. Corners more than the image's size outside it are
+  /// refused too: rasterising walks the whole outline on a grid five times finer than the
+  /// pixels, so such a polygon costs time and memory out of proportion to its image (gigabytes
+  /// in the evaluation side's fuzz harness), and one beyond Int on that grid traps.
+  mutating func checkPolygons(_ polygons: [[Double]], imageWidth: Int, imageHeight: Int, record: String) -> Bool {
+    if let bad = polygons.first(where: { $0.count < 6 || $0.count % 2 != 0 }) {
+      report(.invalidRecord, record: record, detail: "polygon with \(bad.count) coordinates (needs an even number, at least 6)")
+      return false
+    }
+    let (w, h) = (Double(imageWidth), Double(imageHeight))
+    for polygon in polygons {
+      for corner in stride(from: 0, to: polygon.count, by: 2)
+      where !(-w...2 * w).contains(polygon[corner]) || !(-h...2 * h).contains(polygon[corner + 1]) {
+        report(
+          .invalidRecord, record: record,
+          detail: "polygon corner (\(polygon[corner]), \(polygon[corner + 1])) is more than the image's size (\(imageWidth)x\(imageHeight)) outside it")
+        return false
+      }
+    }
+    return true
+  }
+
   /// Throws the collected issues under the `fail` policy.
   func finish() throws -> [DataIssue] {
     if policy == .fail, !issues.isEmpty { throw DataValidationError(issues: issues) }

@@ -81,8 +81,9 @@ public enum COCOReader {
       guard let box = checks.checkedBox(raw, imageWidth: image.width, imageHeight: image.height, record: "\(record) (image \(imageId))") else {
         continue
       }
-      if case .polygons(let polygons) = segmentation, let bad = polygons.first(where: { $0.count < 6 || $0.count % 2 != 0 }) {
-        checks.report(.invalidRecord, record: record, detail: "polygon with \(bad.count) coordinates (needs an even number, at least 6)")
+      if case .polygons(let polygons) = segmentation,
+        !checks.checkPolygons(polygons, imageWidth: image.width, imageHeight: image.height, record: record)
+      {
         continue
       }
       if case .runLength(let mask) = segmentation {

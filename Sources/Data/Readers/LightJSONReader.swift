@@ -75,8 +75,7 @@ public enum LightJSONReader {
         }
         let raw = Box(x1: Float(coordinates[0]), y1: Float(coordinates[1]), x2: Float(coordinates[2]), y2: Float(coordinates[3]))
         guard let box = checks.checkedBox(raw, imageWidth: width, imageHeight: height, record: instanceName) else { continue }
-        if let polygons, let bad = polygons.first(where: { $0.count < 6 || $0.count % 2 != 0 }) {
-          checks.report(.invalidRecord, record: instanceName, detail: "polygon with \(bad.count) coordinates (needs an even number, at least 6)")
+        if let polygons, !checks.checkPolygons(polygons, imageWidth: width, imageHeight: height, record: instanceName) {
           continue
         }
         let segmentation = polygons.flatMap { $0.isEmpty ? nil : Segmentation.polygons($0) }
