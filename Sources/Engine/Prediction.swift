@@ -48,6 +48,15 @@ public struct Predictor {
     self.precision = precision
   }
 
+  /// The detector a config describes with `weights` loaded for inference (see
+  /// `ModelLoading.inferenceModel`), its class names, and the config's precision: what
+  /// `simpledet predict` and `serve` run.
+  public init(config: SimpleDetConfig, weights: URL) throws {
+    self.init(
+      model: try ModelLoading.inferenceModel(config: config, weights: weights), classes: RunData.classesForPrediction(config),
+      precision: config.runtime.precision)
+  }
+
   /// The images a path names: the file itself, or the JPEG and PNG files directly in a folder,
   /// sorted by name.
   public static func images(at path: String) throws -> [URL] {

@@ -76,56 +76,36 @@ public final class ServerMetrics: @unchecked Sendable {
     lock.withLock { queueDepth = depth }
   }
 
-  /// The number of requests answered on `route` with `code` so far.
-  public func requestCount(route: String, code: Int) -> Int {
-    lock.withLock { requests[RouteAndCode(route: route, code: code)] ?? 0 }
-  }
-
   /// The exposition text.
   public func render() -> String {
     lock.withLock {
       var lines: [String] = []
-      lines += [
-        "# HELP simpledet_requests_total HTTP requests answered, by route and status code.",
-        "# TYPE simpledet_requests_total counter",
-      ]
+      lines += Self.header("simpledet_requests_total", "HTTP requests answered, by route and status code.", "counter")
       for key in requests.keys.sorted() {
         lines.append("simpledet_requests_total{route=\"\(key.route)\",code=\"\(key.code)\"} \(requests[key]!)")
       }
-      lines += [
-        "# HELP simpledet_request_duration_seconds Time from a request's arrival to its answer, by route.",
-        "# TYPE simpledet_request_duration_seconds histogram",
-      ]
+      lines += Self.header("simpledet_request_duration_seconds", "Time from a request's arrival to its answer, by route.", "histogram")
       for route in latencies.keys.sorted() {
         lines += Self.lines(of: latencies[route]!, name: "simpledet_request_duration_seconds", labels: "route=\"\(route)\",")
       }
-      lines += [
-        "# HELP simpledet_batch_size Images per forward pass of the model.",
-        "# TYPE simpledet_batch_size histogram",
-      ]
+      lines += Self.header("simpledet_batch_size", "Images per forward pass of the model.", "histogram")
       lines += Self.lines(of: batchSizes, name: "simpledet_batch_size", labels: "")
-      lines += [
-        "# HELP simpledet_inference_duration_seconds Time of one forward pass over a batch.",
-        "# TYPE simpledet_inference_duration_seconds histogram",
-      ]
+      lines += Self.header("simpledet_inference_duration_seconds", "Time of one forward pass over a batch.", "histogram")
       lines += Self.lines(of: inferenceSeconds, name: "simpledet_inference_duration_seconds", labels: "")
-      lines += [
-        "# HELP simpledet_errors_total Requests answered with an error, by reason.",
-        "# TYPE simpledet_errors_total counter",
-      ]
+      lines += Self.header("simpledet_errors_total", "Requests answered with an error, by reason.", "counter")
       for reason in refusals.keys.sorted() {
         lines.append("simpledet_errors_total{reason=\"\(reason)\"} \(refusals[reason]!)")
       }
-      lines += [
-        "# HELP simpledet_queue_depth Images waiting for the model.",
-        "# TYPE simpledet_queue_depth gauge",
-        "simpledet_queue_depth \(queueDepth)",
-        "# HELP simpledet_requests_in_flight Requests received and not yet answered (this one included).",
-        "# TYPE simpledet_requests_in_flight gauge",
-        "simpledet_requests_in_flight \(inFlight)",
-      ]
+      lines += Self.header("simpledet_queue_depth", "Images waiting for the model.", "gauge")
+      lines.append("simpledet_queue_depth \(queueDepth)")
+      lines += Self.header("simpledet_requests_in_flight", "Requests received and not yet answered (this one included).", "gauge")
+      lines.append("simpledet_requests_in_flight \(inFlight)")
       return lines.joined(separator: "\n") + "\n"
     }
+  }
+
+  private static func header(_ name: String, _ help: String, _ type: String) -> [String] {
+    ["# HELP \(name) \(help)", "# TYPE \(name) \(type)"]
   }
 
   private static func lines(of histogram: Histogram, name: String, labels: String) -> [String] {

@@ -50,8 +50,7 @@ struct Predict: ParsableCommand {
       Torch.threadCount = resolved.runtime.threads
       let images = try Predictor.images(at: input)
       let folder = try OutputFolder.create(output)
-      let model = try ModelLoading.inferenceModel(config: resolved, weights: URL(fileURLWithPath: weights))
-      let predictor = Predictor(model: model, classes: RunData.classesForPrediction(resolved), precision: resolved.runtime.precision)
+      let predictor = try Predictor(config: resolved, weights: URL(fileURLWithPath: weights))
       var all: [Prediction] = []
       for url in images {
         let (image, detections) = try predictor.predict(url)

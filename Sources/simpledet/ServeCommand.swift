@@ -91,12 +91,10 @@ struct Serve: ParsableCommand {
       settings.maxImagePixels = maxImagePixels
       settings.requestTimeout = .milliseconds(Int64((timeout * 1000).rounded()))
       settings.token = try tokenFile.map(ServerSettings.token(contentsOf:))
-      let model = try ModelLoading.inferenceModel(config: resolved, weights: URL(fileURLWithPath: weights))
-      let classes = RunData.classesForPrediction(resolved)
-      let predictor = Predictor(model: model, classes: classes, precision: resolved.runtime.precision)
+      let predictor = try Predictor(config: resolved, weights: URL(fileURLWithPath: weights))
       let inference = resolved.inferenceSettings
       let description = ModelDescription(
-        config: config, weights: weights, classes: classes.names, masks: resolved.model.detector.hasMasks,
+        config: config, weights: weights, classes: predictor.classes.names, masks: resolved.model.detector.hasMasks,
         scoreThreshold: inference.scoreThreshold, maxDetections: inference.detectionsPerImage,
         precision: resolved.runtime.precision.rawValue)
       let testTransform = resolved.model.detector.transform.forTesting(inference)
