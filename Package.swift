@@ -41,7 +41,7 @@ let shimSettings: [CXXSetting] =
         "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter",
       ])
     ])
-  + [.define("_GLIBCXX_USE_CXX11_ABI", to: "1")]
+  + [.define("_GLIBCXX_USE_CXX11_ABI", to: "1"), .define("USE_C10D_GLOO")]
 // Long expressions are reported while SimpleDet itself is built; never imposed on a depending package.
 let swiftSettings: [SwiftSetting] =
   isVersionDependency ? [] : [.unsafeFlags(["-Xfrontend", "-warn-long-expression-type-checking=200"])]

@@ -347,17 +347,52 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
   /// Also write a TensorBoard event file in the run folder (the logged numbers as scalars, and
   /// pictures of the detections on the first test images at each evaluation).
   public var tensorboard = true
+  /// Data-parallel training across processes (`simpledet train --nproc-per-node`).
+  public var distributed = DistributedSection()
 
   public init() {}
 
   private enum CodingKeys: String, CodingKey {
-    case threads, precision, seed, tensorboard
+    case threads, precision, seed, tensorboard, distributed
     case lossScale = "loss_scale"
     case logPeriod = "log_period"
     case checkpointPeriod = "checkpoint_period"
     case evalPeriod = "eval_period"
     case checkpointsKept = "checkpoints_kept"
     case outputDirectory = "output_dir"
+  }
+}
+
+/// How the processes of a distributed run average their gradients and wait for one another.
+public struct DistributedSection: Codable, Equatable, Sendable {
+  public enum Compression: String, ConfigChoice, Sendable {
+    /// Gradient buckets travel as float32.
+    case none
+    /// As float16: half the bytes (each bucket is divided by the world size first, so sums stay in range).
+    case fp16
+    /// As bfloat16: half the bytes, float32's range, fewer mantissa bits.
+    case bf16
+  }
+
+  public var gradientCompression = Compression.none
+  /// Size of the gradient buckets whose all-reduce starts as soon as their gradients are ready
+  /// (the first bucket is 1 MiB, so communication starts early).
+  public var bucketMB = 25.0
+  /// Seconds any process waits in a collective, or for the others to join, before the run
+  /// stops with an error (a process died or hangs).
+  public var timeout = 60.0
+  /// Look for parameters a step does not reach (a branch the model skips), so that their
+  /// gradient buckets do not wait for gradients that never come. Costs a walk of the autograd
+  /// graph per step; turn it off for models that use every parameter in every step.
+  public var findUnusedParameters = true
+
+  public init() {}
+
+  private enum CodingKeys: String, CodingKey {
+    case timeout
+    case gradientCompression = "gradient_compression"
+    case bucketMB = "bucket_mb"
+    case findUnusedParameters = "find_unused_parameters"
   }
 }
 

@@ -429,6 +429,12 @@ extension SimpleDetConfig {
     c.range(runtime.checkpointPeriod, 0...100_000_000, "runtime.checkpoint_period")
     c.range(runtime.evalPeriod, 0...100_000_000, "runtime.eval_period")
     c.range(runtime.checkpointsKept, 1...10_000, "runtime.checkpoints_kept")
+    c.require(
+      runtime.distributed.bucketMB.isFinite && runtime.distributed.bucketMB > 0 && runtime.distributed.bucketMB <= 4096,
+      "runtime.distributed.bucket_mb", "must be above 0 and at most 4096, got \(runtime.distributed.bucketMB)")
+    c.require(
+      runtime.distributed.timeout.isFinite && runtime.distributed.timeout >= 1 && runtime.distributed.timeout <= 86_400,
+      "runtime.distributed.timeout", "must be between 1 and 86400 seconds, got \(runtime.distributed.timeout)")
     if case .fixed(let scale) = runtime.lossScale {
       c.require(scale.isFinite && scale > 0 && scale <= 1e30, "runtime.loss_scale", "must be dynamic or a number above 0 (at most 1e30), got \(scale)")
     }

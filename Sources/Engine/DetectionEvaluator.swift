@@ -32,12 +32,19 @@ public struct DetectionEvaluator: Sendable {
 
   /// Every image's detections, as COCO results with the dataset's image and category ids;
   /// `progress` hears (images done, images in all).
-  public func detections(of model: any Detector, progress: ((Int, Int) -> Void)? = nil) -> [COCODetection] {
+  ///
+  /// With `rank` and `worldSize`, only this worker's share: `batchSize` images of every
+  /// `batchSize × worldSize`, so the shares cover each image once.
+  public func detections(
+    of model: any Detector, rank: Int = 0, worldSize: Int = 1, progress: ((Int, Int) -> Void)? = nil
+  ) -> [COCODetection] {
     let wasTraining = model.isTraining
     model.eval()
     defer { if wasTraining { model.train() } }
     let options = LoaderOptions(
-      sampler: BatchSampler(batchSize: batchSize, shuffle: false, groupByAspectRatio: false, dropLast: false),
+      sampler: BatchSampler(
+        batchSize: batchSize * worldSize, shuffle: false, groupByAspectRatio: false, dropLast: false, rank: rank,
+        worldSize: worldSize),
       workerCount: workers, normalization: .unit)
     let loader = DataLoader(dataset: dataset, transforms: TransformPipeline([any Transform]()), options: options)
     var results: [COCODetection] = []
@@ -62,6 +69,39 @@ public struct DetectionEvaluator: Sendable {
     let bbox = try COCOEvaluator(groundTruth: truth, iouType: .bbox).evaluate(found).stats
     guard model.hasMasks else { return EvaluationReport(bbox: bbox) }
     let segm = try COCOEvaluator(groundTruth: truth, iouType: .segm).evaluate(found).stats
+    return EvaluationReport(bbox: bbox, segm: segm)
+  }
+
+  /// Distributed evaluation: every worker runs inference on its share of the images with rank
+  /// 0's batch-norm statistics, rank 0 gathers the detections through the group's store and
+  /// scores them once. The report on rank 0 (equal to a single process's on the same weights),
+  /// nil on the others. `tag` names this evaluation among the run's (its iteration).
+  public func evaluate(_ model: any Detector, across distributed: DistributedTraining, tag: String) throws
+    -> EvaluationReport?
+  {
+    try distributed.broadcastFromMain(model.namedBuffers().map(\.1))
+    let found = detections(of: model, rank: distributed.rank, worldSize: distributed.worldSize)
+    let group = distributed.group
+    let key = { (rank: Int) in "eval/\(tag)/\(rank)" }
+    guard distributed.isMain else {
+      try distributed.collective("send detections to rank 0") {
+        try group.setValue([UInt8](COCOResultsFile.encode(found)), forKey: key(distributed.rank))
+      }
+      return nil
+    }
+    let truth = try groundTruth(withMasks: model.hasMasks)
+    var all = found
+    for rank in 1..<distributed.worldSize {
+      let bytes = try distributed.collective("gather rank \(rank)'s detections") {
+        let bytes = try group.value(forKey: key(rank))
+        try group.deleteValue(forKey: key(rank))
+        return bytes
+      }
+      all += try COCOResultsFile.decode(json: Data(bytes), groundTruth: truth, sourceName: "rank \(rank)'s detections")
+    }
+    let bbox = try COCOEvaluator(groundTruth: truth, iouType: .bbox).evaluate(all).stats
+    guard model.hasMasks else { return EvaluationReport(bbox: bbox) }
+    let segm = try COCOEvaluator(groundTruth: truth, iouType: .segm).evaluate(all).stats
     return EvaluationReport(bbox: bbox, segm: segm)
   }
 

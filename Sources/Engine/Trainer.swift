@@ -22,6 +22,12 @@ public struct StepRecord: Sendable {
   public var skipped: Bool
   /// The loss scale the step ran with (fp16 training only).
   public var lossScale: Double? = nil
+  /// Distributed training: bytes this worker sent into the gradient all-reduce, and the share
+  /// of that communication which overlapped backward.
+  public var allReduceBytes: Int? = nil
+  public var communicationHidden: Double? = nil
+  /// The signal that asked training to stop after this step (on any worker), if one did.
+  public var stopSignal: Int32? = nil
 }
 
 /// Called by the trainer around training; hooks log, checkpoint, evaluate and draw.
@@ -73,11 +79,29 @@ public final class Trainer {
   private var lossScaler: LossScaler?
   /// The teacher and distiller of a `distill:` run.
   let distillation: DistillationSetup?
+  /// This worker's place in a distributed run (nil for a single process), and the gradient
+  /// averaging across the workers.
+  public let distributed: DistributedTraining?
+  private let reducer: GradientReducer?
+  /// A worker other than rank 0 writes nothing: no logs, metrics, checkpoints or pictures.
+  public var isMain: Bool { distributed?.isMain ?? true }
 
   /// Builds the model, optimizer and loader. `runDirectory` receives checkpoints and logs.
-  public init(config: SimpleDetConfig, runDirectory: URL) throws {
+  /// With `distributed`, this process trains its share of every batch (`solver.batch_size` is
+  /// the global batch) and averages its gradients with the other workers'.
+  public init(config: SimpleDetConfig, runDirectory: URL, distributed: DistributedTraining? = nil) throws {
     var config = config
     self.runDirectory = runDirectory
+    self.distributed = distributed
+    if let placement = distributed?.placement {
+      // Workers on one machine share its cores.
+      let cores = ProcessInfo.processInfo.activeProcessorCount
+      config.runtime.threads = max(1, min(config.runtime.threads, cores / placement.localWorldSize))
+      guard config.solver.batchSize % placement.worldSize == 0 else {
+        throw EngineError(
+          "solver.batch_size (\(config.solver.batchSize)) is the global batch and must be a multiple of the number of workers (\(placement.worldSize))")
+      }
+    }
     Torch.threadCount = config.runtime.threads
     var dataset = try RunData.dataset(config.data, split: .train)
     classes = try RunData.classes(of: dataset, modelClasses: config.model.classes)
@@ -100,7 +124,9 @@ public final class Trainer {
     case .sgd: optimizer = SGD(groups: groups, momentum: config.solver.momentum)
     case .adamw: optimizer = AdamW(groups: groups)
     }
-    let sampler = BatchSampler(batchSize: config.solver.batchSize, shuffle: true, seed: config.runtime.seed)
+    let sampler = BatchSampler(
+      batchSize: config.solver.batchSize, shuffle: true, seed: config.runtime.seed, rank: distributed?.rank ?? 0,
+      worldSize: distributed?.worldSize ?? 1)
     let skipReport = SkipReport()
     loader = DataLoader(
       dataset: dataset, transforms: TransformPipeline(config.data.transforms),
@@ -119,11 +145,42 @@ public final class Trainer {
       state.lossScale = scaler.scale
       state.lossScaleGrowthTracker = scaler.growthTracker
     }
+    if let distributed {
+      // The trainable parameters, in the order of the forward pass.
+      let trainable = (model.parameters() + (distillation?.distiller.parameters() ?? [])).filter(\.requiresGrad)
+      let section = config.runtime.distributed
+      let wire: DType? =
+        switch section.gradientCompression {
+        case .none: nil
+        case .fp16: .float16
+        case .bf16: .bfloat16
+        }
+      reducer = try distributed.collective("set up gradient averaging") {
+        try GradientReducer(
+          group: distributed.group, parameters: trainable, bucketBytes: Int(section.bucketMB * 1_048_576),
+          findUnusedParameters: section.findUnusedParameters, wireType: wire)
+      }
+    } else {
+      reducer = nil
+    }
   }
 
   /// Continues from the newest complete checkpoint in the run folder; false when there is none.
   @discardableResult
   public func resume() throws -> Bool {
+    if let distributed {
+      // Each worker reads the run folder itself (shared, or copied to every machine): a worker
+      // that found another checkpoint would train on from another point.
+      let found = Int64(checkpoints.latest ?? -1)
+      let iterations = try distributed.collective("compare resumed iterations") {
+        try distributed.group.allGather(Tensor([found])).reshaped([-1]).toArray(Int64.self)
+      }
+      if let other = iterations.firstIndex(where: { $0 != iterations[0] }) {
+        let says = { (i: Int64) in i < 0 ? "no checkpoint" : "a checkpoint at iteration \(i)" }
+        throw EngineError(
+          "rank \(other) found \(says(iterations[other])) but rank 0 \(says(iterations[0])): every worker must see the same run folder (a shared file system, or copies of it)")
+      }
+    }
     guard let latest = checkpoints.latest else { return false }
     let restored = try checkpoints.restore(iteration: latest, model: model, optimizer: optimizer, companion: distillation?.distiller)
     guard let random = Data(base64Encoded: restored.randomState) else {
@@ -155,6 +212,13 @@ public final class Trainer {
   public func train() throws {
     let maxIterations = config.solver.maxIterations
     model.train()
+    if let distributed {
+      // Every worker goes on from rank 0's weights, however it got its own (initialised alike,
+      // resumed, or given initial weights that only rank 0 read).
+      var tensors = model.parameters() + model.namedBuffers().map(\.1)
+      if let distiller = distillation?.distiller { tensors += distiller.parameters() }
+      try distributed.broadcastFromMain(tensors)
+    }
     for hook in hooks { try hook.beforeTraining(self) }
     if state.iteration < maxIterations {
       let stream = loader.batches(from: state.epoch, batch: state.batchInEpoch)
@@ -164,7 +228,7 @@ public final class Trainer {
         guard let batch = stream.next() else { throw EngineError("the data loader stopped before solver.max_iter") }
         let dataTime = seconds(clock.now - waitStart)
         let stepStart = clock.now
-        var record = step(batch)
+        var record = try step(batch)
         record.dataTime = dataTime
         record.stepTime = seconds(clock.now - stepStart)
         for hook in hooks { try hook.afterStep(self, record) }
@@ -173,8 +237,8 @@ public final class Trainer {
           throw EngineError(
             "training stopped at iteration \(state.iteration): the loss or gradient was NaN or infinite in \(state.nonfiniteInARow) steps in a row (solver.max_nonfinite_steps); last good checkpoint: \(last). Try a lower solver.base_lr or set solver.clip_grad_norm")
         }
-        if let signal = stopRequest.signal {
-          try saveCheckpoint()
+        if let signal = record.stopSignal {
+          if isMain { try saveCheckpoint() }
           throw TrainingInterrupted(signal: signal, iteration: state.iteration, checkpoint: checkpoints.weightsURL(iteration: state.iteration))
         }
       }
@@ -183,7 +247,7 @@ public final class Trainer {
   }
 
   /// One iteration on `batch`: forward, checks, backward, clip, update.
-  private func step(_ batch: Batch) -> StepRecord {
+  private func step(_ batch: Batch) throws -> StepRecord {
     let iteration = state.iteration
     let factor = schedule.factor(at: iteration)
     optimizer.scaleLearningRate(by: factor)
@@ -194,6 +258,7 @@ public final class Trainer {
       if let masks = target["masks"] { fields["masks"] = masks }
       return Instances(imageSize: target.imageSize, fields: fields)
     }
+    try reducer?.prepareForForward()
     let losses = withPrecision(config.runtime.precision) {
       if let distillation, let student = model as? any DistillableDetector {
         return distillation.losses(student: student, images: images, targets: targets)
@@ -204,16 +269,47 @@ public final class Trainer {
     let total = names.dropFirst().reduce(losses[names[0]]!) { $0 + losses[$1]! }
     // Logged as `loss_*` whatever the detector calls them (torchvision's one-stage detectors
     // say `classification`, `bbox_regression`).
-    let values = Dictionary(uniqueKeysWithValues: names.map { name in
+    var values = Dictionary(uniqueKeysWithValues: names.map { name in
       (name.hasPrefix("loss_") ? name : "loss_" + name, losses[name]!.doubleValue())
     })
-    let totalValue = total.doubleValue()
+    var totalValue = total.doubleValue()
     var finite = totalValue.isFinite
+    var stopSignal = stopRequest.signal
+    if let distributed {
+      // All workers take the same decisions: update only when every loss is finite, stop when
+      // a signal reached any of them; the step's losses are the means over the workers.
+      let keys = values.keys.sorted()
+      let sums = try distributed.sum(
+        [finite ? 0 : 1, stopSignal.map(Double.init) ?? 0, finite ? totalValue : 0] + keys.map { finite ? values[$0]! : 0 })
+      let workers = Double(distributed.worldSize)
+      if sums[0] > 0 {
+        finite = false
+        if totalValue.isFinite { totalValue = .nan }
+      } else {
+        totalValue = sums[2] / workers
+        for (i, key) in keys.enumerated() { values[key] = sums[3 + i] / workers }
+      }
+      // Any worker's signal stops all (SIGINT from the launcher reaches all of them anyway).
+      if stopSignal == nil, sums[1] > 0 { stopSignal = Int32(SIGTERM) }
+    }
     let scale = state.lossScale
+    var communication: (bytes: Int, hiddenShare: Double)?
     if finite {
       optimizer.zeroGradients()
       let parameters = optimizer.groups.flatMap(\.parameters)
-      if let scaler = lossScaler {
+      if let reducer, let distributed {
+        try distributed.collective("average gradients") {
+          try reducer.prepareForBackward([total])
+          try withTorchErrors {
+            if let scaler = lossScaler {
+              scaler.backward(total, parameters: parameters)
+            } else {
+              total.backward()
+            }
+          }
+        }
+        communication = reducer.lastBackward
+      } else if let scaler = lossScaler {
         scaler.backward(total, parameters: parameters)
       } else {
         total.backward()
@@ -253,8 +349,10 @@ public final class Trainer {
     }
     return StepRecord(
       iteration: state.iteration, losses: values, totalLoss: totalValue,
-      learningRate: config.solver.baseLearningRate * factor, dataTime: 0, stepTime: 0, images: batch.count,
-      epoch: batch.epoch, skipped: !finite, lossScale: scale)
+      learningRate: config.solver.baseLearningRate * factor, dataTime: 0, stepTime: 0,
+      images: batch.count * (distributed?.worldSize ?? 1),
+      epoch: batch.epoch, skipped: !finite, lossScale: scale, allReduceBytes: communication?.bytes,
+      communicationHidden: communication?.hiddenShare, stopSignal: stopSignal)
   }
 
   private func gradientNorm(_ parameters: [Tensor]) -> Tensor {

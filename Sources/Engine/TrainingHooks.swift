@@ -70,6 +70,11 @@ public final class LoggingHook: TrainerHook {
       "skipped_images": trainer.loader.skippedImages,
     ]
     if let scale = steps.last!.lossScale { record["fp16_scale"] = scale }
+    let communicated = steps.filter { $0.allReduceBytes != nil }
+    if !communicated.isEmpty {
+      record["allreduce_bytes"] = Int(mean(communicated.map { Double($0.allReduceBytes!) }).rounded())
+      record["comm_hidden"] = mean(communicated.map { $0.communicationHidden ?? 0 })
+    }
     record["loss"] = good.isEmpty ? Double.nan : mean(good.map(\.totalLoss))
     for name in steps.last!.losses.keys {
       record[name] = good.isEmpty ? Double.nan : mean(good.map { $0.losses[name] ?? .nan })
@@ -124,13 +129,16 @@ extension Trainer {
 
 /// Evaluates on the test split every `runtime.eval_period` iterations (0: only at the end),
 /// logging each result to `metrics.jsonl`, and writes the final one to `eval.json`.
+///
+/// In a distributed run every worker evaluates its share of the images; rank 0 gathers the
+/// detections, scores them once and writes; the others have no `metrics`.
 public final class EvaluationHook: TrainerHook {
   let evaluator: DetectionEvaluator
-  let metrics: MetricsLog
-  /// The last evaluation, once there is one.
+  let metrics: MetricsLog?
+  /// The last evaluation, once there is one (on rank 0).
   public private(set) var last: EvaluationReport?
 
-  public init(evaluator: DetectionEvaluator, metrics: MetricsLog) {
+  public init(evaluator: DetectionEvaluator, metrics: MetricsLog?) {
     self.evaluator = evaluator
     self.metrics = metrics
   }
@@ -140,18 +148,26 @@ public final class EvaluationHook: TrainerHook {
   }
 
   public func afterTraining(_ trainer: Trainer) throws {
-    let report = try evaluate(trainer)
+    guard let report = try evaluate(trainer) else { return }
     let url = trainer.runDirectory.appendingPathComponent("eval.json")
     try report.jsonData().write(to: url, options: .atomic)
     trainer.log("wrote \(url.path)")
   }
 
   @discardableResult
-  func evaluate(_ trainer: Trainer) throws -> EvaluationReport {
+  func evaluate(_ trainer: Trainer) throws -> EvaluationReport? {
     trainer.log("evaluating on \(evaluator.dataset.count) test images after iteration \(trainer.state.iteration)...")
-    let report = try evaluator.evaluate(trainer.model)
+    let report: EvaluationReport
+    if let distributed = trainer.distributed {
+      guard let gathered = try evaluator.evaluate(trainer.model, across: distributed, tag: "\(trainer.state.iteration)") else {
+        return nil
+      }
+      report = gathered
+    } else {
+      report = try evaluator.evaluate(trainer.model)
+    }
     last = report
-    try metrics.append(["iteration": trainer.state.iteration, "eval": report.dictionary])
+    try metrics?.append(["iteration": trainer.state.iteration, "eval": report.dictionary])
     trainer.log(report.table)
     return report
   }

@@ -1,5 +1,7 @@
 import Config
+import Detection
 import Foundation
+import Torch
 
 /// A training run in a folder, as `simpledet train` starts it: checks the folder, writes the
 /// resolved `config.yaml`, resumes when asked, and attaches the logging, checkpoint and
@@ -12,10 +14,20 @@ public enum TrainingRun {
   ///     none). Without it, a folder that already holds checkpoints is refused, so that no
   ///     finished or interrupted run is overwritten by mistake.
   ///   - showsProgress: draw a live progress line on standard error (for terminals).
+  ///   - distributed: this process's part in a distributed run. Only rank 0 writes into the run
+  ///     folder and logs; the other workers train and evaluate their shares silently (they read
+  ///     the folder's checkpoints when resuming).
   public static func prepare(
     config: SimpleDetConfig, runDirectory: URL, resume: Bool, showsProgress: Bool = false,
-    log: @escaping (String) -> Void = { print($0) }
+    distributed: DistributedTraining? = nil, log: @escaping (String) -> Void = { print($0) }
   ) throws -> Trainer {
+    if let distributed, !distributed.isMain {
+      let trainer = try Trainer(config: config, runDirectory: runDirectory, distributed: distributed)
+      trainer.log = { _ in }
+      if resume { try trainer.resume() }
+      trainer.hooks = [EvaluationHook(evaluator: try evaluator(config: config, classes: trainer.classes), metrics: nil)]
+      return trainer
+    }
     try OutputFolder.create(runDirectory.path, role: "the run folder")
     let store = CheckpointStore(runDirectory: runDirectory)
     if !resume, let latest = store.latest {
@@ -32,8 +44,11 @@ public enum TrainingRun {
       throw EngineError("cannot write \(configURL.path): \(error.localizedDescription)")
     }
 
-    let trainer = try Trainer(config: config, runDirectory: runDirectory)
+    let trainer = try Trainer(config: config, runDirectory: runDirectory, distributed: distributed)
     trainer.log = log
+    if let distributed {
+      log("distributed training: \(distributed.worldSize) workers, \(config.solver.batchSize / distributed.worldSize) images each per step, \(Torch.threadCount) threads each")
+    }
     if resume, try trainer.resume() {
       log("resuming from iteration \(trainer.state.iteration) (\(store.weightsURL(iteration: trainer.state.iteration).path))")
     } else if let weights = config.model.weights {
@@ -43,11 +58,8 @@ public enum TrainingRun {
     }
     let metrics = try MetricsLog(
       url: runDirectory.appendingPathComponent("metrics.jsonl"), keepingThrough: resume ? trainer.state.iteration : nil)
-    let testSet = try RunData.dataset(config.data, split: .test)
-    let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil
-    let evaluator = DetectionEvaluator(
-      dataset: testSet, classes: trainer.classes, batchSize: config.test.batchSize, workers: config.data.workers,
-      cocoAnnotations: cocoFile, precision: config.runtime.precision)
+    let evaluator = try evaluator(config: config, classes: trainer.classes)
+    let testSet = evaluator.dataset
     trainer.hooks = [
       LoggingHook(metrics: metrics, period: config.runtime.logPeriod, showsProgress: showsProgress),
       CheckpointHook(),
@@ -60,5 +72,14 @@ public enum TrainingRun {
       trainer.hooks.append(TensorBoardPicturesHook(events: events, dataset: testSet))
     }
     return trainer
+  }
+
+  /// Evaluation on the config's test split.
+  static func evaluator(config: SimpleDetConfig, classes: DetectionClasses) throws -> DetectionEvaluator {
+    let testSet = try RunData.dataset(config.data, split: .test)
+    let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil
+    return DetectionEvaluator(
+      dataset: testSet, classes: classes, batchSize: config.test.batchSize, workers: config.data.workers,
+      cocoAnnotations: cocoFile, precision: config.runtime.precision)
   }
 }

@@ -61,27 +61,23 @@ import Torch
     }
   }
 
-  @Test func shardsSplitEachEpochBetweenRanks() {
-    let sampler = BatchSampler(batchSize: 2, seed: 1)
-    let all = sampler.indices(count: 10, epoch: 4)
-    var seen: [Int] = []
-    for rank in 0..<2 {
-      var s = sampler
-      s.rank = rank
-      s.worldSize = 2
-      let part = s.indices(count: 10, epoch: 4)
-      #expect(part.count == 5)
-      seen += part
+  @Test func ranksShareEachGlobalBatchWhateverTheWorldSize() {
+    let isLandscape = (0..<23).map { $0 % 3 != 0 }
+    let single = BatchSampler(batchSize: 4, seed: 1)
+    let global = single.batches(isLandscape: isLandscape, epoch: 4)
+    for worldSize in [2, 4] {
+      let parts = (0..<worldSize).map { rank in
+        BatchSampler(batchSize: 4, seed: 1, rank: rank, worldSize: worldSize).batches(isLandscape: isLandscape, epoch: 4)
+      }
+      for part in parts { #expect(part.count == global.count) }
+      // Rank by rank, each global batch put back together is the single process's batch.
+      for (b, batch) in global.enumerated() {
+        #expect(parts.flatMap { $0[b] } == batch)
+      }
     }
-    #expect(seen.sorted() == all.sorted())
-    // Uneven counts wrap around so every rank gets as many.
-    var s = sampler
-    s.worldSize = 3
-    s.rank = 2
-    #expect(s.indices(count: 10, epoch: 0).count == 4)
-    let ids0 = Set(loader(workers: 1, rank: 0, worldSize: 2).epoch(0).flatMap { $0.records.map(\.imageId) })
-    let ids1 = Set(loader(workers: 1, rank: 1, worldSize: 2).epoch(0).flatMap { $0.records.map(\.imageId) })
-    #expect(ids0.isDisjoint(with: ids1))
+    let ids0 = Set(loader(workers: 1, rank: 0, worldSize: 3).epoch(0).flatMap { $0.records.map(\.imageId) })
+    let ids1 = Set(loader(workers: 1, rank: 1, worldSize: 3).epoch(0).flatMap { $0.records.map(\.imageId) })
+    #expect(!ids0.isEmpty && ids0.isDisjoint(with: ids1))
   }
 
   @Test func masksComeWithTheTargets() {

@@ -76,6 +76,43 @@ int ct_checkpoint(ct_segment_fn run, void *context, void (*release)(void *), con
 int ct_inplace_abn(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean, ct_tensor running_var,
                    double momentum, double epsilon, double slope, int32_t activation, ct_tensor *out);
 
+/* ---- distributed (c10d: TCPStore rendezvous, Gloo collectives, the DDP Reducer) ----------- */
+typedef struct ct_process_group_impl *ct_process_group;
+typedef struct ct_reducer_impl *ct_reducer;
+
+/* Joins `world_size` processes: rank 0 serves the TCPStore at master_address:master_port, the
+   others connect; every blocking call gives up after timeout_ms. Gloo's endpoint is the local
+   network interface `interface_name` when given (like GLOO_SOCKET_IFNAME), else local_address. */
+int ct_process_group_create(const char *master_address, int32_t master_port, int32_t rank, int32_t world_size,
+                            const char *local_address, const char *interface_name, int64_t timeout_ms,
+                            ct_process_group *out);
+/* Another group over the same processes and store (collectives of the two never mix). */
+int ct_process_group_new_group(ct_process_group base, const char *name, ct_process_group *out);
+void ct_process_group_free(ct_process_group group);
+/* op: 0 sum, 1 max, 2 min; in place, waits for the result. */
+int ct_process_group_allreduce(ct_process_group group, ct_tensor tensor, int32_t op);
+int ct_process_group_broadcast(ct_process_group group, const ct_tensor *tensors, int64_t count, int32_t root);
+int ct_process_group_barrier(ct_process_group group);
+/* Every rank's `tensor` stacked along a new first axis, in rank order. */
+int ct_process_group_allgather(ct_process_group group, ct_tensor tensor, ct_tensor *out);
+int ct_store_set(ct_process_group group, const char *key, const uint8_t *bytes, int64_t length);
+/* Waits for `key`; the bytes are released with ct_bytes_free. */
+int ct_store_get(ct_process_group group, const char *key, uint8_t **bytes, int64_t *length);
+int ct_store_add(ct_process_group group, const char *key, int64_t amount, int64_t *value);
+int ct_store_delete(ct_process_group group, const char *key);
+void ct_bytes_free(uint8_t *bytes);
+/* Gradient averaging over `parameters` in buckets (the first of first_bucket_bytes, then
+   bucket_bytes) launched from autograd hooks during backward; wire_dtype (-1 or CT_FLOAT32: as
+   is, CT_FLOAT16 or CT_BFLOAT16) is what buckets travel as. */
+int ct_reducer_create(ct_process_group group, const ct_tensor *parameters, int64_t count, int64_t bucket_bytes,
+                      int64_t first_bucket_bytes, int32_t find_unused, int32_t wire_dtype, ct_reducer *out);
+void ct_reducer_free(ct_reducer reducer);
+int ct_reducer_prepare_for_forward(ct_reducer reducer);
+/* Before each backward: `outputs` are where it starts (to find parameters that get no gradient). */
+int ct_reducer_prepare_for_backward(ct_reducer reducer, const ct_tensor *outputs, int64_t count);
+/* Bytes the last backward's buckets moved, and the share of their time that overlapped backward. */
+void ct_reducer_last_backward(ct_reducer reducer, int64_t *bytes, double *hidden_share);
+
 /* Bytes held by CPU tensors. `start` puts a counting allocator in front of libtorch's CPU
    allocation (once; tensors allocated before it are not counted); `stats` gives the bytes live
    now and the most live since the start or the last `reset_peak`. */

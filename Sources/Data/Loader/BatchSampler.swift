@@ -10,9 +10,11 @@ public struct BatchSampler: Sendable, Equatable {
   public var groupByAspectRatio: Bool
   /// Leave out the last, incomplete batch of an epoch (training); keep it for evaluation.
   public var dropLast: Bool
-  /// Distributed sharding: this process's rank among `worldSize`. Every rank sees the same
-  /// permutation and takes every `worldSize`-th image of it, padded by wrapping around so all
-  /// ranks get equally many (as PyTorch's `DistributedSampler`).
+  /// Distributed training: this process's rank among `worldSize`. The batches are the global
+  /// ones, of `batchSize` images, whatever the world size; each rank takes its own consecutive
+  /// `batchSize / worldSize` of every batch. So the images trained on, and their order, do not
+  /// depend on how many processes share the work, and a run resumed with another number of
+  /// processes continues the same sequence.
   public var rank: Int
   public var worldSize: Int
 
@@ -22,6 +24,7 @@ public struct BatchSampler: Sendable, Equatable {
   ) {
     precondition(batchSize > 0, "BatchSampler: batch size must be positive")
     precondition(worldSize > 0 && (0..<worldSize).contains(rank), "BatchSampler: rank \(rank) outside world size \(worldSize)")
+    precondition(batchSize % worldSize == 0, "BatchSampler: batch size \(batchSize) is not a multiple of world size \(worldSize)")
     self.batchSize = batchSize
     self.shuffle = shuffle
     self.seed = seed
@@ -31,21 +34,33 @@ public struct BatchSampler: Sendable, Equatable {
     self.worldSize = worldSize
   }
 
-  /// This rank's share of the dataset for `epoch`, in order.
+  /// The dataset's indices in the order of `epoch`.
   public func indices(count: Int, epoch: Int) -> [Int] {
     var order = Array(0..<count)
     if shuffle {
       var random = SeededRandom(seed: seed, 0x5A4D, epoch)
       order.shuffle(using: &random)
     }
-    guard worldSize > 1, count > 0 else { return order }
-    let perRank = (count + worldSize - 1) / worldSize
-    let padded = (0..<(perRank * worldSize)).map { order[$0 % count] }
-    return stride(from: rank, to: padded.count, by: worldSize).map { padded[$0] }
+    return order
   }
 
-  /// The batches of `epoch` as lists of dataset indices; `isLandscape[i]` is record i's shape.
+  /// This rank's part of each batch of `epoch`, as lists of dataset indices; `isLandscape[i]` is
+  /// record i's shape.
   public func batches(isLandscape: [Bool], epoch: Int) -> [[Int]] {
+    let global = globalBatches(isLandscape: isLandscape, epoch: epoch)
+    guard worldSize > 1 else { return global }
+    let share = batchSize / worldSize
+    // An incomplete last batch (kept when not dropLast) is shared as far as it goes; a rank
+    // past its end gets none.
+    return global.compactMap { batch in
+      let start = Swift.min(rank * share, batch.count)
+      let end = Swift.min(start + share, batch.count)
+      return start < end ? Array(batch[start..<end]) : nil
+    }
+  }
+
+  /// The batches of `epoch` over all ranks.
+  public func globalBatches(isLandscape: [Bool], epoch: Int) -> [[Int]] {
     let order = indices(count: isLandscape.count, epoch: epoch)
     var batches: [[Int]] = []
     if groupByAspectRatio {

@@ -1,0 +1,177 @@
+import CTorch
+import Foundation
+
+/// A group of processes that compute together, on libtorch's c10d: they meet at a TCPStore
+/// served by rank 0 and exchange tensors through Gloo's collectives. Every process of the group
+/// must make the same calls in the same order; each call blocks until all have made it, or
+/// throws after the group's timeout (a process that died or stopped answering).
+public final class ProcessGroup: @unchecked Sendable {
+  let handle: OpaquePointer
+  /// This process's place in the group, from 0.
+  public let rank: Int
+  /// How many processes the group holds.
+  public let size: Int
+
+  public enum Reduction: Int32, Sendable {
+    case sum = 0
+    case max = 1
+    case min = 2
+  }
+
+  /// Joins the group: rank 0 serves the store on `masterPort` of `masterAddress`, the others
+  /// connect to it, and all wait for one another for at most `timeout`.
+  ///
+  /// - Parameters:
+  ///   - localAddress: the address of this machine that the others reach it at (Gloo listens
+  ///     there).
+  ///   - interface: a network interface to listen on instead (as `GLOO_SOCKET_IFNAME`).
+  public init(
+    masterAddress: String, masterPort: Int, rank: Int, size: Int, localAddress: String, interface: String? = nil,
+    timeout: Duration
+  ) throws {
+    var handle: OpaquePointer?
+    let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+    try checkThrowing(
+      "ProcessGroup",
+      ct_process_group_create(
+        masterAddress, Int32(masterPort), Int32(rank), Int32(size), localAddress, interface, milliseconds, &handle))
+    self.handle = handle!
+    self.rank = rank
+    self.size = size
+  }
+
+  private init(handle: OpaquePointer, rank: Int, size: Int) {
+    self.handle = handle
+    self.rank = rank
+    self.size = size
+  }
+
+  deinit { ct_process_group_free(handle) }
+
+  /// A second group of the same processes, whose collectives never mix with this one's (cross-
+  /// process batch norm talks in its own group while gradient buckets travel in this one).
+  /// Every process must call it with the same name.
+  public func subgroup(named name: String) throws -> ProcessGroup {
+    var sub: OpaquePointer?
+    try checkThrowing("ProcessGroup.subgroup", ct_process_group_new_group(handle, name, &sub))
+    return ProcessGroup(handle: sub!, rank: rank, size: size)
+  }
+
+  /// Reduces `tensor` over the group, in place: every process ends with the same result.
+  public func allReduce(_ tensor: Tensor, _ reduction: Reduction = .sum) throws {
+    try withExtendedLifetime(tensor) {
+      try checkThrowing("allReduce", ct_process_group_allreduce(handle, tensor.handle, reduction.rawValue))
+    }
+  }
+
+  /// Overwrites `tensors` everywhere with those of process `root`.
+  public func broadcast(_ tensors: [Tensor], from root: Int = 0) throws {
+    guard !tensors.isEmpty else { return }
+    var handles: [OpaquePointer?] = tensors.map(\.handle)
+    try withExtendedLifetime(tensors) {
+      try checkThrowing("broadcast", ct_process_group_broadcast(handle, &handles, Int64(handles.count), Int32(root)))
+    }
+  }
+
+  /// Returns when every process has called it.
+  public func barrier() throws {
+    try checkThrowing("barrier", ct_process_group_barrier(handle))
+  }
+
+  /// Every process's `tensor` (all of one shape), stacked along a new first axis in rank order.
+  public func allGather(_ tensor: Tensor) throws -> Tensor {
+    var out: OpaquePointer?
+    try withExtendedLifetime(tensor) {
+      try checkThrowing("allGather", ct_process_group_allgather(handle, tensor.handle, &out))
+    }
+    return Tensor(handle: out!)
+  }
+
+  /// Stores `bytes` under `key` in the group's store, for any process to `value(forKey:)`.
+  public func setValue(_ bytes: [UInt8], forKey key: String) throws {
+    try checkThrowing("store set \(key)", ct_store_set(handle, key, bytes, Int64(bytes.count)))
+  }
+
+  /// The bytes stored under `key`, waiting for them up to the group's timeout.
+  public func value(forKey key: String) throws -> [UInt8] {
+    var bytes: UnsafeMutablePointer<UInt8>?
+    var length: Int64 = 0
+    try checkThrowing("store get \(key)", ct_store_get(handle, key, &bytes, &length))
+    defer { ct_bytes_free(bytes) }
+    return Array(UnsafeBufferPointer(start: bytes, count: Int(length)))
+  }
+
+  /// Removes `key` from the group's store.
+  public func deleteValue(forKey key: String) throws {
+    try checkThrowing("store delete \(key)", ct_store_delete(handle, key))
+  }
+
+  /// Adds `amount` to the counter under `key` and returns its new value.
+  @discardableResult
+  public func add(_ amount: Int, toKey key: String) throws -> Int {
+    var value: Int64 = 0
+    try checkThrowing("store add \(key)", ct_store_add(handle, key, Int64(amount), &value))
+    return Int(value)
+  }
+}
+
+/// Averages gradients across a process group as PyTorch's DistributedDataParallel does, with
+/// libtorch's own c10d `Reducer`: parameters are packed into buckets (a small first one, then
+/// `bucketBytes` each, in reverse order of the forward pass), and each bucket's all-reduce starts
+/// from an autograd hook as soon as its last gradient is ready, while backward goes on. When
+/// `backward()` returns, every parameter's `grad` holds the average over the group.
+///
+/// Call `prepareForForward()` before each training forward and `prepareForBackward(_:)` before
+/// its backward; every process must run backward after preparing for it.
+public final class GradientReducer: @unchecked Sendable {
+  let handle: OpaquePointer
+  let group: ProcessGroup
+  let parameters: [Tensor]
+
+  /// - Parameters:
+  ///   - findUnusedParameters: look for parameters the forward did not reach, so that their
+  ///     buckets do not wait for gradients that never come.
+  ///   - wireType: what buckets travel as: `.float16` or `.bfloat16` halve the bytes moved;
+  ///     nil sends them as they are.
+  public init(
+    group: ProcessGroup, parameters: [Tensor], bucketBytes: Int = 25 << 20, firstBucketBytes: Int = 1 << 20,
+    findUnusedParameters: Bool = true, wireType: DType? = nil
+  ) throws {
+    self.group = group
+    self.parameters = parameters
+    var handles: [OpaquePointer?] = parameters.map(\.handle)
+    var handle: OpaquePointer?
+    try withExtendedLifetime(parameters) {
+      try checkThrowing(
+        "GradientReducer",
+        ct_reducer_create(
+          group.handle, &handles, Int64(handles.count), Int64(bucketBytes), Int64(firstBucketBytes),
+          findUnusedParameters ? 1 : 0, wireType?.rawValue ?? -1, &handle))
+    }
+    self.handle = handle!
+  }
+
+  deinit { ct_reducer_free(handle) }
+
+  public func prepareForForward() throws {
+    try checkThrowing("GradientReducer.prepareForForward", ct_reducer_prepare_for_forward(handle))
+  }
+
+  /// Readies the buckets for a backward pass from `outputs` (the loss).
+  public func prepareForBackward(_ outputs: [Tensor]) throws {
+    var handles: [OpaquePointer?] = outputs.map(\.handle)
+    try withExtendedLifetime(outputs) {
+      try checkThrowing(
+        "GradientReducer.prepareForBackward", ct_reducer_prepare_for_backward(handle, &handles, Int64(handles.count)))
+    }
+  }
+
+  /// What the last backward's buckets moved: bytes sent into the all-reduce by this process,
+  /// and the share of the communication time that overlapped backward's computation (0...1).
+  public var lastBackward: (bytes: Int, hiddenShare: Double) {
+    var bytes: Int64 = 0
+    var hidden = 0.0
+    ct_reducer_last_backward(handle, &bytes, &hidden)
+    return (Int(bytes), hidden)
+  }
+}
