@@ -28,8 +28,9 @@ wheels=(
   "nvidia-cuda-cupti|13.2.86|nvidia_cuda_cupti-13.2.86-py3-none-manylinux_2_25_x86_64.whl|8fa29f15dd8336181f961764d9d95236fc6b931dd0c8fcf8cd70aab0c310b586"
 )
 # Debian packages the build needs: the C++ compiler driver and unzip for the wheels,
-# the image codecs the data pipeline links against, pkg-config to find them.
-debs=(g++ unzip pkg-config libturbojpeg0-dev libpng-dev)
+# the image codecs the data pipeline links against, pkg-config to find them, and the gloo
+# headers c10d's ProcessGroupGloo needs (the wheel has its library but not its headers).
+debs=(g++ unzip pkg-config libturbojpeg0-dev libpng-dev libgloo-dev)
 
 # Writes .deps/pkgconfig/simpledet-libtorch.pc for the libtorch folder $1; every run, since the
 # checkout may have moved. SwiftPM passes only -I, -L and -l from a .pc file (it drops an rpath
