@@ -18,17 +18,9 @@
 #include <mutex>
 
 #include "internal.h"
+#include "process_group.h"
 
 using namespace ctorch;
-
-struct ct_process_group_impl {
-  c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
-  std::shared_ptr<::gloo::transport::Device> device;
-  std::chrono::milliseconds timeout;
-  int rank;
-  int size;
-};
 
 namespace {
 

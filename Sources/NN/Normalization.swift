@@ -42,6 +42,89 @@ public final class BatchNorm2d: Module, UnaryLayer {
   }
 }
 
+/// Cross-process batch norm (`torch.nn.SyncBatchNorm`): in training, the statistics of the
+/// batch that all processes of a data-parallel run hold together, with the exact gradient (see
+/// `Functional.syncBatchNorm` for what crosses processes and the gradient convention). Without a
+/// process group it is `BatchNorm2d`, computed the same way; in evaluation it uses the running
+/// statistics and talks to no one. Names as `BatchNorm2d`'s, so batch norm checkpoints load.
+///
+/// The group is fixed when the layer is made, from `processGroup` unless given: the trainer of a
+/// distributed run builds its model inside `SyncBatchNorm2d.$processGroup.withValue(...)`.
+/// Every process must then run each such layer at the same point of its forward and backward.
+public final class SyncBatchNorm2d: Module, UnaryLayer {
+  /// Supplies the process group to the layers made in its scope: called once per layer made,
+  /// on every process at the same point of building the model; nil (the default), or a
+  /// supplier returning nil, makes single-process layers.
+  public typealias GroupSupplier = @Sendable () throws -> ProcessGroup?
+
+  /// Where the layers made in this task find their group (a task local, so models built
+  /// concurrently, tests among them, do not see each other's groups).
+  @TaskLocal public static var processGroup: GroupSupplier? = nil
+
+  @Parameter public var weight: Tensor?
+  @Parameter public var bias: Tensor?
+  @Buffer public var runningMean: Tensor?
+  @Buffer public var runningVar: Tensor?
+  @Buffer public var numBatchesTracked: Tensor?
+  public let epsilon: Double
+  public let momentum: Double
+  /// The processes whose batches are normalised together; nil: this process alone.
+  public let group: ProcessGroup?
+
+  /// - Parameter group: the group to synchronise over (nil: this process alone); by default
+  ///   the one `SyncBatchNorm2d.processGroup` supplies, none outside its scope.
+  public init(
+    features: Int, epsilon: Double = 1e-5, momentum: Double = 0.1, affine: Bool = true,
+    trackRunningStatistics: Bool = true, group: ProcessGroup? = SyncBatchNorm2d.suppliedGroup()
+  ) {
+    _weight = Parameter(affine ? Tensor.ones([features]) : nil)
+    _bias = Parameter(affine ? Tensor.zeros([features]) : nil)
+    _runningMean = Buffer(trackRunningStatistics ? Tensor.zeros([features]) : nil)
+    _runningVar = Buffer(trackRunningStatistics ? Tensor.ones([features]) : nil)
+    _numBatchesTracked = Buffer(trackRunningStatistics ? Tensor.zeros([], dtype: .int64) : nil)
+    self.epsilon = epsilon
+    self.momentum = momentum
+    self.group = group
+    super.init()
+  }
+
+  public convenience init(_ features: Int) { self.init(features: features) }
+
+  /// The group `processGroup` supplies in this scope (nil outside one). Building a model cannot
+  /// throw: a group that cannot be made (another process gone while the model is built) stops
+  /// this one with the reason.
+  public static func suppliedGroup() -> ProcessGroup? {
+    guard let supplier = processGroup else { return nil }
+    do {
+      return try supplier()
+    } catch {
+      fatalError("SyncBatchNorm2d: cannot make the batch norm process group: \(error)")
+    }
+  }
+
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    // As BatchNorm2d: batch statistics in training, or without running ones; and a checkpointed
+    // segment's second run (in backward) leaves the running statistics as its first run left
+    // them. That second run still synchronises: every process recomputes the segment alike.
+    let useBatchStatistics = isTraining || runningMean == nil
+    let updatesStatistics = isTraining && !Checkpoint.isRecomputing
+    if updatesStatistics, let counter = numBatchesTracked {
+      withNoGrad { counter += 1 }
+    }
+    // Synchronised only in training (as PyTorch's: evaluation without running statistics
+    // normalises each process's batch alone).
+    guard isTraining, let group, group.size > 1 else {
+      return Functional.batchNorm(
+        x, runningMean: updatesStatistics || !isTraining ? runningMean : nil,
+        runningVariance: updatesStatistics || !isTraining ? runningVar : nil, weight: weight, bias: bias,
+        training: useBatchStatistics, momentum: momentum, epsilon: epsilon)
+    }
+    return Functional.syncBatchNorm(
+      x, weight: weight, bias: bias, runningMean: updatesStatistics ? runningMean : nil,
+      runningVariance: updatesStatistics ? runningVar : nil, momentum: momentum, epsilon: epsilon, group: group)
+  }
+}
+
 /// In-place activated batch norm (Rota Bulò et al. 2018, InPlace-ABN): batch normalisation fused
 /// with a leaky ReLU (or no activation), keeping only its output for backward, so the layer's
 /// input is not held; backward recovers the normalised input by inverting the activation and the

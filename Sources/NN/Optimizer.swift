@@ -28,7 +28,7 @@ public struct ParameterGroup {
     var biases: [Tensor] = []
     var seen = Set<ObjectIdentifier>()
     for (_, module) in model.namedModules() {
-      let isNorm = module is BatchNorm2d || module is GroupNorm || module is LayerNorm
+      let isNorm = module is BatchNorm2d || module is SyncBatchNorm2d || module is GroupNorm || module is LayerNorm
       for (name, p) in module.localParameters where p.requiresGrad && seen.insert(ObjectIdentifier(p)).inserted {
         if isNorm {
           norms.append(p)

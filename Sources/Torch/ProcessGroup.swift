@@ -175,3 +175,32 @@ public final class GradientReducer: @unchecked Sendable {
     return (Int(bytes), hidden)
   }
 }
+
+extension Functional {
+  /// Batch normalisation in training over the batch that all processes of `group` hold together
+  /// (PyTorch's `SyncBatchNorm`): each passes its own part (any number of images, none
+  /// included) and all must call it at the same point. Forward all-reduces the per-channel sums,
+  /// sums of squares and counts, normalises with the group's mean and (biased) variance, and
+  /// updates `runningMean`/`runningVariance` (when given) with the group's unbiased variance.
+  /// Backward all-reduces the gradient sums, so the input gradient is exact for the whole batch.
+  ///
+  /// Gradients follow PyTorch's convention with `DistributedDataParallel`: the input gradient on
+  /// each process is that of the sum of all processes' losses, the weight and bias gradients are
+  /// this process's own sums; once `GradientReducer` has averaged every parameter's gradient over
+  /// the processes, it equals single-process batch norm's on the concatenated batch for the loss
+  /// (1/W) Σ (each process's loss) that data-parallel training descends.
+  ///
+  /// With no group, or a group of one process, it is ordinary batch norm in training.
+  public static func syncBatchNorm(
+    _ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVariance: Tensor?,
+    momentum: Double = 0.1, epsilon: Double = 1e-5, group: ProcessGroup?
+  ) -> Tensor {
+    withExtendedLifetime((weight, bias, runningMean, runningVariance, group)) {
+      Tensor.make("syncBatchNorm") {
+        ct_sync_batch_norm(
+          x.handle, weight?.handle, bias?.handle, runningMean?.handle, runningVariance?.handle, momentum, epsilon,
+          group?.handle, $0)
+      }
+    }
+  }
+}

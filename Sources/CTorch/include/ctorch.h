@@ -95,6 +95,13 @@ int ct_process_group_broadcast(ct_process_group group, const ct_tensor *tensors,
 int ct_process_group_barrier(ct_process_group group);
 /* Every rank's `tensor` stacked along a new first axis, in rank order. */
 int ct_process_group_allgather(ct_process_group group, ct_tensor tensor, ct_tensor *out);
+/* Cross-process batch norm in training over [N, C, ...] (N may be 0 on some processes): the
+   statistics of the group's whole batch (sums all-reduced in `group`), running statistics updated
+   with its unbiased variance when given; backward all-reduces the gradient sums and returns this
+   process's own weight and bias gradients (for the gradient reducer to average). A null group,
+   or one of a single process, is ordinary batch norm (ct_batch_norm in training). */
+int ct_sync_batch_norm(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean, ct_tensor running_var,
+                       double momentum, double epsilon, ct_process_group group, ct_tensor *out);
 int ct_store_set(ct_process_group group, const char *key, const uint8_t *bytes, int64_t length);
 /* Waits for `key`; the bytes are released with ct_bytes_free. */
 int ct_store_get(ct_process_group group, const char *key, uint8_t **bytes, int64_t *length);
