@@ -244,8 +244,8 @@ extension SimpleDetConfig {
 
   private func checkEfficientNet(_ c: inout Checks, _ net: EfficientNetConfiguration) {
     c.require(
-      net.norm == .batchNorm || net.norm == .frozenBatchNorm, "model.backbone.norm",
-      "efficientnet takes BN or FrozenBN (its 16-, 24- and 40-channel stages do not split into 32 groups; its activations are SiLU, not IABN's leaky ReLU), got \(net.norm.rawValue)")
+      [.batchNorm, .syncBatchNorm, .frozenBatchNorm].contains(net.norm), "model.backbone.norm",
+      "efficientnet takes BN, SyncBN or FrozenBN (its 16-, 24- and 40-channel stages do not split into 32 groups; its activations are SiLU, not IABN's leaky ReLU), got \(net.norm.rawValue)")
     if let epsilon = net.normEpsilon { c.require(epsilon > 0 && epsilon < 1, "model.backbone.norm_epsilon", "must be above 0 and below 1, got \(epsilon)") }
     if let momentum = net.normMomentum { c.range(momentum, 0...1, "model.backbone.norm_momentum") }
     c.range(net.frozenStages, 0...8, "model.backbone.frozen_stages")

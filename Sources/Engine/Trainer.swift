@@ -112,7 +112,13 @@ public final class Trainer {
       throw EngineError(
         "the training split has \(dataset.count) images with objects, fewer than solver.batch_size (\(config.solver.batchSize))")
     }
-    model = config.model.detector.makeDetector()
+    // SyncBN layers take their process group as the model is built (alike on every worker, so
+    // the group is made at the same point everywhere); in a single process they are BN.
+    var batchNormGroup: SyncBatchNorm2d.GroupSupplier?
+    if let distributed {
+      batchNormGroup = { try distributed.collective("make the SyncBN group") { try distributed.batchNormGroup() } }
+    }
+    model = SyncBatchNorm2d.$processGroup.withValue(batchNormGroup) { config.model.detector.makeDetector() }
     model.inference = config.inferenceSettings
     let student = model
     let distillation = try config.distill.map { try DistillationSetup($0, student: student, studentModel: config.model.detector) }

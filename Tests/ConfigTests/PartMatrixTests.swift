@@ -259,6 +259,81 @@ import Torch
   }
 }
 
+/// Every norm kind wherever a norm is configured: the backbone, the FPN, the conv_fc box head and
+/// the mask head of a two-stage detector (which trains one step and detects), and a RetinaNet
+/// head's towers and an EfficientNet backbone (checked). `NormKind.allCases` picks up a new kind
+/// by itself.
+@Suite(.serialized) struct NormMatrixTests {
+  @Test(arguments: NormKind.allCases)
+  func everyNormTrainsWhereverNormsAreConfigured(norm: NormKind) throws {
+    Torch.threadCount = 2
+    let features: [ResNetFeature] = [.c2, .c3, .c4]
+    let backbone = BackboneConfiguration.resnet(
+      ResNet.Configuration(depth: 18, norm: norm, frozenStages: 0, baseChannels: 32, outFeatures: features))
+    let neck = NeckConfiguration.fpn(FPNConfiguration(channels: 32, norm: norm, extraLevels: .none))
+    var twoStage = PartMatrixTests.configuration(
+      backbone: backbone, neck: neck,
+      head: .twoStage(.standard, .convFC(convolutions: [32], fullyConnected: [32], norm: norm), mask: true))
+    if case .standard(var heads)? = twoStage.roiHeads {
+      heads.maskHead?.convolutions = [32]
+      heads.maskHead?.norm = norm
+      twoStage.roiHeads = .standard(heads)
+    }
+    let denseBackbone = BackboneConfiguration.resnet(
+      ResNet.Configuration(depth: 18, norm: norm, frozenStages: 0, baseChannels: 32, outFeatures: [.c3, .c4, .c5]))
+    var dense = PartMatrixTests.configuration(
+      backbone: denseBackbone,
+      neck: .fpn(FPNConfiguration(channels: 32, norm: norm, extraLevels: .p6p7, extraInput: .c5)), head: .dense(.retinaNet))
+    if case .retinaNet(var head)? = dense.head {
+      head.norm = norm
+      dense.head = .retinaNet(head)
+    }
+
+    let image = Tensor.rand([3, 64, 64], generator: Generator(seed: 1))
+    let boxes = Tensor([Float(8), 8, 40, 36, 20, 30, 60, 62], shape: [2, 4])
+    let masks = Tensor.zeros([2, 64, 64], dtype: .uint8)
+    masks[0, 8..<36, 8..<40] = Tensor(scalar: UInt8(1))
+    masks[1, 30..<62, 20..<60] = Tensor(scalar: UInt8(1))
+    let target = Instances(imageSize: (64, 64), fields: ["boxes": boxes, "labels": Tensor([Int64(1), 3]), "masks": masks])
+    // The dense detector is checked, not run: batch norm over P7's single pixel of one image
+    // has no statistics (the part matrix runs its heads with group norm for that reason).
+    var denseConfig = SimpleDetConfig()
+    denseConfig.model.detector = dense
+    #expect(denseConfig.firstProblem() == nil, "\(norm.rawValue) retinanet: \(String(describing: denseConfig.firstProblem()))")
+    #expect(try ConfigTree.encoding(denseConfig).decoded(as: SimpleDetConfig.self) == denseConfig, "\(norm.rawValue) retinanet round trip")
+    for (name, detector) in [("two-stage", twoStage)] {
+      var config = SimpleDetConfig()
+      config.model.detector = detector
+      let problem = config.firstProblem()
+      #expect(problem == nil, "\(norm.rawValue) \(name): \(problem.map { "\($0.0): \($0.1)" } ?? "")")
+      guard problem == nil else { continue }
+      #expect(try ConfigTree.encoding(config).decoded(as: SimpleDetConfig.self) == config, "\(norm.rawValue) \(name) round trip")
+      let model = detector.makeDetector()
+      model.train()
+      let losses = model.losses([image], targets: [target])
+      let total = losses.values.dropFirst().reduce(losses.values.first!, +)
+      total.backward()
+      #expect(total.doubleValue().isFinite, "\(norm.rawValue) \(name): loss \(total.doubleValue())")
+      model.eval()
+      model.inference.scoreThreshold = 0
+      #expect(model.detect([image])[0].count > 0, "\(norm.rawValue) \(name): no detections")
+    }
+
+    // EfficientNet takes the batch norms only.
+    var efficient = PartMatrixTests.configuration(
+      backbone: .efficientNet(PartMatrixTests.narrowEfficientNet([.c3, .c4, .c5])),
+      neck: .fpn(FPNConfiguration(channels: 32, extraLevels: .p6p7, extraInput: .c5)), head: .dense(.retinaNet))
+    if case .efficientNet(var net) = efficient.backbone {
+      net.norm = norm
+      efficient.backbone = .efficientNet(net)
+    }
+    var config = SimpleDetConfig()
+    config.model.detector = efficient
+    let accepted = [NormKind.batchNorm, .syncBatchNorm, .frozenBatchNorm].contains(norm)
+    #expect((config.firstProblem() == nil) == accepted, "efficientnet with \(norm.rawValue)")
+  }
+}
+
 @Suite struct C4DetectorTests {
   /// Detectron2's R50-C4 layout: the backbone stops at C4, stage 5 lives in the box head and its
   /// first block strides the 14×14 pooled maps down to 7×7.

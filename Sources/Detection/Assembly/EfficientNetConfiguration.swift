@@ -8,7 +8,7 @@ public struct EfficientNetConfiguration: Codable, Equatable, Sendable {
   /// B0 to B7: the width and depth multipliers of Tan and Le's compound scaling, as torchvision's
   /// `efficientnet_b*` (whose ImageNet weights load).
   public var variant = EfficientNetVariant.b0
-  /// `BN` or `FrozenBN`. Group norm does not fit (EfficientNet's stages have 16, 24, 40 channels).
+  /// `BN`, `SyncBN` or `FrozenBN`. Group norm does not fit (EfficientNet's stages have 16, 24, 40 channels).
   public var norm = NormKind.batchNorm
   /// The batch norms' epsilon; null takes torchvision's for the variant (1e-5 for B0–B4, 1e-3 for
   /// B5–B7, whose weights were trained with it).

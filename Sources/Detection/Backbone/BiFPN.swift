@@ -4,7 +4,11 @@ import Torch
 /// The norm after a BiFPN convolution: batch norm with EfficientDet's TensorFlow settings
 /// (momentum 0.99, which is PyTorch's 0.01, and ε 1e-3), or another kind as configured.
 private func bifpnNorm(_ kind: NormKind, _ channels: Int) -> any UnaryLayer {
-  kind == .batchNorm ? BatchNorm2d(features: channels, epsilon: 1e-3, momentum: 0.01) : kind.make(channels)
+  switch kind {
+  case .batchNorm: BatchNorm2d(features: channels, epsilon: 1e-3, momentum: 0.01)
+  case .syncBatchNorm: SyncBatchNorm2d(features: channels, epsilon: 1e-3, momentum: 0.01)
+  default: kind.make(channels)
+  }
 }
 
 /// A depthwise 3×3 convolution, a pointwise 1×1 convolution and a norm: BiFPN's cheap

@@ -16,6 +16,8 @@ public final class EfficientNet: Module {
     let norm: (Int) -> any UnaryLayer = { channels in
       switch configuration.norm {
       case .frozenBatchNorm: FrozenBatchNorm2d(features: channels, epsilon: configuration.epsilon)
+      case .syncBatchNorm:
+        SyncBatchNorm2d(features: channels, epsilon: configuration.epsilon, momentum: configuration.momentum)
       default: BatchNorm2d(features: channels, epsilon: configuration.epsilon, momentum: configuration.momentum)
       }
     }

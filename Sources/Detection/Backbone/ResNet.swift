@@ -7,6 +7,9 @@ public enum NormKind: String, ConfigChoice, Sendable {
   case frozenBatchNorm = "FrozenBN"
   /// Ordinary batch normalisation, trained.
   case batchNorm = "BN"
+  /// Batch normalisation over the global batch of a distributed run (statistics and gradients
+  /// all-reduced across the workers); in a single process it is `BN`. Accepted wherever `BN` is.
+  case syncBatchNorm = "SyncBN"
   /// Group normalisation with 32 groups.
   case groupNorm = "GN"
   /// In-place activated batch norm (Rota Bulò et al. 2018): batch norm fused with the leaky ReLU
@@ -21,6 +24,7 @@ public enum NormKind: String, ConfigChoice, Sendable {
     switch self {
     case .frozenBatchNorm: FrozenBatchNorm2d(channels)
     case .batchNorm: BatchNorm2d(channels)
+    case .syncBatchNorm: SyncBatchNorm2d(channels)
     case .groupNorm: GroupNorm(groups: 32, channels: channels)
     case .inPlaceABN: InPlaceABN(features: channels, slope: slope)
     }
