@@ -8,7 +8,10 @@
 #   benchmarks/distributed.sh [--models r50,demo] [--workers 1,2] [--threads 1] [--batch 1]
 #                             [--compression none,fp16] [--size 512] [--rounds 1] [--warmup 2]
 #                             [--iters 5] [--demo-iters 20] [--pytorch-only] [--simpledet-only]
-#                             [--raw FILE]
+#                             [--raw FILE] [--from-raw FILE]...
+#
+# --raw keeps the measured rows (JSON lines); --from-raw (repeatable) pools such files, with the
+# rows of this run if any is measured (--rounds 0 measures none), into the table.
 #
 #   r50   Faster R-CNN R50-FPN at size (512): SimpleDet's configs/coco/faster_rcnn_r50_fpn_1x
 #         (FrozenBN, frozen_stages 2, no pretrained weights, model.classes 4) on the built-in
@@ -24,7 +27,10 @@
 # images/s is global: workers x batch / (median seconds per step), with the step time of
 # metrics.jsonl's `step_time` (SimpleDet, one record per iteration, warm-up records dropped) and of
 # the script's timed steps (PyTorch); data loading is not in either. Scaling efficiency =
-# images/s of N workers / (N x images/s of 1 worker with the same threads and compression).
+# images/s of N workers / (N x images/s of 1 worker with the same threads, uncompressed, measured
+# in the same round), median over rounds (the machine's load drifts between rounds): one
+# worker needs no communication, so every compression is measured against plain single-worker
+# training (the 1-worker rows with compression show what the hook costs without any peer).
 # bytes/step = bytes allreduced per step (compressed size on the wire for fp16/bf16); hidden =
 # share of communication time overlapped with backward (definition: ddp_torchvision.py's
 # CommStats; SimpleDet's `comm_hidden` field).
@@ -37,7 +43,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 models=r50,demo; workers=1,2; threads=1; batch=1; compressions=none,fp16; size=512
-rounds=1; warmup=2; iters=5; demo_iters=20; run_pytorch=1; run_simpledet=1; raw=
+rounds=1; warmup=2; iters=5; demo_iters=20; run_pytorch=1; run_simpledet=1; raw=; from_raw=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --models) models=$2; shift 2 ;;
@@ -53,7 +59,8 @@ while [[ $# -gt 0 ]]; do
     --pytorch-only) run_simpledet=0; shift ;;
     --simpledet-only) run_pytorch=0; shift ;;
     --raw) raw=$2; shift 2 ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    --from-raw) from_raw+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -70,6 +77,7 @@ free_port() {
 
 # PyTorch side.
 venv=${DDP_VENV:-/tmp/ddpvenv}
+((rounds > 0)) || { run_pytorch=0; run_simpledet=0; }
 if ((run_pytorch)); then
   benchmarks/ddp_torchvision_env.sh "$venv"
 fi
@@ -101,11 +109,11 @@ run_pytorch_row() {
     tail -n 20 "$work/pytorch.err" >&2
     return 0
   fi
-  python3 - "$model" "$n" "$threads" "$compression" "$json" >>"$results" <<'PY'
+  python3 - "$model" "$n" "$threads" "$compression" "$json" "$round_id" >>"$results" <<'PY'
 import json, sys
-model, n, threads, compression, payload = sys.argv[1:]
+model, n, threads, compression, payload, round_id = sys.argv[1:]
 r = json.loads(payload)
-print(json.dumps({"model": model, "impl": "PyTorch DDP", "workers": int(n), "threads": int(threads),
+print(json.dumps({"round": round_id, "model": model, "impl": "PyTorch DDP", "workers": int(n), "threads": int(threads),
                   "compression": compression, "step_time": r["step_time"], "images_per_sec": r["images_per_sec"],
                   "allreduce_bytes": r["allreduce_bytes"], "comm_hidden": r["comm_hidden"]}))
 PY
@@ -135,9 +143,9 @@ run_simpledet_row() {
     tail -n 20 "$work/simpledet.log" >&2
     return 0
   fi
-  python3 - "$model" "$n" "$threads" "$compression" "$batch" "$warmup" "$out/metrics.jsonl" >>"$results" <<'PY'
+  python3 - "$model" "$n" "$threads" "$compression" "$batch" "$warmup" "$out/metrics.jsonl" "$round_id" >>"$results" <<'PY'
 import json, statistics, sys
-model, n, threads, compression, batch, warmup, path = sys.argv[1:]
+model, n, threads, compression, batch, warmup, path, round_id = sys.argv[1:]
 n, batch, warmup = int(n), int(batch), int(warmup)
 records = [r for r in map(json.loads, open(path)) if "step_time" in r]
 timed = [r for r in records if r.get("iteration", 0) > warmup] or records[warmup:]
@@ -147,14 +155,17 @@ def med(key):
     values = [r[key] for r in timed if r.get(key) is not None]
     return statistics.median(values) if values else None
 step = med("step_time")
-print(json.dumps({"model": model, "impl": "SimpleDet", "workers": n, "threads": int(threads),
+print(json.dumps({"round": round_id, "model": model, "impl": "SimpleDet", "workers": n, "threads": int(threads),
                   "compression": compression, "step_time": step, "images_per_sec": n * batch / step,
                   "allreduce_bytes": med("allreduce_bytes"), "comm_hidden": med("comm_hidden")}))
 PY
 }
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 echo "distributed: $(nproc) cores, workers ${workers}, $threads thread(s) and batch $batch per worker, ${size}x${size} (r50), $rounds round(s) of $warmup + $iters iterations" >&2
+run_id=$(date +%s)-$$
 for round in $(seq "$rounds"); do
+  round_id=$run_id-$round
   for model in ${models//,/ }; do
     for compression in ${compressions//,/ }; do
       for n in ${workers//,/ }; do
@@ -171,7 +182,9 @@ for round in $(seq "$rounds"); do
   done
 done
 [[ -n $raw ]] && cp "$results" "$raw"
+for f in "${from_raw[@]+"${from_raw[@]}"}"; do cat "$f" >>"$results"; done
 
+((rounds > 0)) && notes+=("1-minute load average $load_start at the start, $(cut -d' ' -f1 /proc/loadavg) at the end, on $(nproc) cores.")
 python3 - "$results" "$batch" "$size" "${notes[@]+"${notes[@]}"}" <<'PY'
 import json, statistics, sys
 path, batch, size, *notes = sys.argv[1:]
@@ -190,14 +203,20 @@ print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for key in sorted(rows, key=lambda k: (k[0] != "r50", k[0], k[1], k[4] != "none", k[4], k[2])):
     model, impl, n, threads, compression = key
     ips = speed[key]
-    one = speed.get((model, impl, 1, threads, compression))
-    eff = "—" if one is None or n == 1 else f"{ips / (n * one):.2f}"
-    if n == 1 and one is not None:
+    base = (model, impl, 1, threads, "none") if (model, impl, 1, threads, "none") in rows else (model, impl, 1, threads, compression)
+    # Paired within rounds (the 1-worker run next to it), median over rounds; the ratio of the
+    # medians where no round has both.
+    ones = {r.get("round"): r["images_per_sec"] for r in rows.get(base, []) if r.get("round") is not None}
+    ratios = [r["images_per_sec"] / (n * ones[r["round"]]) for r in rows[key] if r.get("round") in ones]
+    one = speed.get(base)
+    eff = f"{statistics.median(ratios):.2f}" if ratios else "—" if one is None else f"{ips / (n * one):.2f}"
+    if (n, compression) == (1, "none"):
         eff = "1 (base)"
     b = med(rows[key], "allreduce_bytes")
     h = med(rows[key], "comm_hidden")
     print(f"| {names.get(model, model)} | {impl} | {n} × {threads} | {compression} | {ips:.3f} | {eff} | "
           f"{'—' if b is None else f'{b / 1e6:.1f} MB'} | {'—' if h is None or n == 1 else f'{h:.0%}'} |")
+print()
 for note in notes:
-    print(f"\nNote: {note}")
+    print(f"Note: {note}")
 PY
