@@ -11,6 +11,8 @@
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 
+#include <c10/util/Logging.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -178,6 +180,9 @@ extern "C" int ct_process_group_create(const char *master_address, int32_t maste
                                        int32_t world_size, const char *local_address, const char *interface_name,
                                        int64_t timeout_ms, ct_process_group *out) {
   CT_TRY({
+    // c10d logs every retry and failure on standard error; SimpleDet reports the failure it
+    // ends in as one line instead, unless the user asked for c10d's log (TORCH_CPP_LOG_LEVEL).
+    if (!std::getenv("TORCH_CPP_LOG_LEVEL")) FLAGS_caffe2_log_level = 3;
     const std::chrono::milliseconds timeout(timeout_ms);
     c10d::TCPStoreOptions options;
     options.port = static_cast<uint16_t>(master_port);

@@ -184,7 +184,9 @@ public struct EvaluationReport: Sendable, Equatable {
 }
 
 /// One image's detections (boxes in original pixels) as COCO results, with masks thresholded at
-/// 0.5 and run-length encoded when the detector predicts them.
+/// 0.5 and run-length encoded when the detector predicts them. The background slot's (label 0,
+/// which one-stage heads score like a class) name no category and are left out, as pycocotools
+/// ignores detections of categories the ground truth lacks.
 func cocoDetections(_ found: Instances, imageId: Int, classes: DetectionClasses) -> [COCODetection] {
   guard let boxes = found["boxes"], let scores = found["scores"], let labels = found["labels"] else { return [] }
   let n = boxes.shape[0]
@@ -193,7 +195,7 @@ func cocoDetections(_ found: Instances, imageId: Int, classes: DetectionClasses)
   let s = scores.to(.float64).toArray(Double.self)
   let l = labels.to(.int64).toArray(Int64.self)
   let masks = found["masks"].map(binaryMasks)
-  return (0..<n).map { i in
+  return (0..<n).filter { l[$0] != 0 }.map { i in
     COCODetection(
       imageID: imageId, categoryID: classes.categoryId(ofLabel: Int(l[i])), score: s[i],
       box: BoundingBox(x1: b[4 * i], y1: b[4 * i + 1], x2: b[4 * i + 2], y2: b[4 * i + 3]),

@@ -14,7 +14,8 @@ public final class DistributedTraining: @unchecked Sendable {
   public let placement: WorkerPlacement
   public let group: ProcessGroup
   public let timeout: Duration
-  private var syncGroup: ProcessGroup?
+  /// The group cross-process batch norm (`norm: SyncBN`) talks in, apart from the gradients'.
+  public let batchNormGroup: ProcessGroup
 
   public var rank: Int { placement.rank }
   public var worldSize: Int { placement.worldSize }
@@ -26,27 +27,28 @@ public final class DistributedTraining: @unchecked Sendable {
     self.placement = placement
     timeout = .milliseconds(Int64(config.runtime.distributed.timeout * 1000))
     let local = try Self.localAddress(reaching: placement.masterAddress, port: placement.masterPort)
-    do {
-      group = try ProcessGroup(
+    let timeout = timeout
+    let group = try Self.joined(placement, config) {
+      try ProcessGroup(
         masterAddress: placement.masterAddress, masterPort: placement.masterPort, rank: placement.rank,
         size: placement.worldSize, localAddress: local, interface: placement.interface, timeout: timeout)
+    }
+    self.group = group
+    batchNormGroup = try Self.joined(placement, config) { try group.subgroup(named: "syncbn") }
+    try checkSameConfig(config)
+  }
+
+  /// Runs a step of joining the run, turning c10d's failure into one line that says what to check.
+  private static func joined<R>(_ placement: WorkerPlacement, _ config: SimpleDetConfig, _ body: () throws -> R) throws -> R {
+    do {
+      return try body()
     } catch let error as TorchError {
       let role =
         placement.isMain
         ? "cannot serve the rendezvous on port \(placement.masterPort) of \(placement.masterAddress) (is the port in use?)"
         : "cannot join the rendezvous at \(placement.masterAddress):\(placement.masterPort) within \(config.runtime.distributed.timeout) s (is rank 0 running, and the address reachable?)"
-      throw EngineError("\(placement): \(role): \(Self.oneLine(error.message))")
+      throw EngineError("\(placement): \(role): \(oneLine(error.message))")
     }
-    try checkSameConfig(config)
-  }
-
-  /// The group cross-process batch norm talks in, apart from the gradients' (made on first use;
-  /// every worker makes it at the same point, while building the model).
-  public func batchNormGroup() throws -> ProcessGroup {
-    if let syncGroup { return syncGroup }
-    let made = try group.subgroup(named: "syncbn")
-    syncGroup = made
-    return made
   }
 
   /// Every worker must train the same model on the same data: a different config (a forgotten

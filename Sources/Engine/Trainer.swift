@@ -112,13 +112,9 @@ public final class Trainer {
       throw EngineError(
         "the training split has \(dataset.count) images with objects, fewer than solver.batch_size (\(config.solver.batchSize))")
     }
-    // SyncBN layers take their process group as the model is built (alike on every worker, so
-    // the group is made at the same point everywhere); in a single process they are BN.
-    var batchNormGroup: SyncBatchNorm2d.GroupSupplier?
-    if let distributed {
-      batchNormGroup = { try distributed.collective("make the SyncBN group") { try distributed.batchNormGroup() } }
-    }
-    model = SyncBatchNorm2d.$processGroup.withValue(batchNormGroup) { config.model.detector.makeDetector() }
+    // SyncBN layers take their process group as the model is built; in a single process they
+    // are BN.
+    model = SyncBatchNorm2d.$processGroup.withValue(distributed?.batchNormGroup) { config.model.detector.makeDetector() }
     model.inference = config.inferenceSettings
     let student = model
     let distillation = try config.distill.map { try DistillationSetup($0, student: student, studentModel: config.model.detector) }
@@ -264,12 +260,30 @@ public final class Trainer {
       if let masks = target["masks"] { fields["masks"] = masks }
       return Instances(imageSize: target.imageSize, fields: fields)
     }
-    try reducer?.prepareForForward()
-    let losses = withPrecision(config.runtime.precision) {
-      if let distillation, let student = model as? any DistillableDetector {
-        return distillation.losses(student: student, images: images, targets: targets)
+    let forward = {
+      withPrecision(self.config.runtime.precision) {
+        if let distillation = self.distillation, let student = self.model as? any DistillableDetector {
+          return distillation.losses(student: student, images: images, targets: targets)
+        }
+        return self.model.losses(images, targets: targets)
       }
-      return model.losses(images, targets: targets)
+    }
+    let losses: [String: Tensor]
+    if let distributed {
+      // Each worker draws its own random choices (samplers, sizes) from a generator seeded by
+      // the run's seed, the iteration and its rank: no worker's generator state needs saving
+      // for an exact resume, and workers do not repeat one another's draws.
+      model.generator.reseed(Self.workerSeed(config.runtime.seed, iteration: iteration, rank: distributed.rank))
+    }
+    if let distributed, let reducer {
+      // Cross-process batch norm talks to the other workers in forward: a failure there is
+      // an error naming this worker, not a crash.
+      losses = try distributed.collective("forward") {
+        try reducer.prepareForForward()
+        return try withTorchErrors(forward)
+      }
+    } else {
+      losses = forward()
     }
     let names = losses.keys.sorted()
     let total = names.dropFirst().reduce(losses[names[0]]!) { $0 + losses[$1]! }
@@ -359,6 +373,18 @@ public final class Trainer {
       images: batch.count * (distributed?.worldSize ?? 1),
       epoch: batch.epoch, skipped: !finite, lossScale: scale, allReduceBytes: communication?.bytes,
       communicationHidden: communication?.hiddenShare, stopSignal: stopSignal)
+  }
+
+  /// SplitMix64 over (seed, iteration, rank).
+  static func workerSeed(_ seed: UInt64, iteration: Int, rank: Int) -> UInt64 {
+    var value = seed
+    for part in [UInt64(iteration), UInt64(rank)] {
+      value = (value ^ part) &+ 0x9E37_79B9_7F4A_7C15
+      value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+      value ^= value >> 31
+    }
+    return value
   }
 
   private func gradientNorm(_ parameters: [Tensor]) -> Tensor {

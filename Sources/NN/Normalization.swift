@@ -48,18 +48,14 @@ public final class BatchNorm2d: Module, UnaryLayer {
 /// process group it is `BatchNorm2d`, computed the same way; in evaluation it uses the running
 /// statistics and talks to no one. Names as `BatchNorm2d`'s, so batch norm checkpoints load.
 ///
-/// The group is fixed when the layer is made, from `processGroup` unless given: the trainer of a
+/// The group is fixed when the layer is made, `processGroup` unless given: the trainer of a
 /// distributed run builds its model inside `SyncBatchNorm2d.$processGroup.withValue(...)`.
 /// Every process must then run each such layer at the same point of its forward and backward.
 public final class SyncBatchNorm2d: Module, UnaryLayer {
-  /// Supplies the process group to the layers made in its scope: called once per layer made,
-  /// on every process at the same point of building the model; nil (the default), or a
-  /// supplier returning nil, makes single-process layers.
-  public typealias GroupSupplier = @Sendable () throws -> ProcessGroup?
-
-  /// Where the layers made in this task find their group (a task local, so models built
-  /// concurrently, tests among them, do not see each other's groups).
-  @TaskLocal public static var processGroup: GroupSupplier? = nil
+  /// The group of the layers made in this task (a task local, so models built concurrently,
+  /// tests among them, do not see each other's groups); nil, the default, makes single-process
+  /// layers.
+  @TaskLocal public static var processGroup: ProcessGroup? = nil
 
   @Parameter public var weight: Tensor?
   @Parameter public var bias: Tensor?
@@ -72,10 +68,10 @@ public final class SyncBatchNorm2d: Module, UnaryLayer {
   public let group: ProcessGroup?
 
   /// - Parameter group: the group to synchronise over (nil: this process alone); by default
-  ///   the one `SyncBatchNorm2d.processGroup` supplies, none outside its scope.
+  ///   `SyncBatchNorm2d.processGroup` of this task.
   public init(
     features: Int, epsilon: Double = 1e-5, momentum: Double = 0.1, affine: Bool = true,
-    trackRunningStatistics: Bool = true, group: ProcessGroup? = SyncBatchNorm2d.suppliedGroup()
+    trackRunningStatistics: Bool = true, group: ProcessGroup? = SyncBatchNorm2d.processGroup
   ) {
     _weight = Parameter(affine ? Tensor.ones([features]) : nil)
     _bias = Parameter(affine ? Tensor.zeros([features]) : nil)
@@ -89,18 +85,6 @@ public final class SyncBatchNorm2d: Module, UnaryLayer {
   }
 
   public convenience init(_ features: Int) { self.init(features: features) }
-
-  /// The group `processGroup` supplies in this scope (nil outside one). Building a model cannot
-  /// throw: a group that cannot be made (another process gone while the model is built) stops
-  /// this one with the reason.
-  public static func suppliedGroup() -> ProcessGroup? {
-    guard let supplier = processGroup else { return nil }
-    do {
-      return try supplier()
-    } catch {
-      fatalError("SyncBatchNorm2d: cannot make the batch norm process group: \(error)")
-    }
-  }
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
     // As BatchNorm2d: batch statistics in training, or without running ones; and a checkpointed

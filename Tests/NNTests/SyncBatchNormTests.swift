@@ -87,7 +87,7 @@ import Testing
     #expect(sync.runningMean!.toArray(Float.self) == [1, 2, 3])
     // Outside a supplier's scope layers are single-process; inside, they take its group (nil
     // here: a supplier may decline).
-    let supplied = SyncBatchNorm2d.$processGroup.withValue({ nil }) { SyncBatchNorm2d(2) }
+    let supplied = SyncBatchNorm2d.$processGroup.withValue(nil) { SyncBatchNorm2d(2) }
     #expect(supplied.group == nil)
   }
 
@@ -128,7 +128,7 @@ import Testing
       masterAddress: "127.0.0.1", masterPort: input.port, rank: input.rank, size: 2, localAddress: "127.0.0.1",
       timeout: .seconds(30))
     let result = try withTorchErrors { () -> RankOutput in
-      let norm = SyncBatchNorm2d.$processGroup.withValue({ group }) { SyncBatchNorm2d(channels) }
+      let norm = SyncBatchNorm2d.$processGroup.withValue(group) { SyncBatchNorm2d(channels) }
       withNoGrad {
         norm.weight!.copy(from: Tensor(input.weight))
         norm.bias!.copy(from: Tensor(input.bias))
