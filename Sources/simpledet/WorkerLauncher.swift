@@ -104,7 +104,7 @@ final class WorkerLauncher {
       return 1
     }
     let statuses = workers.compactMap(\.status)
-    if let interrupted = statuses.first(where: Self.interrupted) { return 128 + Self.exitCode(interrupted) }
+    if let interrupted = statuses.first(where: Self.interrupted) { return Self.exitCode(interrupted) }
     return 0
   }
 

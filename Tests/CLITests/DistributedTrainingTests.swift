@@ -10,13 +10,13 @@ import Torch
   /// batch 2 and two with batch 1 compute the same gradients, up to float summation order. (At a
   /// learning rate of 0.01 those last-bit differences grow to 1e-3 of the loss by iteration 17;
   /// at 0.003 they stay below 1e-6.)
-  func perImageConfig(maxIterations: Int) -> String {
+  func perImageConfig(maxIterations: Int, norm: String = "FrozenBN", size: Int = 64, learningRate: Double = 0.003) -> String {
     """
     model:
       classes: 4
-      backbone: {depth: 18, norm: FrozenBN, frozen_stages: 0, base_channels: 16, out_features: [c3, c4, c5]}
+      backbone: {depth: 18, norm: \(norm), frozen_stages: 0, base_channels: 16, out_features: [c3, c4, c5]}
       neck: {kind: fpn, channels: 32, extra_levels: p6p7, extra_input: p5}
-      transform: {min_size: [64], max_size: 64, square_sizes: true, size_divisible: 64}
+      transform: {min_size: [\(size)], max_size: \(size), square_sizes: true, size_divisible: \(size)}
       rpn: null
       roi_heads: null
       head:
@@ -29,7 +29,7 @@ import Torch
       test: {image_count: 6}
       workers: 1
     solver:
-      base_lr: 0.003
+      base_lr: \(learningRate)
       batch_size: 2
       max_iter: \(maxIterations)
       warmup_iters: 2
@@ -96,6 +96,65 @@ import Torch
     let s = try #require(single?["bbox"])
     for (name, value) in s { #expect(abs((g[name] ?? -9) - value) < 1e-9, "\(name): \(g[name] ?? -9) distributed, \(value) single") }
     #expect((s["AR100"] ?? 0) > 0, "the test compares nothing: no detection matched (\(s))")
+  }
+
+  /// Cross-process batch norm over two workers of one image each normalises as batch norm over
+  /// one worker's two images; plain batch norm on each worker's single image does not. Batch
+  /// norm trained from scratch on two 64-pixel images is chaotic: one process alone, run with 1
+  /// and then 2 threads, drifts by 1e-2 of the loss within ten iterations, so only the first
+  /// five are compared.
+  @Test func syncBatchNormOverTwoWorkersTrainsAsBatchNormOverTheWholeBatch() throws {
+    let folder = try ScratchFolder()
+    try folder.write("bn.yaml", perImageConfig(maxIterations: 5, norm: "BN"))
+    try folder.write("syncbn.yaml", perImageConfig(maxIterations: 5, norm: "SyncBN"))
+    let one = try CommandLineRunner.run(["train", "--config", "bn.yaml", "--output", "one"], in: folder.url)
+    #expect(one.status == 0, "\(one.errors)")
+    let synchronised = try CommandLineRunner.run(
+      ["train", "--config", "syncbn.yaml", "--output", "sync", "--nproc-per-node", "2"], in: folder.url)
+    #expect(synchronised.status == 0, "\(synchronised.errors)")
+    let separate = try CommandLineRunner.run(
+      ["train", "--config", "bn.yaml", "--output", "separate", "--nproc-per-node", "2", "--set", "solver.max_iter=1"],
+      in: folder.url)
+    #expect(separate.status == 0, "\(separate.errors)")
+    let a = try losses(folder, "one")
+    let b = try losses(folder, "sync")
+    #expect(a.count == 5 && b.count == 5)
+    for iteration in 1...5 {
+      let x = a[iteration] ?? .nan
+      let y = b[iteration] ?? .nan
+      #expect(abs(x - y) <= 2e-5 * max(1, abs(x)), "iteration \(iteration): loss \(x) with BN on one worker, \(y) with SyncBN on two")
+    }
+    let unsynchronised = try losses(folder, "separate")[1] ?? .nan
+    #expect(abs(unsynchronised - (a[1] ?? .nan)) > 1e-3, "BN on one image per worker should differ from BN on both: \(unsynchronised)")
+    // Weights and running statistics alike (SyncBN keeps BN's names).
+    let difference = try largestDifference(folder.path("one/model_final.safetensors"), folder.path("sync/model_final.safetensors"))
+    #expect(difference < 1e-4, "final weights differ by \(difference)")
+  }
+
+  /// Ctrl-C (SIGINT) on the launcher: every worker finishes its step, rank 0 writes one
+  /// checkpoint, and all stop.
+  @Test func interruptingTheLauncherCheckpointsOnceAndStopsEveryWorker() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 400, checkpointPeriod: 1000))
+    let (launcher, out, err) = try CommandLineRunner.start(
+      ["train", "--config", "tiny.yaml", "--output", "run", "--nproc-per-node", "2"], in: folder.url)
+    let deadline = Date().addingTimeInterval(180)
+    while launcher.isRunning && Date() < deadline {
+      if let text = try? String(contentsOf: folder.path("run/metrics.jsonl"), encoding: .utf8), text.contains("\"iteration\":2") { break }
+      usleep(5_000)
+    }
+    let workers = [0, 1].compactMap { Self.worker(ofLauncher: launcher.processIdentifier, rank: $0) }
+    #expect(workers.count == 2)
+    kill(launcher.processIdentifier, SIGINT)
+    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    launcher.waitUntilExit()
+    #expect(launcher.terminationStatus == 128 + SIGINT, "\(output)\n\(errors)")
+    #expect(errors.contains("interrupted by SIGINT"), "\(errors)")
+    #expect(!errors.contains("error:"), "\(errors)")
+    for pid in workers { #expect(kill(pid, 0) != 0, "worker \(pid) still runs") }
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path("run/checkpoints").path)) ?? []
+    #expect(names.filter { $0.hasSuffix(".state.safetensors") }.count == 1, "\(names)")
   }
 
   @Test func aKilledWorkerStopsTheRunAndResumeFinishesIt() throws {
