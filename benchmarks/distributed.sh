@@ -119,14 +119,18 @@ print(json.dumps({"round": round_id, "model": model, "impl": "PyTorch DDP", "wor
 PY
 }
 
-# Appends one SimpleDet row: $1 model, $2 workers, $3 compression.
+# Appends one SimpleDet row: $1 model, $2 workers, $3 compression. Images are read in the
+# training thread between steps (data.workers=0; outside step_time), as the PyTorch side feeds
+# synthetic tensors, so that no loader thread competes with the step for the two cores; and as
+# PyTorch DDP's default, the reducer does not look for unused parameters (both models use all).
 run_simpledet_row() {
   local model=$1 n=$2 compression=$3 out=$work/simpledet-run timed=$iters
   [[ $model == demo ]] && timed=$demo_iters
   local args=(--set solver.max_iter=$((warmup + timed)) --set solver.batch_size=$((n * batch))
     --set runtime.threads="$threads" --set runtime.distributed.gradient_compression="$compression"
     --set runtime.log_period=1 --set runtime.checkpoint_period=0 --set runtime.eval_period=0
-    --set runtime.tensorboard=false --set data.test.image_count=1 --set data.workers=1)
+    --set runtime.tensorboard=false --set data.test.image_count=1 --set data.workers=0
+    --set runtime.distributed.find_unused_parameters=false)
   case $model in
     r50) args=(--config configs/coco/faster_rcnn_r50_fpn_1x.yaml "${args[@]}"
            --set data.kind=shapes --set data.train.annotations=null --set data.train.images=null
