@@ -1,6 +1,10 @@
 import CTorch
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A group of processes that compute together, on libtorch's c10d: they meet at a TCPStore
 /// served by rank 0 and exchange tensors through Gloo's collectives. Every process of the group
 /// must make the same calls in the same order; each call blocks until all have made it, or
@@ -99,6 +103,30 @@ public final class ProcessGroup: @unchecked Sendable {
     try checkThrowing("store get \(key)", ct_store_get(handle, key, &bytes, &length))
     defer { ct_bytes_free(bytes) }
     return Array(UnsafeBufferPointer(start: bytes, count: Int(length)))
+  }
+
+  /// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice), for a
+  /// rendezvous on this machine.
+  public static func freeLoopbackPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else {
+      throw TorchError(operation: "freeLoopbackPort", message: "cannot open a socket: \(String(cString: strerror(errno)))")
+    }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+        bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+      }
+    }
+    guard bound else {
+      throw TorchError(operation: "freeLoopbackPort", message: "cannot bind a port on 127.0.0.1: \(String(cString: strerror(errno)))")
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
   }
 
   /// Removes `key` from the group's store.

@@ -121,7 +121,7 @@ struct LaunchOptions: ParsableArguments {
       guard (1...65535).contains(masterPort) else { throw EngineError("--master-port must be from 1 to 65535, got \(masterPort)") }
       port = masterPort
     } else {
-      port = nnodes > 1 ? 29500 : try Self.freePort()
+      port = nnodes > 1 ? 29500 : try ProcessGroup.freeLoopbackPort()
     }
     return (0..<nprocPerNode).map { local in
       WorkerPlacement(
@@ -129,24 +129,5 @@ struct LaunchOptions: ParsableArguments {
         localWorldSize: nprocPerNode, masterAddress: address, masterPort: port,
         interface: ProcessInfo.processInfo.environment["GLOO_SOCKET_IFNAME"])
     }
-  }
-
-  /// A port on the loopback interface that nothing listens on now (the kernel's choice).
-  static func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw EngineError("cannot open a socket: \(String(cString: strerror(errno)))") }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-        bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-      }
-    }
-    guard bound else { throw EngineError("cannot find a free port for the rendezvous: \(String(cString: strerror(errno)))") }
-    return Int(UInt16(bigEndian: address.sin_port))
   }
 }

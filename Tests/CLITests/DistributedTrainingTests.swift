@@ -220,7 +220,7 @@ import Torch
     #expect(taken.errors.contains("error: rank 0 failed") && taken.errors.contains("port \(busy)"), "\(taken.errors)")
 
     // A worker whose rank 0 never comes (nothing listens on its port).
-    let nobody = try Self.freePort()
+    let nobody = try ProcessGroup.freeLoopbackPort()
     let alone = try CommandLineRunner.run(
       ["train", "--config", "tiny.yaml", "--output", "alone", "--set", "runtime.distributed.timeout=2"], in: folder.url,
       environment: ["RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(nobody)"])
@@ -229,7 +229,7 @@ import Torch
     #expect(alone.errors.split(separator: "\n").count == 1, "\(alone.errors)")
 
     // Workers given different configs.
-    let port = try Self.freePort()
+    let port = try ProcessGroup.freeLoopbackPort()
     let environment = { (rank: Int) in
       ["RANK": "\(rank)", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)"]
     }
@@ -329,19 +329,5 @@ import Torch
       if variables.contains("RANK=\(rank)") { return pid }
     }
     return nil
-  }
-
-  static func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard ok else { throw TorchError(operation: "freePort", message: "cannot bind") }
-    return Int(UInt16(bigEndian: address.sin_port))
   }
 }

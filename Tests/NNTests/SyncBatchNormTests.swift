@@ -5,10 +5,6 @@ import Testing
 @testable import NN
 @testable import Torch
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// Cross-process batch norm against `BatchNorm2d`: alone it is batch norm; two ranks in one
 /// process (two threads, each in its own c10d group over 127.0.0.1) holding parts of a batch
 /// match batch norm on the concatenated batch.
@@ -153,24 +149,7 @@ import Testing
     return result
   }
 
-  /// A free TCP port on 127.0.0.1 (bound to port 0, then released).
-  static func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    try #require(descriptor >= 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-        bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-      }
-    }
-    try #require(bound)
-    return Int(UInt16(bigEndian: address.sin_port))
-  }
+
 
   final class Outcomes: @unchecked Sendable {
     private let lock = NSLock()
@@ -244,7 +223,7 @@ import Testing
     norm.eval()
     let referenceEvaluated = norm(evaluationInput).toArray(Float.self)
 
-    let port = try Self.freePort()
+    let port = try ProcessGroup.freeLoopbackPort()
     let inputs = (0..<2).map { r in
       let rows = starts[r]..<(starts[r] + counts[r])
       return RankInput(

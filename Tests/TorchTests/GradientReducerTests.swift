@@ -4,10 +4,6 @@ import Testing
 
 @testable import Torch
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// c10d's Reducer through `GradientReducer`: two ranks in one process (a thread each, over
 /// 127.0.0.1) average their gradients, with a parameter one of them does not use, and with the
 /// buckets sent as float16 or bfloat16.
@@ -54,7 +50,7 @@ import Testing
   }
 
   static func run(wire: DType?) throws -> [RankResult] {
-    let port = try freePort()
+    let port = try ProcessGroup.freeLoopbackPort()
     let results = Results()
     let done = DispatchSemaphore(value: 0)
     for rank in 0..<2 {
@@ -89,19 +85,5 @@ import Testing
       #expect((0...1).contains(result.hidden))
     }
     #expect(results[0].used == results[1].used)
-  }
-
-  static func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    try #require(bound)
-    return Int(UInt16(bigEndian: address.sin_port))
   }
 }
