@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <unordered_set>
 
 #include "internal.h"
 
@@ -33,14 +34,40 @@ void raise_peak(std::atomic<int64_t> &peak, int64_t now) {
 // `raw_allocate` needs that) and stays 64-byte aligned.
 constexpr size_t header = 64;
 
+// The blocks this allocator made. ideep frees what it got from `raw_allocate` with the raw
+// deleter of the allocator current at free time: a block allocated by libtorch's own allocator
+// just before this one was installed (a convolution running on another thread while a test
+// starts counting) comes back here and must go to c10's `free_cpu` as it is. Leaked on purpose,
+// so that tensors freed during static destruction still find it.
+std::mutex blocks_mutex;
+auto *blocks = new std::unordered_set<void *>();
+
 void release(void *data) {
   if (!data) return;
+  {
+    std::lock_guard<std::mutex> lock(blocks_mutex);
+    blocks->erase(data);
+  }
   auto *base = static_cast<char *>(data) - header;
   const auto n = static_cast<int64_t>(*reinterpret_cast<size_t *>(base));
   live_bytes.fetch_sub(n);
   const int64_t generation = *reinterpret_cast<int64_t *>(base + sizeof(size_t));
   if (generation != 0 && generation == open_generation.load()) scope_live.fetch_sub(n);
   c10::free_cpu(base);
+}
+
+void release_raw(void *data) {
+  if (!data) return;
+  bool ours;
+  {
+    std::lock_guard<std::mutex> lock(blocks_mutex);
+    ours = blocks->count(data) != 0;
+  }
+  if (ours) {
+    release(data);
+  } else {
+    c10::free_cpu(data);
+  }
 }
 
 struct CountingAllocator final : c10::Allocator {
@@ -52,9 +79,13 @@ struct CountingAllocator final : c10::Allocator {
     raise_peak(peak_bytes, live_bytes.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n));
     if (generation != 0) raise_peak(scope_peak, scope_live.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n));
     void *data = base + header;
+    {
+      std::lock_guard<std::mutex> lock(blocks_mutex);
+      blocks->insert(data);
+    }
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
-  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+  c10::DeleterFnPtr raw_deleter() const override { return &release_raw; }
   void copy_data(void *dest, const void *src, std::size_t count) const override { default_copy_data(dest, src, count); }
 };
 
