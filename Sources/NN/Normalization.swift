@@ -115,6 +115,11 @@ public final class SyncBatchNorm2d: Module, UnaryLayer {
 /// affine transform. For that the affine scale is |γ| + ε (InPlace-ABN's parametrisation), which
 /// equals γ for the positive scales batch norms usually have. Names as `BatchNorm2d`'s, so batch
 /// norm checkpoints load.
+///
+/// In training the output is written over the input when the input is an intermediate of the
+/// graph being recorded (a convolution's output): do not read such an input afterwards. A leaf
+/// (user data, or a tensor made without recording) or a view is left alone and the output is a
+/// new tensor.
 public final class InPlaceABN: Module, UnaryLayer {
   @Parameter public var weight: Tensor
   @Parameter public var bias: Tensor

@@ -113,7 +113,9 @@ public enum Functional {
   /// (folded into `runningMean` and `runningVariance` when given), the affine transform with
   /// `weight` (positive: InPlace-ABN applies |γ| + ε), then a leaky ReLU of `slope` when
   /// `activation`; autograd keeps only the output, and backward inverts the activation and the
-  /// affine transform to recover what it needs.
+  /// affine transform to recover what it needs. The output overwrites `x` when `x` is an
+  /// intermediate of the graph being recorded (not a leaf, not a view); it is a new tensor
+  /// otherwise. Fused CPU kernels for float32, float64 and bfloat16, NCHW or channels-last.
   public static func inPlaceActivatedBatchNorm(
     _ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor?, runningVariance: Tensor?, momentum: Double,
     epsilon: Double, slope: Double, activation: Bool

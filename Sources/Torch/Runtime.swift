@@ -62,4 +62,17 @@ public enum TensorMemory {
 
   /// Starts a new peak from what is held now.
   public static func resetPeak() { ct_memory_reset_peak() }
+
+  /// The most bytes held at once, while `body` runs, by the tensors it allocates on the calling
+  /// thread (freed on any thread); other threads' allocations do not count, so tests running
+  /// beside others can compare what two computations keep. Starts counting if needed (tensors
+  /// allocated before that are not seen). One measurement at a time per process.
+  public static func peakBytesOnThisThread(during body: () throws -> Void) rethrows -> Int {
+    ct_memory_thread_measure_begin()
+    do { try body() } catch {
+      _ = ct_memory_thread_measure_end()
+      throw error
+    }
+    return Int(ct_memory_thread_measure_end())
+  }
 }

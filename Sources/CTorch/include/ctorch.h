@@ -126,6 +126,10 @@ void ct_reducer_last_backward(ct_reducer reducer, int64_t *bytes, double *hidden
 void ct_memory_tracking_start(void);
 void ct_memory_stats(int64_t *live, int64_t *peak);
 void ct_memory_reset_peak(void);
+/* The most bytes held at once by tensors allocated on the calling thread between `begin` and
+   `end` (freed on any thread), whatever other threads allocate; one measurement at a time. */
+void ct_memory_thread_measure_begin(void);
+int64_t ct_memory_thread_measure_end(void);
 
 /* grad mode is thread-local in libtorch */
 int32_t ct_grad_enabled(void);

@@ -55,9 +55,9 @@ func rectifiedInPlace(_ x: Tensor) -> Tensor {
 
 /// `relu(residual + shortcut)` accumulated into `residual` (a block's fresh last activation), or
 /// into a new tensor when `residual` is an in-place activated batch norm's output, which that
-/// norm keeps for its backward.
+/// norm keeps for its backward (the ReLU then overwrites that new sum).
 func residualSum(_ residual: Tensor, shortcut: Tensor, after norm: any UnaryLayer) -> Tensor {
-  if norm is InPlaceABN { return (residual + shortcut).relu() }
+  if norm is InPlaceABN { return rectifiedInPlace(residual + shortcut) }
   residual += shortcut
   return rectifiedInPlace(residual)
 }
