@@ -53,7 +53,7 @@ public struct DetectionEvaluator: Sendable {
       let images = (0..<batch.count).map { batch.image($0) }
       let detected = withPrecision(precision) { model.detect(images) }
       for (record, found) in zip(batch.records, detected) {
-        results += cocoDetections(found, imageId: record.imageId, classes: classes)
+        results += cocoDetections(found, imageId: record.imageId, classes: classes, keepingBackground: false)
       }
       done += batch.count
       progress?(done, dataset.count)
@@ -184,10 +184,12 @@ public struct EvaluationReport: Sendable, Equatable {
 }
 
 /// One image's detections (boxes in original pixels) as COCO results, with masks thresholded at
-/// 0.5 and run-length encoded when the detector predicts them. The background slot's (label 0,
-/// which one-stage heads score like a class) name no category and are left out, as pycocotools
-/// ignores detections of categories the ground truth lacks.
-func cocoDetections(_ found: Instances, imageId: Int, classes: DetectionClasses) -> [COCODetection] {
+/// 0.5 and run-length encoded when the detector predicts them. Without `keepingBackground`, the
+/// background slot's (label 0, which one-stage heads score like a class) are left out: they name
+/// no category, and pycocotools ignores detections of categories the ground truth lacks.
+func cocoDetections(_ found: Instances, imageId: Int, classes: DetectionClasses, keepingBackground: Bool = true)
+  -> [COCODetection]
+{
   guard let boxes = found["boxes"], let scores = found["scores"], let labels = found["labels"] else { return [] }
   let n = boxes.shape[0]
   guard n > 0 else { return [] }
@@ -195,7 +197,7 @@ func cocoDetections(_ found: Instances, imageId: Int, classes: DetectionClasses)
   let s = scores.to(.float64).toArray(Double.self)
   let l = labels.to(.int64).toArray(Int64.self)
   let masks = found["masks"].map(binaryMasks)
-  return (0..<n).filter { l[$0] != 0 }.map { i in
+  return (0..<n).filter { keepingBackground || l[$0] != 0 }.map { i in
     COCODetection(
       imageID: imageId, categoryID: classes.categoryId(ofLabel: Int(l[i])), score: s[i],
       box: BoundingBox(x1: b[4 * i], y1: b[4 * i + 1], x2: b[4 * i + 2], y2: b[4 * i + 3]),

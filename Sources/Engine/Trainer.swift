@@ -239,7 +239,9 @@ public final class Trainer {
           throw EngineError(
             "training stopped at iteration \(state.iteration): the loss or gradient was NaN or infinite in \(state.nonfiniteInARow) steps in a row (solver.max_nonfinite_steps); last good checkpoint: \(last). Try a lower solver.base_lr or set solver.clip_grad_norm")
         }
-        if let signal = record.stopSignal {
+        // A single process heeds a signal up to the end of the step's hooks; distributed
+        // workers stop after the step they agreed on.
+        if let signal = distributed == nil ? stopRequest.signal : record.stopSignal {
           if isMain { try saveCheckpoint() }
           throw TrainingInterrupted(signal: signal, iteration: state.iteration, checkpoint: checkpoints.weightsURL(iteration: state.iteration))
         }
