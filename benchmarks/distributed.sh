@@ -15,12 +15,12 @@
 #
 #   r50   Faster R-CNN R50-FPN at size (512): SimpleDet's configs/coco/faster_rcnn_r50_fpn_1x
 #         (FrozenBN, frozen_stages 2, no pretrained weights, model.classes 4) on the built-in
-#         shapes data with model.transform min_size [size] and max_size size, against torchvision's
-#         fasterrcnn_resnet50_fpn (FrozenBatchNorm2d, three trainable stages, 4 classes) on
-#         synthetic size x size images. Caveat: shapes images have independent sides of 256-384
-#         pixels, so SimpleDet's inputs are size on the long side and 341-512 on the short one
-#         (padded to a multiple of 32: on average 0.91 of 512 x 512); the config exposes no
-#         image-side key for shapes yet. Scaling efficiency compares each side with itself.
+#         shapes data with model.transform min_size [size], max_size size and size_divisible
+#         size, against torchvision's fasterrcnn_resnet50_fpn (FrozenBatchNorm2d, three trainable
+#         stages, 4 classes) on synthetic size x size images. Shapes images have independent sides
+#         of 256-384 pixels: resized to size on the long side and padded to size x size, every
+#         image costs the same, as PyTorch's do (unequal images would make each step wait for the
+#         worker with the larger one, which is no cost of communication).
 #   demo  configs/shapes/demo.yaml at its own size, --demo-iters timed iterations (a step takes a
 #         fraction of a second); SimpleDet only: torchvision has no such model.
 #
@@ -135,7 +135,7 @@ run_simpledet_row() {
     r50) args=(--config configs/coco/faster_rcnn_r50_fpn_1x.yaml "${args[@]}"
            --set data.kind=shapes --set data.train.annotations=null --set data.train.images=null
            --set data.test.annotations=null --set data.test.images=null --set data.train.image_count=200
-           --set model.classes=4 --set model.weights=null --set "model.transform.min_size=[$size]" --set model.transform.max_size="$size"
+           --set model.classes=4 --set model.weights=null --set "model.transform.min_size=[$size]" --set model.transform.max_size="$size" --set model.transform.size_divisible="$size"
            --set solver.base_lr=0.001 --set solver.warmup_iters=0) ;;
     demo) args=(--config configs/shapes/demo.yaml "${args[@]}") ;;
     *) echo "error: unknown model $model (r50, demo)" >&2; exit 1 ;;
