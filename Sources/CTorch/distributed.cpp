@@ -56,7 +56,6 @@ struct CommunicationStats {
   std::mutex lock;
   int64_t bytes = 0;
   std::vector<std::pair<double, double>> intervals;  // [launch, completion] per bucket, seconds
-  std::vector<double> pending;
 
   static double now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -262,10 +261,6 @@ extern "C" int ct_store_get(ct_process_group group, const char *key, uint8_t **b
     if (!*bytes) throw std::bad_alloc();
     std::memcpy(*bytes, value.data(), value.size());
   });
-}
-
-extern "C" int ct_store_add(ct_process_group group, const char *key, int64_t amount, int64_t *value) {
-  CT_TRY({ *value = group->store->add(key, amount); });
 }
 
 extern "C" int ct_store_delete(ct_process_group group, const char *key) {

@@ -13,7 +13,6 @@ import Torch
 public final class DistributedTraining: @unchecked Sendable {
   public let placement: WorkerPlacement
   public let group: ProcessGroup
-  public let timeout: Duration
   /// The group cross-process batch norm (`norm: SyncBN`) talks in, apart from the gradients'.
   public let batchNormGroup: ProcessGroup
 
@@ -25,9 +24,8 @@ public final class DistributedTraining: @unchecked Sendable {
   /// everyone) and checks that every worker resolved the same config.
   public init(placement: WorkerPlacement, config: SimpleDetConfig) throws {
     self.placement = placement
-    timeout = .milliseconds(Int64(config.runtime.distributed.timeout * 1000))
+    let timeout = Duration.milliseconds(Int64(config.runtime.distributed.timeout * 1000))
     let local = try Self.localAddress(reaching: placement.masterAddress, port: placement.masterPort)
-    let timeout = timeout
     let group = try Self.joined(placement, config) {
       try ProcessGroup(
         masterAddress: placement.masterAddress, masterPort: placement.masterPort, rank: placement.rank,

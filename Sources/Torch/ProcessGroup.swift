@@ -134,13 +134,6 @@ public final class ProcessGroup: @unchecked Sendable {
     try checkThrowing("store delete \(key)", ct_store_delete(handle, key))
   }
 
-  /// Adds `amount` to the counter under `key` and returns its new value.
-  @discardableResult
-  public func add(_ amount: Int, toKey key: String) throws -> Int {
-    var value: Int64 = 0
-    try checkThrowing("store add \(key)", ct_store_add(handle, key, Int64(amount), &value))
-    return Int(value)
-  }
 }
 
 /// Averages gradients across a process group as PyTorch's DistributedDataParallel does, with

@@ -246,6 +246,13 @@ import Torch
     #expect(errors.contains("rank 1's resolved config differs from rank 0's"), "\(errors)")
     #expect(second.errors.contains("rank 1's resolved config differs from rank 0's"), "\(second.errors)")
 
+    // Several machines need the address of machine 0.
+    let noMaster = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "nomaster", "--nnodes", "2", "--node-rank", "1"], in: folder.url)
+    #expect(noMaster.status != 0)
+    #expect(noMaster.errors.contains("--nnodes 2 needs --master-addr"), "\(noMaster.errors)")
+    #expect(noMaster.errors.split(separator: "\n").count == 1, "\(noMaster.errors)")
+
     // The global batch must split evenly.
     let uneven = try CommandLineRunner.run(
       ["train", "--config", "tiny.yaml", "--output", "uneven", "--nproc-per-node", "2", "--set", "solver.batch_size=3"],

@@ -105,7 +105,6 @@ int ct_sync_batch_norm(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor 
 int ct_store_set(ct_process_group group, const char *key, const uint8_t *bytes, int64_t length);
 /* Waits for `key`; the bytes are released with ct_bytes_free. */
 int ct_store_get(ct_process_group group, const char *key, uint8_t **bytes, int64_t *length);
-int ct_store_add(ct_process_group group, const char *key, int64_t amount, int64_t *value);
 int ct_store_delete(ct_process_group group, const char *key);
 void ct_bytes_free(uint8_t *bytes);
 /* Gradient averaging over `parameters` in buckets (the first of first_bucket_bytes, then
