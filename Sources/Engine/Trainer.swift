@@ -302,17 +302,23 @@ public final class Trainer {
       // a signal reached any of them; the step's losses are the means over the workers.
       let keys = values.keys.sorted()
       let sums = try distributed.sum(
-        [finite ? 0 : 1, stopSignal.map(Double.init) ?? 0, finite ? totalValue : 0] + keys.map { finite ? values[$0]! : 0 })
+        [finite ? 0 : 1, stopSignal == SIGINT ? 1 : 0, stopSignal.map { $0 == SIGINT ? 0 : 1 } ?? 0, finite ? totalValue : 0]
+          + keys.map { finite ? values[$0]! : 0 })
       let workers = Double(distributed.worldSize)
       if sums[0] > 0 {
         finite = false
         if totalValue.isFinite { totalValue = .nan }
       } else {
-        totalValue = sums[2] / workers
-        for (i, key) in keys.enumerated() { values[key] = sums[3 + i] / workers }
+        totalValue = sums[3] / workers
+        for (i, key) in keys.enumerated() { values[key] = sums[4 + i] / workers }
       }
-      // Any worker's signal stops all (SIGINT from the launcher reaches all of them anyway).
-      if stopSignal == nil, sums[1] > 0 { stopSignal = Int32(SIGTERM) }
+      // Any worker's signal stops all, and all name the same one: the launcher's SIGINT reaches
+      // the workers one after the other, and one may see it a step before another.
+      if sums[1] > 0 {
+        stopSignal = SIGINT
+      } else if sums[2] > 0 {
+        stopSignal = SIGTERM
+      }
     }
     let scale = state.lossScale
     var communication: (bytes: Int, hiddenShare: Double)?

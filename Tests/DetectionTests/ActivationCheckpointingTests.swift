@@ -192,7 +192,8 @@ import Testing
     for (name, grad) in results[0].1 {
       let scale = Swift.max(grad.abs().max().doubleValue(), 1e-30)
       let relative = (grad - results[1].1[name]!).abs().max().doubleValue() / scale
-      #expect(relative < 1e-5, "\(name): \(relative)")
+      // 1e-5 held on this machine; another CPU's kernels sum in other orders (1.3e-5 seen).
+      #expect(relative < 1e-4, "\(name): \(relative)")
     }
     return results[0].0
   }
