@@ -25,9 +25,11 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "internal.h"
+#include "process_group.h"
 
 using namespace ctorch;
 using torch::autograd::variable_list;
@@ -374,30 +376,33 @@ void normalize(const S *x, S *y, const Shape &s, const std::vector<A> &a, const 
   });
 }
 
+// Sums a vector over the process group in place (SyncIABN); empty for one process.
+using GroupSum = std::function<void(std::vector<double> &)>;
+
 // dx from the output z and its gradient dz; fills Σdy (the bias's gradient) and Σdy·x̂ (the
-// weight's) per channel.
+// weight's) per channel, this process's own. With `group_sum` (SyncIABN) dx uses the group's
+// sums over its `total` values per channel (sync_batch_norm.cpp states the gradient convention);
+// the sums then take a pass of their own before the dx pass, where one process fuses them.
 template <typename S, typename A = typename Accumulate<S>::type>
 void normalize_backward(const S *z, const S *dz, S *dx, const Shape &s, const double *weight, const double *bias,
                         const double *invstd, double slope, std::vector<double> &sum_dy,
-                        std::vector<double> &sum_dy_xhat) {
+                        std::vector<double> &sum_dy_xhat, const GroupSum &group_sum, double total) {
   const int64_t C = s.channels, count = s.count();
   const A slope_a = static_cast<A>(slope), inverse_slope = static_cast<A>(1.0 / slope);
   sum_dy.assign(static_cast<size_t>(C), 0.0);
   sum_dy_xhat.assign(static_cast<size_t>(C), 0.0);
-  if (count == 0) return;
-  // dx = k·dy + c0 + c1·(y − β) with k = w·invstd, c0 = −k·Σdy/n, c1 = −invstd·Σdy·x̂/n.
+  if (count == 0 && !group_sum) return;
+  // dx = k·dy + c0 + c1·(y − β) with k = w·invstd, c0 = −k·Σdy/n, c1 = −invstd·Σdy·x̂/n, the sums
+  // and n the group's.
   auto coefficients = [&](int64_t c, double s1, double s2, A &k, A &c0, A &c1) {
     const double w = weight[c], is = invstd[c];
-    const double xhat = s2 / w;  // Σdy·x̂ = Σdy·(y − β)/w
-    sum_dy[static_cast<size_t>(c)] = s1;
-    sum_dy_xhat[static_cast<size_t>(c)] = xhat;
     k = static_cast<A>(w * is);
-    c0 = static_cast<A>(-w * is * s1 / double(count));
-    c1 = static_cast<A>(-is * xhat / double(count));
+    c0 = static_cast<A>(-w * is * s1 / total);
+    c1 = static_cast<A>(-is * s2 / total);
   };
-  if (!s.channels_last) {
-    const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(count, 1));
-    at::parallel_for(0, C, grain, [&](int64_t begin, int64_t end) {
+  const int64_t channel_grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(count, 1));
+  if (!s.channels_last && !group_sum) {
+    at::parallel_for(0, C, channel_grain, [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
         const A beta = static_cast<A>(bias[c]);
         double s1 = 0, s2 = 0;
@@ -408,8 +413,10 @@ void normalize_backward(const S *z, const S *dz, S *dx, const Shape &s, const do
           s1 += r1;
           s2 += r2;
         }
+        sum_dy[static_cast<size_t>(c)] = s1;
+        sum_dy_xhat[static_cast<size_t>(c)] = s2 / weight[c];  // Σdy·x̂ = Σdy·(y − β)/w
         A k, c0, c1;
-        coefficients(c, s1, s2, k, c0, c1);
+        coefficients(c, s1, s2 / weight[c], k, c0, c1);
         if (!dx) continue;
         for (int64_t n = 0; n < s.batch; ++n) {
           const int64_t at = (n * C + c) * s.inner;
@@ -422,14 +429,48 @@ void normalize_backward(const S *z, const S *dz, S *dx, const Shape &s, const do
   std::vector<A> beta(static_cast<size_t>(C)), k(static_cast<size_t>(C)), c0(static_cast<size_t>(C)),
       c1(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) beta[static_cast<size_t>(c)] = static_cast<A>(bias[c]);
-  auto sums = channel_totals<A>(s, 2, [&](int64_t r, int64_t rows, A *acc) {
-    gradient_sums_rows(z + r * C, dz + r * C, rows, C, beta.data(), slope_a, inverse_slope, acc, acc + C);
-  });
+  // [Σdy, Σdy·(y − β)] per channel.
+  std::vector<double> sums(static_cast<size_t>(2 * C), 0.0);
+  if (count > 0 && !s.channels_last) {
+    at::parallel_for(0, C, channel_grain, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        for (int64_t n = 0; n < s.batch; ++n) {
+          const int64_t at = (n * C + c) * s.inner;
+          A r1, r2;
+          gradient_sums_run(z + at, dz + at, s.inner, beta[static_cast<size_t>(c)], slope_a, inverse_slope, r1, r2);
+          sums[static_cast<size_t>(c)] += r1;
+          sums[static_cast<size_t>(C + c)] += r2;
+        }
+      }
+    });
+  } else if (count > 0) {
+    sums = channel_totals<A>(s, 2, [&](int64_t r, int64_t rows, A *acc) {
+      gradient_sums_rows(z + r * C, dz + r * C, rows, C, beta.data(), slope_a, inverse_slope, acc, acc + C);
+    });
+  }
+  std::vector<double> group(static_cast<size_t>(2 * C));
   for (int64_t c = 0; c < C; ++c) {
     const size_t i = static_cast<size_t>(c);
-    coefficients(c, sums[i], sums[static_cast<size_t>(C) + i], k[i], c0[i], c1[i]);
+    sum_dy[i] = group[i] = sums[i];
+    sum_dy_xhat[i] = group[static_cast<size_t>(C) + i] = sums[static_cast<size_t>(C) + i] / weight[c];
   }
-  if (!dx) return;
+  if (group_sum) group_sum(group);
+  for (int64_t c = 0; c < C; ++c) {
+    const size_t i = static_cast<size_t>(c);
+    coefficients(c, group[i], group[static_cast<size_t>(C) + i], k[i], c0[i], c1[i]);
+  }
+  if (!dx || count == 0) return;
+  if (!s.channels_last) {
+    const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(s.inner, 1));
+    at::parallel_for(0, s.batch * C, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t j = begin; j < end; ++j) {
+        const size_t c = static_cast<size_t>(j % C);
+        gradient_input_run(z + j * s.inner, dz + j * s.inner, dx + j * s.inner, s.inner, beta[c], slope_a,
+                           inverse_slope, k[c], c0[c], c1[c]);
+      }
+    });
+    return;
+  }
   const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / std::max<int64_t>(C, 1));
   at::parallel_for(0, s.rows(), grain, [&](int64_t begin, int64_t end) {
     gradient_input_rows(z + begin * C, dz + begin * C, dx + begin * C, end - begin, C, beta.data(), slope_a,
@@ -497,19 +538,52 @@ std::vector<int64_t> reduced_dims(int64_t dim) {
   return dims;
 }
 
+// Sums `values` over the group in place, as float64; throws c10d's error (timeout, a peer gone).
+void all_reduce(const c10::intrusive_ptr<c10d::ProcessGroup> &group, std::vector<double> &values) {
+  auto t = at::tensor(at::ArrayRef<double>(values), at::TensorOptions().dtype(at::kDouble));
+  std::vector<at::Tensor> tensors{t};
+  group->allreduce(tensors)->wait();
+  std::copy(t.data_ptr<double>(), t.data_ptr<double>() + t.numel(), values.begin());
+}
+
+// SyncIABN's statistics: this process's per-channel mean and biased variance over its `count`
+// values become the group's, and `count` the group's (sums and sums of squares in float64, as
+// SyncBatchNorm's).
+void group_statistics(const c10::intrusive_ptr<c10d::ProcessGroup> &group, std::vector<double> &mean,
+                      std::vector<double> &variance, double &count) {
+  const size_t C = mean.size();
+  std::vector<double> sums(2 * C + 1);
+  for (size_t c = 0; c < C; ++c) {
+    sums[c] = count * mean[c];
+    sums[C + c] = count * (variance[c] + mean[c] * mean[c]);
+  }
+  sums[2 * C] = count;
+  all_reduce(group, sums);
+  count = sums[2 * C];
+  TORCH_CHECK(count > 1, "SyncIABN: expected more than 1 value per channel in training over the process group, got ",
+              count);
+  for (size_t c = 0; c < C; ++c) {
+    mean[c] = sums[c] / count;
+    variance[c] = std::max(sums[C + c] / count - mean[c] * mean[c], 0.0);
+  }
+}
+
 struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction> {
   // `weight` is the positive affine scale (|γ| + ε, so that the transform can be inverted).
   static variable_list forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, const at::Tensor &weight,
                                const at::Tensor &bias, at::Tensor running_mean, at::Tensor running_var, double momentum,
-                               double epsilon, double slope, bool activation, bool in_place) {
+                               double epsilon, double slope, bool activation, bool in_place,
+                               c10::intrusive_ptr<c10d::ProcessGroup> group) {
     TORCH_CHECK(x.dim() >= 2, "inplace_abn expects [N, C, ...] input, got ", x.dim(), " dimensions");
     TORCH_CHECK(!activation || slope > 0, "inplace_abn: the leaky ReLU's slope must be positive to be inverted, got ",
                 slope);
     const int64_t C = x.size(1);
     TORCH_CHECK(weight.numel() == C && bias.numel() == C, "inplace_abn: ", C, " channels but ", weight.numel(),
                 " weights and ", bias.numel(), " biases");
-    const int64_t count = C > 0 ? x.numel() / C : 0;
-    TORCH_CHECK(count > 0, "inplace_abn: no values per channel in input of shape ", x.sizes());
+    // The values per channel: this process's, then (SyncIABN) the group's, which may hold
+    // processes without any.
+    double count = C > 0 ? double(x.numel() / C) : 0.0;
+    TORCH_CHECK(count > 0 || group, "inplace_abn: no values per channel in input of shape ", x.sizes());
     const double applied_slope = activation ? slope : 1.0;
     const bool fused = fused_supports(x);
     const auto compute = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
@@ -526,9 +600,7 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
         using S = std::remove_pointer_t<decltype(tag)>;
         batch_statistics<S>(data_of<S>(input), s, mean, variance);
       });
-      // SyncIABN (issue 16/17): a synchronised version would all-reduce Σx and Σ(x − m)² (or the
-      // count, mean and M2 of each replica, Chan's formula) across the process group here, before
-      // the statistics below are used, and all-reduce Σdy and Σdy·x̂ in backward likewise.
+      if (group) group_statistics(group, mean, variance, count);
       const auto w = doubles(weight), b = doubles(bias);
       std::vector<double> invstd(static_cast<size_t>(C));
       for (int64_t c = 0; c < C; ++c) invstd[static_cast<size_t>(c)] = 1.0 / std::sqrt(variance[static_cast<size_t>(c)] + epsilon);
@@ -553,8 +625,19 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
       // Statistics and arithmetic in float32 (or float64); the output in the input's type.
       const auto dims = reduced_dims(x.dim());
       const auto input = x.to(compute);
-      mean_t = input.mean(dims);
-      variance_t = input.var(dims, /*unbiased=*/false);
+      if (group) {
+        auto mean = count > 0 ? doubles(input.mean(dims)) : std::vector<double>(static_cast<size_t>(C), 0.0);
+        auto variance = count > 0 ? doubles(input.var(dims, /*unbiased=*/false)) : mean;
+        group_statistics(group, mean, variance, count);
+        auto as_tensor = [&](const std::vector<double> &v) {
+          return at::tensor(at::ArrayRef<double>(v), at::TensorOptions().dtype(at::kDouble)).to(compute);
+        };
+        mean_t = as_tensor(mean);
+        variance_t = as_tensor(variance);
+      } else {
+        mean_t = input.mean(dims);
+        variance_t = input.var(dims, /*unbiased=*/false);
+      }
       invstd_t = (variance_t + epsilon).rsqrt();
       auto y = (input - channels(mean_t, x.dim())) * channels(invstd_t * weight.to(compute), x.dim()) +
                channels(bias.to(compute), x.dim());
@@ -562,7 +645,7 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
       z = y.to(x.scalar_type());  // `in_place` is never set for this path (may_overwrite)
     }
     if (running_mean.numel() > 0) {
-      const double unbiased = double(count) / double(std::max<int64_t>(count - 1, 1));
+      const double unbiased = count / std::max(count - 1, 1.0);
       running_mean.mul_(1 - momentum).add_(mean_t.to(running_mean.scalar_type()), momentum);
       running_var.mul_(1 - momentum).add_(variance_t.to(running_var.scalar_type()) * unbiased, momentum);
     }
@@ -570,6 +653,8 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
     ctx->save_for_backward({z, weight, bias, invstd_t});
     ctx->saved_data["slope"] = applied_slope;
     ctx->saved_data["fused"] = fused;
+    ctx->saved_data["count"] = count;
+    if (group) ctx->saved_data["group"] = c10::IValue::make_capsule(group);
     return {in_place ? x : z};
   }
 
@@ -580,25 +665,31 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
     const auto type = z.scalar_type();
     const auto compute = type == at::kDouble ? at::kDouble : at::kFloat;
     const int64_t C = z.size(1);
-    if (!grad_outputs[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-                                            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    const double count = ctx->saved_data["count"].toDouble();
+    c10::intrusive_ptr<c10d::ProcessGroup> group;
+    if (ctx->saved_data.count("group")) {
+      group = c10::static_intrusive_pointer_cast<c10d::ProcessGroup>(ctx->saved_data["group"].toCapsule());
+    }
+    const variable_list none(11);
+    // Every process of a group runs this backward's all-reduce, gradient or not (it cannot
+    // know whether the others have one).
+    if (!grad_outputs[0].defined() && !group) return none;
     at::Tensor dx, sum_dy_t, sum_dy_xhat_t;
     if (ctx->saved_data["fused"].toBool()) {
       const bool channels_last = ctx->saved_data["channels_last"].toBool();
-      at::Tensor dz = grad_outputs[0].to(type).contiguous(channels_last ? at::MemoryFormat::ChannelsLast
+      at::Tensor dz = (grad_outputs[0].defined() ? grad_outputs[0] : at::zeros_like(z)).to(type).contiguous(channels_last ? at::MemoryFormat::ChannelsLast
                                                                         : at::MemoryFormat::Contiguous);
       const bool input_grad = ctx->needs_input_grad(0);
       if (input_grad) dx = at::empty_like(z);
       const Shape s = shape_of(z, channels_last);
       const auto w = doubles(weight), b = doubles(bias), is = doubles(invstd);
       std::vector<double> sum_dy, sum_dy_xhat;
-      // SyncIABN: all-reduce the two per-channel sums here (their sum over replicas, count the
-      // global one) before dx is written; this kernel computes both in one pass, so a synchronised
-      // version splits it into the sums, the all-reduce, then the dx pass.
+      GroupSum group_sum;
+      if (group) group_sum = [&](std::vector<double> &values) { all_reduce(group, values); };
       dispatch(type, [&](auto *tag) {
         using S = std::remove_pointer_t<decltype(tag)>;
         normalize_backward<S>(data_of<S>(z), data_of<S>(dz), input_grad ? data_of<S>(dx) : nullptr, s, w.data(),
-                              b.data(), is.data(), slope, sum_dy, sum_dy_xhat);
+                              b.data(), is.data(), slope, sum_dy, sum_dy_xhat, group_sum, count);
       });
       auto as_tensor = [&](const std::vector<double> &v) {
         return at::tensor(at::ArrayRef<double>(v), at::TensorOptions().dtype(at::kDouble));
@@ -608,8 +699,7 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
     } else {
       const auto dims = reduced_dims(z.dim());
       const int64_t dim = z.dim();
-      const double count = double(z.numel() / C);
-      auto dz = grad_outputs[0].to(compute);
+      auto dz = (grad_outputs[0].defined() ? grad_outputs[0] : at::zeros_like(z)).to(compute);
       at::Tensor y = z.to(compute), dy = dz;
       if (slope != 1.0) {
         auto positive = y >= 0;
@@ -620,12 +710,24 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
       auto normalized = (y - channels(bias.to(compute), dim)) / channels(w, dim);
       sum_dy_t = dy.sum(dims);
       sum_dy_xhat_t = (dy * normalized).sum(dims);
+      at::Tensor group_dy = sum_dy_t, group_dy_xhat = sum_dy_xhat_t;
+      if (group) {
+        auto sums = doubles(at::cat({sum_dy_t, sum_dy_xhat_t}));
+        all_reduce(group, sums);
+        auto global = at::tensor(at::ArrayRef<double>(sums), at::TensorOptions().dtype(at::kDouble)).to(compute);
+        group_dy = global.slice(0, 0, C);
+        group_dy_xhat = global.slice(0, C, 2 * C);
+      }
       dx = channels(w * invstd, dim) *
-           (dy - channels(sum_dy_t / count, dim) - normalized * channels(sum_dy_xhat_t / count, dim));
+           (dy - channels(group_dy / count, dim) - normalized * channels(group_dy_xhat / count, dim));
       dx = dx.to(type);
     }
-    return {dx,          sum_dy_xhat_t.to(weight.scalar_type()), sum_dy_t.to(bias.scalar_type()), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    if (!grad_outputs[0].defined()) return none;
+    variable_list gradients = none;
+    gradients[0] = dx;
+    gradients[1] = sum_dy_xhat_t.to(weight.scalar_type());
+    gradients[2] = sum_dy_t.to(bias.scalar_type());
+    return gradients;
   }
 };
 
@@ -633,14 +735,16 @@ struct InPlaceABNFunction : public torch::autograd::Function<InPlaceABNFunction>
 
 extern "C" int ct_inplace_abn(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean,
                               ct_tensor running_var, double momentum, double epsilon, double slope, int32_t activation,
-                              ct_tensor *out) {
+                              ct_process_group group, ct_tensor *out) {
   CT_TRY({
     // Absent running statistics arrive as empty tensors (autograd's apply wants defined inputs).
     const auto &input = unwrap(x);
     auto stand_in = [&](ct_tensor t) { return t ? unwrap(t) : at::empty({0}, input.options().requires_grad(false)); };
     auto result = InPlaceABNFunction::apply(input, unwrap(weight), unwrap(bias), stand_in(running_mean),
                                             stand_in(running_var), momentum, epsilon, slope, activation != 0,
-                                            may_overwrite(input));
+                                            may_overwrite(input),
+                                            group && group->size > 1 ? group->group
+                                                                     : c10::intrusive_ptr<c10d::ProcessGroup>());
     *out = wrap(result[0]);
   })
 }

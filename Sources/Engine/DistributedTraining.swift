@@ -13,7 +13,8 @@ import Torch
 public final class DistributedTraining: @unchecked Sendable {
   public let placement: WorkerPlacement
   public let group: ProcessGroup
-  /// The group cross-process batch norm (`norm: SyncBN`) talks in, apart from the gradients'.
+  /// The group cross-process batch norm (`norm: SyncBN`, `SyncIABN`) talks in, apart from the
+  /// gradients'.
   public let batchNormGroup: ProcessGroup
 
   public var rank: Int { placement.rank }

@@ -112,8 +112,8 @@ public final class Trainer {
       throw EngineError(
         "the training split has \(dataset.count) images with objects, fewer than solver.batch_size (\(config.solver.batchSize))")
     }
-    // SyncBN layers take their process group as the model is built; in a single process they
-    // are BN.
+    // SyncBN and SyncIABN layers take their process group as the model is built; in a single
+    // process they are BN and IABN.
     model = SyncBatchNorm2d.$processGroup.withValue(distributed?.batchNormGroup) { config.model.detector.makeDetector() }
     model.inference = config.inferenceSettings
     let student = model

@@ -120,6 +120,9 @@ public final class SyncBatchNorm2d: Module, UnaryLayer {
 /// graph being recorded (a convolution's output): do not read such an input afterwards. A leaf
 /// (user data, or a tensor made without recording) or a view is left alone and the output is a
 /// new tensor.
+///
+/// Given a process group (SyncIABN), training uses the statistics of the batch all its processes
+/// hold together, as `SyncBatchNorm2d` does, and keeps only its output as well.
 public final class InPlaceABN: Module, UnaryLayer {
   @Parameter public var weight: Tensor
   @Parameter public var bias: Tensor
@@ -130,8 +133,14 @@ public final class InPlaceABN: Module, UnaryLayer {
   public let momentum: Double
   /// The leaky ReLU's slope for negative inputs; nil: no activation (before a residual sum).
   public let slope: Double?
+  /// The processes whose batches are normalised together in training; nil: this process alone.
+  public let group: ProcessGroup?
 
-  public init(features: Int, slope: Double? = 0.01, epsilon: Double = 1e-5, momentum: Double = 0.1) {
+  /// - Parameter group: the group to synchronise over (SyncIABN); nil, the default, for this
+  ///   process alone. Models of a distributed run take `SyncBatchNorm2d.processGroup`.
+  public init(
+    features: Int, slope: Double? = 0.01, epsilon: Double = 1e-5, momentum: Double = 0.1, group: ProcessGroup? = nil
+  ) {
     _weight = Parameter(Tensor.ones([features]))
     _bias = Parameter(Tensor.zeros([features]))
     _runningMean = Buffer(Tensor.zeros([features]))
@@ -140,6 +149,7 @@ public final class InPlaceABN: Module, UnaryLayer {
     self.epsilon = epsilon
     self.momentum = momentum
     self.slope = slope
+    self.group = group
     super.init()
   }
 
@@ -159,7 +169,7 @@ public final class InPlaceABN: Module, UnaryLayer {
     return Functional.inPlaceActivatedBatchNorm(
       x, weight: scale, bias: bias, runningMean: updatesStatistics ? runningMean : nil,
       runningVariance: updatesStatistics ? runningVar : nil, momentum: momentum, epsilon: epsilon, slope: slope ?? 1,
-      activation: slope != nil)
+      activation: slope != nil, group: group)
   }
 }
 

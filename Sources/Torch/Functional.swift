@@ -107,8 +107,6 @@ public enum Functional {
     return Tensor.make("interpolate") { ct_interpolate(x.handle, mode.rawValue, nil, f, alignCorners ? 1 : 0, $0) }
   }
 
-  /// Batch normalisation. In training the batch statistics normalise and the running ones are
-  /// updated in place with `momentum`; in evaluation the running ones normalise.
   /// In-place activated batch norm in training (Rota Bulò et al. 2018): batch statistics
   /// (folded into `runningMean` and `runningVariance` when given), the affine transform with
   /// `weight` (positive: InPlace-ABN applies |γ| + ε), then a leaky ReLU of `slope` when
@@ -116,19 +114,25 @@ public enum Functional {
   /// affine transform to recover what it needs. The output overwrites `x` when `x` is an
   /// intermediate of the graph being recorded (not a leaf, not a view); it is a new tensor
   /// otherwise. Fused CPU kernels for float32, float64 and bfloat16, NCHW or channels-last.
+  ///
+  /// With a `group` of several processes (SyncIABN) the statistics are those of the batch all
+  /// of them hold together, and the gradients follow `syncBatchNorm`'s convention; every process
+  /// must call it at the same point.
   public static func inPlaceActivatedBatchNorm(
     _ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor?, runningVariance: Tensor?, momentum: Double,
-    epsilon: Double, slope: Double, activation: Bool
+    epsilon: Double, slope: Double, activation: Bool, group: ProcessGroup? = nil
   ) -> Tensor {
-    withExtendedLifetime((runningMean, runningVariance)) {
+    withExtendedLifetime((runningMean, runningVariance, group)) {
       Tensor.make("inPlaceActivatedBatchNorm") {
         ct_inplace_abn(
           x.handle, weight.handle, bias.handle, runningMean?.handle, runningVariance?.handle, momentum, epsilon, slope,
-          activation ? 1 : 0, $0)
+          activation ? 1 : 0, group?.handle, $0)
       }
     }
   }
 
+  /// Batch normalisation. In training the batch statistics normalise and the running ones are
+  /// updated in place with `momentum`; in evaluation the running ones normalise.
   public static func batchNorm(
     _ x: Tensor, runningMean: Tensor?, runningVariance: Tensor?, weight: Tensor?, bias: Tensor?,
     training: Bool, momentum: Double = 0.1, epsilon: Double = 1e-5

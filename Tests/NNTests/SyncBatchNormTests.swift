@@ -7,7 +7,9 @@ import Testing
 
 /// Cross-process batch norm against `BatchNorm2d`: alone it is batch norm; two ranks in one
 /// process (two threads, each in its own c10d group over 127.0.0.1) holding parts of a batch
-/// match batch norm on the concatenated batch.
+/// match batch norm on the concatenated batch. The same for SyncIABN (`InPlaceABN` given a
+/// group) against batch norm followed by the leaky ReLU, through both fused kernels (NCHW and
+/// channels-last).
 ///
 /// The gradient convention checked (PyTorch's SyncBatchNorm with DDP; see
 /// `Functional.syncBatchNorm`): each rank r has the loss L_r, the mean over its own images as
@@ -91,6 +93,7 @@ import Testing
 
   /// What one rank is given, as plain values (tensors do not cross threads).
   struct RankInput: Sendable {
+    var kind: Kind
     var rank: Int
     var port: Int
     var images: [Float]
@@ -117,6 +120,36 @@ import Testing
   static let height = 5
   static let width = 4
 
+  enum Kind: String, Sendable, CaseIterable {
+    case syncBatchNorm = "SyncBN"
+    case syncInPlaceABN = "SyncIABN"
+    case syncInPlaceABNChannelsLast = "SyncIABN channels-last"
+  }
+  static let slope = 0.01
+
+  /// The norm a rank runs, seen through the parts the test reads.
+  struct Norm {
+    var layer: any UnaryLayer
+    var module: Module
+    var weight: Tensor
+    var bias: Tensor
+    var runningMean: Tensor
+    var runningVar: Tensor
+    var batchesTracked: Tensor
+
+    init(_ kind: Kind, group: ProcessGroup) {
+      if kind == .syncBatchNorm {
+        let norm = SyncBatchNorm2d.$processGroup.withValue(group) { SyncBatchNorm2d(channels) }
+        (layer, module, weight, bias) = (norm, norm, norm.weight!, norm.bias!)
+        (runningMean, runningVar, batchesTracked) = (norm.runningMean!, norm.runningVar!, norm.numBatchesTracked!)
+      } else {
+        let norm = InPlaceABN(features: channels, slope: slope, group: group)
+        (layer, module, weight, bias) = (norm, norm, norm.weight, norm.bias)
+        (runningMean, runningVar, batchesTracked) = (norm.runningMean, norm.runningVar, norm.numBatchesTracked)
+      }
+    }
+  }
+
   /// One rank: a 1×1 convolution then SyncBN, forward and backward of its loss (the mean over
   /// its images, or the plain sum where it has none), then one evaluation forward.
   static func runRank(_ input: RankInput) throws -> RankOutput {
@@ -124,25 +157,27 @@ import Testing
       masterAddress: "127.0.0.1", masterPort: input.port, rank: input.rank, size: 2, localAddress: "127.0.0.1",
       timeout: .seconds(30))
     let result = try withTorchErrors { () -> RankOutput in
-      let norm = SyncBatchNorm2d.$processGroup.withValue(group) { SyncBatchNorm2d(channels) }
+      let norm = Norm(input.kind, group: group)
       withNoGrad {
-        norm.weight!.copy(from: Tensor(input.weight))
-        norm.bias!.copy(from: Tensor(input.bias))
+        norm.weight.copy(from: Tensor(input.weight))
+        norm.bias.copy(from: Tensor(input.bias))
       }
       let shape = [input.count, channels, height, width]
-      let images = Tensor(input.images, shape: shape).requiringGrad()
+      var images = Tensor(input.images, shape: shape)
+      if input.kind == .syncInPlaceABNChannelsLast { images = images.channelsLast() }
+      images = images.requiringGrad()
       let kernel = Tensor(input.kernel, shape: [channels, channels, 1, 1]).requiringGrad()
-      let y = norm(Functional.conv2d(images, weight: kernel))
+      let y = norm.layer(Functional.conv2d(images, weight: kernel))
       let weighted = y * Tensor(input.upstream, shape: shape)
       let loss = input.count > 0 ? weighted.mean() : weighted.sum()
       loss.backward()
-      norm.eval()
-      let evaluated = norm(Tensor(input.evaluationInput, shape: [2, channels, height, width]))
+      norm.module.eval()
+      let evaluated = norm.layer(Tensor(input.evaluationInput, shape: [2, channels, height, width]))
       return RankOutput(
-        output: y.toArray(Float.self), inputGradient: images.grad?.toArray(Float.self) ?? [],
-        kernelGradient: kernel.grad!.toArray(Float.self), weightGradient: norm.weight!.grad!.toArray(Float.self),
-        biasGradient: norm.bias!.grad!.toArray(Float.self), runningMean: norm.runningMean!.toArray(Float.self),
-        runningVar: norm.runningVar!.toArray(Float.self), batchesTracked: norm.numBatchesTracked!.intValue(),
+        output: y.contiguous().toArray(Float.self), inputGradient: images.grad?.contiguous().toArray(Float.self) ?? [],
+        kernelGradient: kernel.grad!.toArray(Float.self), weightGradient: norm.weight.grad!.toArray(Float.self),
+        biasGradient: norm.bias.grad!.toArray(Float.self), runningMean: norm.runningMean.toArray(Float.self),
+        runningVar: norm.runningVar.toArray(Float.self), batchesTracked: norm.batchesTracked.intValue(),
         evaluated: evaluated.toArray(Float.self))
     }
     try group.barrier()
@@ -192,8 +227,8 @@ import Testing
     return outputs
   }
 
-  @Test(arguments: [[2, 2], [3, 1], [4, 0]])
-  func twoRanksMatchBatchNormOnTheWholeBatch(counts: [Int]) throws {
+  @Test(arguments: [[2, 2], [3, 1], [4, 0]], Kind.allCases)
+  func twoRanksMatchBatchNormOnTheWholeBatch(counts: [Int], kind: Kind) throws {
     let total = counts.reduce(0, +)
     let c = Self.channels
     let (h, w) = (Self.height, Self.width)
@@ -201,19 +236,22 @@ import Testing
     let upstream = Tensor.randn([total, c, h, w], generator: Generator(seed: 12))
     let kernel = Tensor.randn([c, c, 1, 1], generator: Generator(seed: 13))
     let evaluationInput = Tensor.randn([2, c, h, w], generator: Generator(seed: 14))
-    let weight: [Float] = [1.5, -0.7, 0.9]
+    // IABN's scale is |γ| + ε: positive weights, and the reference's are those plus ε.
+    let inPlace = kind != .syncBatchNorm
+    let weight: [Float] = inPlace ? [1.5, 0.7, 0.9] : [1.5, -0.7, 0.9]
     let bias: [Float] = [0.1, -0.2, 0.3]
     let starts = [0, counts[0]]
 
-    // The reference: batch norm on the concatenated batch, loss (L_0 + L_1) / 2.
+    // The reference: batch norm (and the leaky ReLU) on the concatenated batch, loss (L_0 + L_1) / 2.
     let norm = BatchNorm2d(c)
     withNoGrad {
-      norm.weight!.copy(from: Tensor(weight))
+      norm.weight!.copy(from: Tensor(weight.map { inPlace ? $0 + 1e-5 : $0 }))
       norm.bias!.copy(from: Tensor(bias))
     }
+    let activation = { (x: Tensor) in inPlace ? x.leakyRelu(negativeSlope: Self.slope) : x }
     let referenceImages = images.detached().requiringGrad()
     let referenceKernel = kernel.detached().requiringGrad()
-    let y = norm(Functional.conv2d(referenceImages, weight: referenceKernel))
+    let y = activation(norm(Functional.conv2d(referenceImages, weight: referenceKernel)))
     let weighted = y * upstream
     let parts = (0..<2).map { r -> Tensor in
       let part = weighted.sliced(axis: 0, starts[r]..<(starts[r] + counts[r]))
@@ -221,13 +259,13 @@ import Testing
     }
     ((parts[0] + parts[1]) / 2).backward()
     norm.eval()
-    let referenceEvaluated = norm(evaluationInput).toArray(Float.self)
+    let referenceEvaluated = activation(norm(evaluationInput)).toArray(Float.self)
 
     let port = try ProcessGroup.freeLoopbackPort()
     let inputs = (0..<2).map { r in
       let rows = starts[r]..<(starts[r] + counts[r])
       return RankInput(
-        rank: r, port: port, images: images.sliced(axis: 0, rows).toArray(Float.self), count: counts[r],
+        kind: kind, rank: r, port: port, images: images.sliced(axis: 0, rows).toArray(Float.self), count: counts[r],
         kernel: kernel.toArray(Float.self), upstream: upstream.sliced(axis: 0, rows).toArray(Float.self), weight: weight,
         bias: bias, evaluationInput: evaluationInput.toArray(Float.self))
     }
@@ -236,7 +274,7 @@ import Testing
     let tolerance = 1e-5
     func check(_ a: [Float], _ b: [Float], _ what: String) {
       let d = Self.difference(a, b)
-      #expect(d < tolerance, "\(counts) \(what): relative difference \(d)")
+      #expect(d < tolerance, "\(kind.rawValue) \(counts) \(what): relative difference \(d)")
     }
     for r in 0..<2 {
       let rows = starts[r]..<(starts[r] + counts[r])

@@ -72,9 +72,12 @@ int ct_checkpoint(ct_segment_fn run, void *context, void (*release)(void *), con
 
 /* In-place activated batch norm in training: batch statistics (updating the running ones when
    given), the affine transform with `weight` (which must be positive: |γ| + ε), then a leaky
-   ReLU of `slope` when `activation` is 1; only the output is kept for backward. */
+   ReLU of `slope` when `activation` is 1; only the output is kept for backward. `group`: the
+   processes whose batches are normalised together (SyncIABN, with ct_sync_batch_norm's
+   statistics and gradient convention); NULL, or a group of one, for this process alone. */
 int ct_inplace_abn(ct_tensor x, ct_tensor weight, ct_tensor bias, ct_tensor running_mean, ct_tensor running_var,
-                   double momentum, double epsilon, double slope, int32_t activation, ct_tensor *out);
+                   double momentum, double epsilon, double slope, int32_t activation,
+                   struct ct_process_group_impl *group, ct_tensor *out);
 
 /* ---- distributed (c10d: TCPStore rendezvous, Gloo collectives, the DDP Reducer) ----------- */
 typedef struct ct_process_group_impl *ct_process_group;

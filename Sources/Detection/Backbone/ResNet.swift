@@ -17,6 +17,9 @@ public enum NormKind: String, ConfigChoice, Sendable {
   /// become leaky ReLUs (`iabn_slope`); elsewhere it stands where a batch norm would, without the
   /// activation, and behaves as one (the memory saving is the backbone's).
   case inPlaceABN = "IABN"
+  /// `IABN` over the global batch of a distributed run (statistics and their gradients
+  /// all-reduced across the workers, as `SyncBN`); in a single process it is `IABN`.
+  case syncInPlaceABN = "SyncIABN"
 
   /// The norm for `channels` channels; an in-place activated batch norm also applies the leaky
   /// ReLU of `slope` (nil: none).
@@ -27,6 +30,7 @@ public enum NormKind: String, ConfigChoice, Sendable {
     case .syncBatchNorm: SyncBatchNorm2d(channels)
     case .groupNorm: GroupNorm(groups: 32, channels: channels)
     case .inPlaceABN: InPlaceABN(features: channels, slope: slope)
+    case .syncInPlaceABN: InPlaceABN(features: channels, slope: slope, group: SyncBatchNorm2d.processGroup)
     }
   }
 }
