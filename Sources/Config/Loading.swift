@@ -74,6 +74,7 @@ extension SimpleDetConfig {
         .convFC(convolutions: [256, 256, 256, 256], fullyConnected: [1024], norm: .batchNorm), .resNetStage,
       ]) { $0.kind.rawValue },
       "model.roi_heads.mask_head": ["": try ConfigTree.encoding(MaskHeadConfiguration())],
+      "model.quantize": ["": try ConfigTree.encoding(QuantizationConfiguration())],
       "model.head": try table([
         DenseHeadConfiguration.retinaNet(RetinaNetHeadConfiguration()), .fcos(FCOSHeadConfiguration()), .yolov3(YOLOV3HeadConfiguration()),
       ]) {

@@ -79,6 +79,11 @@ extension SimpleDetConfig {
     let detector = model.detector
     c.range(detector.classes, 2...100_000, "model.classes")
     checkBackbone(&c)
+    if let quantize = detector.quantize {
+      c.require(!quantize.layers.isEmpty, "model.quantize.layers", "needs at least one of conv, linear")
+      c.require(quantize.decay >= 0 && quantize.decay < 1, "model.quantize.decay", "must be at least 0 and below 1, got \(quantize.decay)")
+      c.range(quantize.delay, 0...100_000_000, "model.quantize.delay")
+    }
 
     let transform = detector.transform
     c.require(!transform.minSize.isEmpty, "model.transform.min_size", "needs at least one size")

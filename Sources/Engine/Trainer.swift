@@ -77,6 +77,8 @@ public final class Trainer {
   private let schedule: LearningRateSchedule
   /// float16 training's loss scaling (nil otherwise); its state lives in `state` too.
   private var lossScaler: LossScaler?
+  /// Whether the model's fake quantizers quantize now (nil: not set yet).
+  private var fakeQuantizing: Bool?
   /// The teacher and distiller of a `distill:` run.
   let distillation: DistillationSetup?
   /// This worker's place in a distributed run (nil for a single process), and the gradient
@@ -230,6 +232,7 @@ public final class Trainer {
         guard let batch = stream.next() else { throw EngineError("the data loader stopped before solver.max_iter") }
         let dataTime = seconds(clock.now - waitStart)
         let stepStart = clock.now
+        updateFakeQuantization(iteration: state.iteration)
         var record = try step(batch)
         record.dataTime = dataTime
         record.stepTime = seconds(clock.now - stepStart)
@@ -247,7 +250,20 @@ public final class Trainer {
         }
       }
     }
+    // The trained model is evaluated and used quantized, however long the delay.
+    updateFakeQuantization(iteration: nil)
     for hook in hooks { try hook.afterTraining(self) }
+  }
+
+  /// Whether the fake quantizers quantize (`model.quantize`): from iteration `delay` on, and
+  /// after training (nil); before, they only observe their inputs' ranges.
+  private func updateFakeQuantization(iteration: Int?) {
+    guard let quantize = config.model.quantize else { return }
+    let on = iteration.map { $0 >= quantize.delay } ?? true
+    if on != fakeQuantizing {
+      model.setFakeQuantizing(on)
+      fakeQuantizing = on
+    }
   }
 
   /// One iteration on `batch`: forward, checks, backward, clip, update.

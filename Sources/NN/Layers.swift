@@ -9,6 +9,9 @@ public final class Conv2d: Module, UnaryLayer {
   public let padding: (Int, Int)
   public let dilation: (Int, Int)
   public let groups: Int
+  /// Quantization-aware training: the fake quantization of the weights and the input (nil:
+  /// floating point).
+  public var fakeQuantizer: FakeQuantizer?
 
   public init(
     inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
@@ -42,8 +45,15 @@ public final class Conv2d: Module, UnaryLayer {
   }
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
-    Functional.conv2d(
-      x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    convolve(x, weight: weight, bias: bias)
+  }
+
+  /// This convolution's geometry with `weight` and `bias` (its own, or derived from them, as
+  /// when a frozen batch norm is folded in), fake-quantized as the layer is.
+  public func convolve(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    let (input, weight) = fakeQuantizer.map { ($0.input(x), $0.weight(weight)) } ?? (x, weight)
+    return Functional.conv2d(
+      input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
   }
 }
 
@@ -89,6 +99,9 @@ public final class Linear: Module, UnaryLayer {
   /// `[outputFeatures, inputFeatures]`.
   @Parameter public var weight: Tensor
   @Parameter public var bias: Tensor?
+  /// Quantization-aware training: the fake quantization of the weights and the input (nil:
+  /// floating point).
+  public var fakeQuantizer: FakeQuantizer?
 
   public init(inputFeatures: Int, outputFeatures: Int, bias: Bool = true, generator: Generator? = nil) {
     let w = Tensor.empty([outputFeatures, inputFeatures])
@@ -104,7 +117,8 @@ public final class Linear: Module, UnaryLayer {
   }
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
-    Functional.linear(x, weight: weight, bias: bias)
+    guard let fakeQuantizer else { return Functional.linear(x, weight: weight, bias: bias) }
+    return Functional.linear(fakeQuantizer.input(x), weight: fakeQuantizer.weight(weight), bias: bias)
   }
 }
 

@@ -210,14 +210,13 @@ public final class FrozenBatchNorm2d: Module, UnaryLayer {
   /// `self(convolution(x))` computed as one convolution: the weights scaled per output channel
   /// and the shift as its bias. The result differs from the two-step form only by float
   /// rounding, and the pass over the activations (and its backward) disappears, which is most of
-  /// what frozen batch norm costs. Gradients still reach the convolution's weights.
+  /// what frozen batch norm costs. Gradients still reach the convolution's weights. A fake-
+  /// quantized convolution quantizes the folded weights, as an INT8 model holds them.
   public func folded(into convolution: Conv2d, applyingTo x: Tensor) -> Tensor {
     let (scale, shift) = scaleAndShift()
     let weight = convolution.weight * scale.reshaped([scale.shape[0], 1, 1, 1])
     let bias = convolution.bias.map { $0 * scale + shift } ?? shift
-    return Functional.conv2d(
-      x, weight: weight, bias: bias, stride: convolution.stride, padding: convolution.padding,
-      dilation: convolution.dilation, groups: convolution.groups)
+    return convolution.convolve(x, weight: weight, bias: bias)
   }
 }
 

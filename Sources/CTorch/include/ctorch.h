@@ -243,6 +243,14 @@ int ct_clamp_(ct_tensor t, int32_t has_min, ct_scalar min, int32_t has_max, ct_s
 int ct_clamp_tensor(ct_tensor t, ct_tensor min, ct_tensor max, ct_tensor *out);
 int ct_where(ct_tensor cond, ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_leaky_relu(ct_tensor t, double slope, ct_tensor *out);
+/* Fake quantization (quantization-aware training): round(x / scale) + zero_point clamped to
+   [quant_min, quant_max], then scaled back; the gradient passes inside that range, zero outside.
+   `scale` float32 and `zero_point` integer, one element (per tensor) or one per slice along
+   `axis` (per channel). */
+int ct_fake_quantize_per_tensor(ct_tensor x, ct_tensor scale, ct_tensor zero_point, int64_t quant_min,
+                                int64_t quant_max, ct_tensor *out);
+int ct_fake_quantize_per_channel(ct_tensor x, ct_tensor scales, ct_tensor zero_points, int64_t axis,
+                                 int64_t quant_min, int64_t quant_max, ct_tensor *out);
 int ct_elu(ct_tensor t, double alpha, ct_tensor *out);
 int ct_hardtanh(ct_tensor t, double min, double max, ct_tensor *out);
 int ct_allclose(ct_tensor a, ct_tensor b, double rtol, double atol, int32_t equal_nan, int32_t *out);

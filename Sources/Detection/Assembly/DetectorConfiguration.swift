@@ -21,6 +21,8 @@ public struct DetectorConfiguration: Codable, Equatable, Sendable {
   @Nullable public var head: DenseHeadConfiguration? = nil
   /// Seed of the parameter initialisation and of training's random draws.
   public var seed: UInt64 = 0
+  /// Quantization-aware training: fake INT8 in the chosen layers (null: floating point).
+  @Nullable public var quantize: QuantizationConfiguration? = nil
 
   public init() {}
 
@@ -43,7 +45,11 @@ public struct DetectorConfiguration: Codable, Equatable, Sendable {
   /// The built detector, with its seeded initialisation. The parts must agree (a config checks
   /// that when it loads): either `rpn` and `roiHeads` or `head`.
   public func makeDetector() -> any Detector {
-    if head != nil { return DenseDetector(self) }
-    return GeneralizedRCNN(self)
+    let detector: any Detector = head != nil ? DenseDetector(self) : GeneralizedRCNN(self)
+    if let quantize {
+      detector.enableFakeQuantization(
+        quantize.settings, convolutions: quantize.layers.contains(.conv), linearLayers: quantize.layers.contains(.linear))
+    }
+    return detector
   }
 }

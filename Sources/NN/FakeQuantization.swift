@@ -1,0 +1,142 @@
+import Torch
+
+/// How a quantized layer's input is mapped to 8 bits: one scale (and zero point) for the whole
+/// tensor, from the range observed in training.
+public enum ActivationQuantization: String, ConfigChoice, Sendable {
+  /// Asymmetric: the range, widened to hold 0, onto 0…255 with a zero point.
+  case uint8
+  /// Symmetric: [−m, m] with m the larger of |min| and |max|, onto −127…127.
+  case int8
+
+  /// The integer range.
+  public var range: ClosedRange<Int> { self == .uint8 ? 0...255 : -127...127 }
+}
+
+/// How the gradient passes the rounding and clamping of fake quantization.
+public enum QuantizationGradient: String, ConfigChoice, Sendable {
+  /// The straight-through estimator: the gradient passes unchanged, clamped values included.
+  case straightThrough = "ste"
+  /// Straight through inside the range, zero where the value was clamped.
+  case clip
+}
+
+/// Quantization-aware training's settings for one layer (SimpleDet's pseudo-INT8): weights
+/// symmetric int8 per output channel from their own min-max, inputs per tensor from a min-max
+/// range averaged over training batches.
+public struct FakeQuantization: Equatable, Sendable {
+  public var activation = ActivationQuantization.uint8
+  /// The weight of the previous range in the moving average of each batch's min and max.
+  public var decay = 0.99
+  public var gradient = QuantizationGradient.straightThrough
+
+  public init(activation: ActivationQuantization = .uint8, decay: Double = 0.99, gradient: QuantizationGradient = .straightThrough) {
+    self.activation = activation
+    self.decay = decay
+    self.gradient = gradient
+  }
+}
+
+/// The fake quantization of one convolution's or linear layer's weights and input: values go
+/// through 8-bit integers and back, so training sees the rounding an INT8 model will do. Held
+/// by the layer (`Conv2d.fakeQuantizer`, `Linear.fakeQuantizer`), whose state dicts then carry
+/// the observed input range under `fake_quantizer.`.
+///
+/// In training each forward first folds the input's min and max into `inputRange` (the first
+/// batch sets it), then quantizes with it. In evaluation the range stays as it is; an input
+/// whose range was never observed passes unquantized (the weights are still quantized).
+public final class FakeQuantizer: Module {
+  /// [min, max] of the inputs seen in training, float32: an exponential moving average.
+  @Buffer public var inputRange: Tensor
+  /// How many training batches `inputRange` has seen (0: none, inputs pass unquantized).
+  @Buffer public var observedBatches: Tensor
+  public let settings: FakeQuantization
+  /// Whether forward quantizes. Off, training still observes the input's range (the solver's
+  /// delay before quantization starts).
+  public var isQuantizing = true
+
+  /// The smallest scale (float32's epsilon, as PyTorch's observers): a constant tensor would
+  /// otherwise divide by zero.
+  static let smallestScale = 1.1920929e-07
+
+  public init(_ settings: FakeQuantization = FakeQuantization()) {
+    _inputRange = Buffer(Tensor.zeros([2]))
+    _observedBatches = Buffer(Tensor.zeros([], dtype: .int64))
+    self.settings = settings
+    super.init()
+  }
+
+  /// Symmetric int8 fake quantization per output channel (the first axis): each channel's
+  /// largest magnitude maps to 127. Gradients pass straight through (nothing is clamped).
+  public func weight(_ w: Tensor) -> Tensor {
+    guard isQuantizing else { return w }
+    let scales = withNoGrad {
+      (w.detached().abs().max(axes: Array(1..<w.rank)).to(.float32) / 127).clamped(min: Self.smallestScale)
+    }
+    let zeroPoints = Tensor.zeros([w.shape[0]], dtype: .int32, device: w.device)
+    return Functional.fakeQuantize(w, scales: scales, zeroPoints: zeroPoints, axis: 0, range: -127...127)
+  }
+
+  /// The input observed (in training) and fake-quantized with the observed range.
+  public func input(_ x: Tensor) -> Tensor {
+    // A checkpointed segment's second run (in backward) must see the range its first run used.
+    if isTraining && !Checkpoint.isRecomputing { observe(x) }
+    guard isQuantizing, isTraining || observedBatches.intValue() > 0 else { return x }
+    // Under autocast the previous layer may hand over bfloat16 or float16; the rounding is
+    // float32's (the next convolution casts back).
+    let x = x.dtype == .float32 || x.dtype == .float64 ? x : x.to(.float32)
+    let (scale, zeroPoint) = inputQuantization()
+    let quantized = Functional.fakeQuantize(x, scale: scale, zeroPoint: zeroPoint, range: settings.activation.range)
+    switch settings.gradient {
+    case .clip: return quantized
+    // The quantized values, with the identity's gradient (x − x is exactly 0).
+    case .straightThrough: return quantized.detached() + (x - x.detached())
+    }
+  }
+
+  /// The scale (float32) and zero point (int32) of the input, one element each, from
+  /// `inputRange`: what the fake quantization uses, and what an INT8 model quantizes with.
+  public func inputQuantization() -> (scale: Tensor, zeroPoint: Tensor) {
+    withNoGrad {
+      let low = inputRange[0].clamped(max: 0)
+      let high = inputRange[1].clamped(min: 0)
+      switch settings.activation {
+      case .uint8:
+        let scale = ((high - low) / 255).clamped(min: Self.smallestScale).reshaped([1])
+        let zeroPoint = (-low.reshaped([1]) / scale).rounded().clamped(min: 0, max: 255).to(.int32)
+        return (scale, zeroPoint)
+      case .int8:
+        let scale = (high.maximum(-low) / 127).clamped(min: Self.smallestScale).reshaped([1])
+        return (scale, Tensor.zeros([1], dtype: .int32, device: scale.device))
+      }
+    }
+  }
+
+  /// Folds the batch's min and max into `inputRange`.
+  func observe(_ x: Tensor) {
+    withNoGrad {
+      let values = x.detached()
+      let current = Tensor.stack([values.min(), values.max()]).to(.float32)
+      let blended = inputRange * settings.decay + current * (1 - settings.decay)
+      inputRange.copy(from: Tensor.select(where: observedBatches .> 0, blended, current))
+      observedBatches += 1
+    }
+  }
+}
+
+extension Module {
+  /// Gives every convolution (`conv`) and linear layer (`linear`) of the tree a fake quantizer
+  /// with `settings` (quantization-aware training); other layers stay in floating point.
+  public func enableFakeQuantization(_ settings: FakeQuantization, convolutions: Bool, linearLayers: Bool) {
+    for (_, module) in namedModules() {
+      if convolutions, let conv = module as? Conv2d { conv.fakeQuantizer = FakeQuantizer(settings) }
+      if linearLayers, let linear = module as? Linear { linear.fakeQuantizer = FakeQuantizer(settings) }
+    }
+  }
+
+  /// Switches the fake quantizers of the tree on or off (off: they observe only).
+  public func setFakeQuantizing(_ on: Bool) {
+    for (_, module) in namedModules() {
+      if let quantizer = module as? FakeQuantizer { quantizer.isQuantizing = on }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import Torch
+
+/// Quantization-aware training (`model.quantize`) through `simpledet train`, `eval` and `predict`.
+@Suite struct QuantizationTrainingTests {
+  /// Each record's total loss, by iteration.
+  func losses(_ folder: ScratchFolder, _ run: String) throws -> [Int: Double] {
+    let text = try String(contentsOf: folder.path("\(run)/metrics.jsonl"), encoding: .utf8)
+    var out: [Int: Double] = [:]
+    for line in text.split(separator: "\n") {
+      guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        let iteration = record["iteration"] as? Int, let loss = record["loss"] as? Double
+      else { continue }
+      out[iteration] = loss
+    }
+    return out
+  }
+
+  /// The delay trains in floating point (the same losses as without quantization) while the
+  /// ranges are observed; then the model trains quantized, resumes exactly (ranges included),
+  /// and `eval` of its weights gives the AP the run measured.
+  @Test func trainsAfterTheDelayResumesAndEvaluates() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 4, checkpointPeriod: 2))
+    let quantize = ["--set", "model.quantize.delay=2"]
+    let float = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "float"], in: folder.url)
+    #expect(float.status == 0, "\(float.errors)")
+    let whole = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "whole"] + quantize, in: folder.url)
+    #expect(whole.status == 0, "\(whole.errors)")
+
+    let a = try losses(folder, "float")
+    let b = try losses(folder, "whole")
+    #expect(a[1] != nil && a[1] == b[1] && a[2] == b[2], "the delay's iterations should be float's: \(a) \(b)")
+    #expect(a[3] != b[3], "quantization should change the third iteration: \(a[3] ?? .nan) \(b[3] ?? .nan)")
+
+    let weights = try SafeTensors.read(contentsOf: folder.path("whole/model_final.safetensors"))
+    #expect(weights["backbone.body.conv1.fake_quantizer.observed_batches"]?.intValue() == 4)
+    #expect(weights["roi_heads.box_head.fc6.fake_quantizer.input_range"] != nil)
+    #expect(try SafeTensors.read(contentsOf: folder.path("float/model_final.safetensors")).keys.allSatisfy { !$0.contains("fake_quantizer") })
+
+    // Resume from the checkpoint at iteration 2 in a fresh run folder.
+    try FileManager.default.createDirectory(at: folder.path("resumed/checkpoints"), withIntermediateDirectories: true)
+    for name in ["0000002.safetensors", "0000002.state.safetensors"] {
+      try FileManager.default.copyItem(at: folder.path("whole/checkpoints/\(name)"), to: folder.path("resumed/checkpoints/\(name)"))
+    }
+    let resumed = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "resumed", "--resume"] + quantize, in: folder.url)
+    #expect(resumed.status == 0, "\(resumed.errors)")
+    #expect(resumed.output.contains("resuming from iteration 2"), "\(resumed.output)")
+    let again = try SafeTensors.read(contentsOf: folder.path("resumed/model_final.safetensors"))
+    #expect(Set(again.keys) == Set(weights.keys))
+    let difference = weights.keys.map { key in (weights[key]!.to(.float64) - again[key]!.to(.float64)).abs().max().doubleValue() }.max() ?? 0
+    #expect(difference < 1e-5, "resumed weights or ranges differ by \(difference)")
+
+    // `eval` builds the quantized model from the run's config and measures what training did.
+    let evaluation = try CommandLineRunner.run(
+      ["eval", "--config", "whole/config.yaml", "--weights", "whole/model_final.safetensors", "--output", "evaluated"],
+      in: folder.url)
+    #expect(evaluation.status == 0, "\(evaluation.errors)")
+    let metrics = { (path: String) throws -> [String: Double] in
+      let report = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.path(path))) as? [String: Any]
+      return (report?["bbox"] as? [String: Double]) ?? [:]
+    }
+    let measured = try metrics("whole/eval.json")
+    let evaluated = try metrics("evaluated/eval.json")
+    #expect(measured.count == 12 && measured == evaluated, "\(measured) vs \(evaluated)")
+  }
+
+  @Test func badSettingsAreOneLineErrors() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 1, checkpointPeriod: 0))
+    for (setting, message) in [
+      ("model.quantize.decay=1.5", "model.quantize.decay"), ("model.quantize.layers=[]", "model.quantize.layers"),
+      ("model.quantize.grad_mode=round", "'round' is not one of ste, clip"), ("model.quantize.bits=4", "model.quantize.bits"),
+    ] {
+      let result = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "bad", "--set", setting], in: folder.url)
+      #expect(result.status != 0)
+      #expect(result.errors.contains(message), "\(setting): \(result.errors)")
+      #expect(result.errors.split(separator: "\n").count == 1, "\(setting): \(result.errors)")
+    }
+  }
+}
