@@ -27,11 +27,18 @@ public enum ModelLoading {
     return model
   }
 
-  /// Evaluates `weights` on the config's test split.
+  /// Evaluates `weights` on the config's test split; with `calibrating`, after observing the
+  /// quantized layers' input ranges on that many training images (`Calibration`), and then
+  /// `calibrated` hears the model, whose weights hold the ranges.
   public static func evaluate(
-    config: SimpleDetConfig, weights: URL, progress: ((Int, Int) -> Void)? = nil
+    config: SimpleDetConfig, weights: URL, calibrating: Int? = nil, calibrated: ((any Detector) throws -> Void)? = nil,
+    progress: ((Int, Int) -> Void)? = nil
   ) throws -> EvaluationReport {
     let model = try inferenceModel(config: config, weights: weights)
+    if let calibrating {
+      try Calibration.calibrate(model, config: config, images: calibrating)
+      try calibrated?(model)
+    }
     let dataset = try RunData.dataset(config.data, split: .test)
     let classes = try RunData.classes(of: dataset, modelClasses: config.model.classes, labelsMayBeIds: true)
     let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil

@@ -53,6 +53,8 @@ public final class FakeQuantizer: Module {
   /// Whether forward quantizes. Off, training still observes the input's range (the solver's
   /// delay before quantization starts).
   public var isQuantizing = true
+  /// Whether evaluation observes the input's range too (post-training calibration).
+  public var observesInEvaluation = false
 
   /// The smallest scale (float32's epsilon, as PyTorch's observers): a constant tensor would
   /// otherwise divide by zero.
@@ -79,7 +81,7 @@ public final class FakeQuantizer: Module {
   /// The input observed (in training) and fake-quantized with the observed range.
   public func input(_ x: Tensor) -> Tensor {
     // A checkpointed segment's second run (in backward) must see the range its first run used.
-    if isTraining && !Checkpoint.isRecomputing { observe(x) }
+    if (isTraining || observesInEvaluation) && !Checkpoint.isRecomputing { observe(x) }
     guard isQuantizing, isTraining || observedBatches.intValue() > 0 else { return x }
     // Under autocast the previous layer may hand over bfloat16 or float16; the rounding is
     // float32's (the next convolution casts back).
@@ -135,8 +137,19 @@ extension Module {
 
   /// Switches the fake quantizers of the tree on or off (off: they observe only).
   public func setFakeQuantizing(_ on: Bool) {
-    for (_, module) in namedModules() {
-      if let quantizer = module as? FakeQuantizer { quantizer.isQuantizing = on }
+    for quantizer in fakeQuantizers { quantizer.isQuantizing = on }
+  }
+
+  /// Post-training calibration: on, the fake quantizers forget their ranges and observe what
+  /// evaluation passes them, without quantizing; off, they quantize with what they observed.
+  public func setFakeQuantizersCalibrating(_ on: Bool) {
+    for quantizer in fakeQuantizers {
+      if on { withNoGrad { quantizer.observedBatches.zero() } }
+      quantizer.observesInEvaluation = on
+      quantizer.isQuantizing = !on
     }
   }
+
+  /// The fake quantizers of the tree.
+  public var fakeQuantizers: [FakeQuantizer] { namedModules().compactMap { $0.1 as? FakeQuantizer } }
 }

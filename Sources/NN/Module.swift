@@ -174,12 +174,15 @@ open class Module {
   /// missing and unexpected keys are reported together. Shapes must always match.
   /// `num_batches_tracked` entries are accepted and ignored when the module has no such buffer,
   /// and may be absent when it has (the buffer keeps its value), as PyTorch's batch norms load.
+  /// So are fake quantizers' entries (`fake_quantizer.*`): a float checkpoint loads into a
+  /// quantized model (whose ranges stay unobserved) and a quantized one into a float model.
   /// - Returns: the keys that were missing and unexpected (both empty under `strict`).
   @discardableResult
   public func load(stateDict state: [String: Tensor], strict: Bool = true) throws -> LoadReport {
     let own = stateDict()
-    let missing = own.keys.filter { state[$0] == nil && !$0.hasSuffix("num_batches_tracked") }.sorted()
-    let unexpected = state.keys.filter { own[$0] == nil && !$0.hasSuffix("num_batches_tracked") }.sorted()
+    let optional = { (key: String) in key.hasSuffix("num_batches_tracked") || key.contains("fake_quantizer.") }
+    let missing = own.keys.filter { state[$0] == nil && !optional($0) }.sorted()
+    let unexpected = state.keys.filter { own[$0] == nil && !optional($0) }.sorted()
     var mismatched: [String] = []
     for (key, target) in own {
       if let source = state[key], source.shape != target.shape {

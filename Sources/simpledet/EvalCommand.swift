@@ -49,6 +49,12 @@ struct Eval: ParsableCommand {
   @Option(help: ArgumentHelp("With --config: a folder to write eval.json into.", valueName: "dir"))
   var output: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "With --config: post-training quantization. Observe the quantized layers' input ranges (model.quantize) on the first N training images, then evaluate quantized; with --output, the calibrated weights go to model_calibrated.safetensors there.",
+      valueName: "N"))
+  var calibrate: Int?
+
   @Flag(help: "Print one JSON object with the twelve metrics instead of the table.")
   var json = false
 
@@ -64,7 +70,9 @@ struct Eval: ParsableCommand {
       guard groundTruthPath != nil, resultsPath != nil else {
         throw ValidationError("give --config FILE --weights FILE, or --gt FILE --results FILE")
       }
-      guard overrides.isEmpty, output == nil else { throw ValidationError("--set and --output go with --config") }
+      guard overrides.isEmpty, output == nil, calibrate == nil else {
+        throw ValidationError("--set, --output and --calibrate go with --config")
+      }
     }
   }
 
@@ -103,7 +111,16 @@ extension Eval {
       let resolved = try SimpleDetConfig.load(file: config, overrides: overrides)
       Torch.threadCount = resolved.runtime.threads
       let folder = try output.map { try OutputFolder.create($0) }
-      let report = try ModelLoading.evaluate(config: resolved, weights: URL(fileURLWithPath: weights))
+      let report = try ModelLoading.evaluate(config: resolved, weights: URL(fileURLWithPath: weights), calibrating: calibrate) {
+        model in
+        guard let folder else { return }
+        let url = folder.appendingPathComponent("model_calibrated.safetensors")
+        do {
+          try model.saveWeights(to: url)
+        } catch {
+          throw EngineError("cannot write \(url.path): \(error)")
+        }
+      }
       if let folder {
         let url = folder.appendingPathComponent("eval.json")
         do {

@@ -67,6 +67,32 @@ import Torch
     #expect(measured.count == 12 && measured == evaluated, "\(measured) vs \(evaluated)")
   }
 
+  /// Post-training calibration: a float model's weights, the ranges observed on training images
+  /// in inference, then evaluated quantized; the calibrated weights evaluate the same.
+  @Test func calibrationQuantizesAFloatModel() throws {
+    let folder = try ScratchFolder()
+    try folder.write("tiny.yaml", tinyConfig(maxIterations: 3, checkpointPeriod: 0))
+    let float = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "float"], in: folder.url)
+    #expect(float.status == 0, "\(float.errors)")
+    let quantize = ["--set", "model.quantize.activation=int8"]
+    let calibrated = try CommandLineRunner.run(
+      ["eval", "--config", "tiny.yaml", "--weights", "float/model_final.safetensors", "--calibrate", "3", "--output", "ptq", "--json"]
+        + quantize, in: folder.url)
+    #expect(calibrated.status == 0, "\(calibrated.errors)")
+    let weights = try SafeTensors.read(contentsOf: folder.path("ptq/model_calibrated.safetensors"))
+    // Three images in batches of two (test.batch_size): two observations of the stem.
+    #expect(weights["backbone.body.conv1.fake_quantizer.observed_batches"]?.intValue() == 2)
+    let again = try CommandLineRunner.run(
+      ["eval", "--config", "tiny.yaml", "--weights", "ptq/model_calibrated.safetensors", "--json"] + quantize, in: folder.url)
+    #expect(again.status == 0, "\(again.errors)")
+    #expect(again.output == calibrated.output && again.output.contains("\"AP\""), "\(again.output) vs \(calibrated.output)")
+
+    let unquantized = try CommandLineRunner.run(
+      ["eval", "--config", "tiny.yaml", "--weights", "float/model_final.safetensors", "--calibrate", "3"], in: folder.url)
+    #expect(unquantized.status != 0)
+    #expect(unquantized.errors.contains("--calibrate needs model.quantize"), "\(unquantized.errors)")
+  }
+
   @Test func badSettingsAreOneLineErrors() throws {
     let folder = try ScratchFolder()
     try folder.write("tiny.yaml", tinyConfig(maxIterations: 1, checkpointPeriod: 0))

@@ -104,10 +104,11 @@ import Testing
     #expect(y.isEqual(to: reference))
     #expect(!y.isEqual(to: plain(x)))
 
-    // A float checkpoint loads without the quantizer's entries (they keep their state).
-    let report = try conv.load(stateDict: plain.stateDict(), strict: false)
-    #expect(report.missing == ["fake_quantizer.input_range", "fake_quantizer.observed_batches"])
+    // A float checkpoint loads strictly without the quantizer's entries (they keep their
+    // state), and a quantized one into a float layer.
+    try conv.load(stateDict: plain.stateDict())
     #expect(quantizer.observedBatches.intValue() == 2)
+    try plain.load(stateDict: conv.stateDict())
   }
 }
 
