@@ -109,3 +109,16 @@ func tinyConfig(maxIterations: Int = 6, checkpointPeriod: Int = 3) -> String {
     eval_period: 0
   """
 }
+
+/// Each record's total loss in `run/metrics.jsonl`, by iteration.
+func losses(_ folder: ScratchFolder, _ run: String) throws -> [Int: Double] {
+  let text = try String(contentsOf: folder.path("\(run)/metrics.jsonl"), encoding: .utf8)
+  var out: [Int: Double] = [:]
+  for line in text.split(separator: "\n") {
+    guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+      let iteration = record["iteration"] as? Int, let loss = record["loss"] as? Double
+    else { continue }
+    out[iteration] = loss
+  }
+  return out
+}

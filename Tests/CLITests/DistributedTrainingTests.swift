@@ -44,19 +44,6 @@ import Torch
     """
   }
 
-  /// Each record's losses, by iteration.
-  func losses(_ folder: ScratchFolder, _ run: String) throws -> [Int: Double] {
-    let text = try String(contentsOf: folder.path("\(run)/metrics.jsonl"), encoding: .utf8)
-    var out: [Int: Double] = [:]
-    for line in text.split(separator: "\n") {
-      guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-        let iteration = record["iteration"] as? Int, let loss = record["loss"] as? Double
-      else { continue }
-      out[iteration] = loss
-    }
-    return out
-  }
-
   func largestDifference(_ a: URL, _ b: URL) throws -> Double {
     let x = try SafeTensors.read(contentsOf: a)
     let y = try SafeTensors.read(contentsOf: b)

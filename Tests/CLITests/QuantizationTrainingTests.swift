@@ -2,21 +2,9 @@ import Foundation
 import Testing
 import Torch
 
-/// Quantization-aware training (`model.quantize`) through `simpledet train`, `eval` and `predict`.
+/// Quantization-aware training (`model.quantize`) and calibration through `simpledet train` and
+/// `eval`.
 @Suite struct QuantizationTrainingTests {
-  /// Each record's total loss, by iteration.
-  func losses(_ folder: ScratchFolder, _ run: String) throws -> [Int: Double] {
-    let text = try String(contentsOf: folder.path("\(run)/metrics.jsonl"), encoding: .utf8)
-    var out: [Int: Double] = [:]
-    for line in text.split(separator: "\n") {
-      guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-        let iteration = record["iteration"] as? Int, let loss = record["loss"] as? Double
-      else { continue }
-      out[iteration] = loss
-    }
-    return out
-  }
-
   /// The delay trains in floating point (the same losses as without quantization) while the
   /// ranges are observed; then the model trains quantized, resumes exactly (ranges included),
   /// and `eval` of its weights gives the AP the run measured.
