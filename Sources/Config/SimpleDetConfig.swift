@@ -296,6 +296,9 @@ public struct RuntimeSection: Codable, Equatable, Sendable {
     /// float16 autocast, as bf16 but with float16's narrower range, so training scales the loss
     /// (`loss_scale`). The mode GPU users want; correct, not fast, on CPUs.
     case fp16
+    /// Inference only: the layers `model.quantize` names run FBGEMM's INT8 kernels with the
+    /// scales learned in quantization-aware training (or calibrated), the rest in float32.
+    case int8
   }
 
   /// How float16 training scales its loss.

@@ -430,6 +430,9 @@ extension SimpleDetConfig {
       checkNMS(&c, augment.merge, "test.augment.merge")
     }
     c.range(runtime.threads, 1...1024, "runtime.threads")
+    c.require(
+      runtime.precision != .int8 || model.detector.quantize != nil, "runtime.precision",
+      "int8 needs model.quantize: the layers to run in INT8, with ranges from quantization-aware training or --calibrate")
     c.range(runtime.logPeriod, 1...100_000_000, "runtime.log_period")
     c.range(runtime.checkpointPeriod, 0...100_000_000, "runtime.checkpoint_period")
     c.range(runtime.evalPeriod, 0...100_000_000, "runtime.eval_period")

@@ -7,8 +7,10 @@ import Torch
 /// Builds the detector a config describes, with weights from a file, ready for inference.
 public enum ModelLoading {
   /// The model of `config` with `weights` (.safetensors, or a PyTorch .pth state dict with
-  /// torchvision's names) loaded strictly, in eval mode, with the config's test settings.
-  public static func inferenceModel(config: SimpleDetConfig, weights: URL) throws -> any Detector {
+  /// torchvision's names) loaded strictly, in eval mode, with the config's test settings; with
+  /// `calibrating`, its quantized layers' input ranges observed on that many training images
+  /// (`Calibration`). With `runtime.precision: int8` those layers then run INT8 kernels.
+  public static func inferenceModel(config: SimpleDetConfig, weights: URL, calibrating: Int? = nil) throws -> any Detector {
     guard FileManager.default.fileExists(atPath: weights.path) else {
       throw EngineError("\(weights.path): no such weight file")
     }
@@ -24,6 +26,14 @@ public enum ModelLoading {
     }
     model.inference = config.inferenceSettings
     model.eval()
+    if let calibrating { try Calibration.calibrate(model, config: config, images: calibrating) }
+    if config.runtime.precision == .int8 {
+      let unobserved = model.useInt8Kernels()
+      guard unobserved.isEmpty else {
+        throw EngineError(
+          "\(weights.path): \(unobserved.count) quantized layers (\(unobserved[0]) first) have no learned ranges for runtime.precision int8: give the weights of a model.quantize training run, or calibrate (simpledet eval --calibrate N)")
+      }
+    }
     return model
   }
 
@@ -34,11 +44,8 @@ public enum ModelLoading {
     config: SimpleDetConfig, weights: URL, calibrating: Int? = nil, calibrated: ((any Detector) throws -> Void)? = nil,
     progress: ((Int, Int) -> Void)? = nil
   ) throws -> EvaluationReport {
-    let model = try inferenceModel(config: config, weights: weights)
-    if let calibrating {
-      try Calibration.calibrate(model, config: config, images: calibrating)
-      try calibrated?(model)
-    }
+    let model = try inferenceModel(config: config, weights: weights, calibrating: calibrating)
+    if calibrating != nil { try calibrated?(model) }
     let dataset = try RunData.dataset(config.data, split: .test)
     let classes = try RunData.classes(of: dataset, modelClasses: config.model.classes, labelsMayBeIds: true)
     let cocoFile = config.data.kind == .coco ? config.data.test.annotations.map { URL(fileURLWithPath: $0) } : nil

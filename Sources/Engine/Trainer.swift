@@ -92,6 +92,10 @@ public final class Trainer {
   /// With `distributed`, this process trains its share of every batch (`solver.batch_size` is
   /// the global batch) and averages its gradients with the other workers'.
   public init(config: SimpleDetConfig, runDirectory: URL, distributed: DistributedTraining? = nil) throws {
+    guard config.runtime.precision != .int8 else {
+      throw EngineError(
+        "runtime.precision: int8 is for inference (predict, eval, serve, benchmark); train with model.quantize and fp32")
+    }
     var config = config
     self.runDirectory = runDirectory
     self.distributed = distributed
@@ -448,5 +452,7 @@ public func withPrecision<R>(_ precision: RuntimeSection.Precision, _ body: () t
   case .fp32: try body()
   case .bf16: try withAutocast(.bfloat16, body)
   case .fp16: try withAutocast(.float16, body)
+  // The INT8 layers run their own kernels (`Module.useInt8Kernels`); the rest is float32.
+  case .int8: try body()
   }
 }

@@ -43,18 +43,32 @@ public struct FakeQuantization: Equatable, Sendable {
 ///
 /// In training each forward first folds the input's min and max into `inputRange` (the first
 /// batch sets it), then quantizes with it. In evaluation the range stays as it is; an input
-/// whose range was never observed passes unquantized (the weights are still quantized).
+/// whose range was never observed passes unquantized (the weights are still quantized). The
+/// layer's output range is observed alike (`outputRange`), for INT8 inference.
+///
+/// With `runsInt8`, evaluation runs the layer with FBGEMM's int8 kernels instead (`Int8Layer`):
+/// the input quantized with the same scale and zero point, the weights as here, the output
+/// requantized to uint8 over `outputRange` and dequantized.
 public final class FakeQuantizer: Module {
   /// [min, max] of the inputs seen in training, float32: an exponential moving average.
   @Buffer public var inputRange: Tensor
+  /// [min, max] of the layer's outputs seen in training, as `inputRange`: the range INT8
+  /// inference requantizes the output to.
+  @Buffer public var outputRange: Tensor
   /// How many training batches `inputRange` has seen (0: none, inputs pass unquantized).
   @Buffer public var observedBatches: Tensor
   public let settings: FakeQuantization
   /// Whether forward quantizes. Off, training still observes the input's range (the solver's
   /// delay before quantization starts).
   public var isQuantizing = true
-  /// Whether evaluation observes the input's range too (post-training calibration).
+  /// Whether evaluation observes the ranges too (post-training calibration).
   public var observesInEvaluation = false
+  /// Whether evaluation runs FBGEMM's int8 kernels (INT8 inference) instead of fake quantization.
+  public var runsInt8 = false {
+    didSet { kernel = nil }
+  }
+  /// The int8 layer, prepacked at its first evaluation.
+  private var kernel: (layer: Int8Layer, input: Int8Layer.Quantization, output: Int8Layer.Quantization)?
 
   /// The smallest scale (float32's epsilon, as PyTorch's observers): a constant tensor would
   /// otherwise divide by zero.
@@ -62,6 +76,7 @@ public final class FakeQuantizer: Module {
 
   public init(_ settings: FakeQuantization = FakeQuantization()) {
     _inputRange = Buffer(Tensor.zeros([2]))
+    _outputRange = Buffer(Tensor.zeros([2]))
     _observedBatches = Buffer(Tensor.zeros([], dtype: .int64))
     self.settings = settings
     super.init()
@@ -71,17 +86,19 @@ public final class FakeQuantizer: Module {
   /// largest magnitude maps to 127. Gradients pass straight through (nothing is clamped).
   public func weight(_ w: Tensor) -> Tensor {
     guard isQuantizing else { return w }
-    let scales = withNoGrad {
-      (w.detached().abs().max(axes: Array(1..<w.rank)).to(.float32) / 127).clamped(min: Self.smallestScale)
-    }
     let zeroPoints = Tensor.zeros([w.shape[0]], dtype: .int32, device: w.device)
-    return Functional.fakeQuantize(w, scales: scales, zeroPoints: zeroPoints, axis: 0, range: -127...127)
+    return Functional.fakeQuantize(w, scales: weightScales(w), zeroPoints: zeroPoints, axis: 0, range: -127...127)
+  }
+
+  /// The scale of each output channel of `w` (float32): its largest magnitude over 127.
+  public func weightScales(_ w: Tensor) -> Tensor {
+    withNoGrad { (w.detached().abs().max(axes: Array(1..<w.rank)).to(.float32) / 127).clamped(min: Self.smallestScale) }
   }
 
   /// The input observed (in training) and fake-quantized with the observed range.
   public func input(_ x: Tensor) -> Tensor {
     // A checkpointed segment's second run (in backward) must see the range its first run used.
-    if (isTraining || observesInEvaluation) && !Checkpoint.isRecomputing { observe(x) }
+    if observes { observe(x, into: inputRange, counting: true) }
     guard isQuantizing, isTraining || observedBatches.intValue() > 0 else { return x }
     // Under autocast the previous layer may hand over bfloat16 or float16; the rounding is
     // float32's (the next convolution casts back).
@@ -113,15 +130,54 @@ public final class FakeQuantizer: Module {
     }
   }
 
-  /// Folds the batch's min and max into `inputRange`.
-  func observe(_ x: Tensor) {
+  /// The layer's output, its range observed in training (and calibration).
+  public func output(_ y: Tensor) -> Tensor {
+    if observes { observe(y, into: outputRange, counting: false) }
+    return y
+  }
+
+  /// Whether this forward observes the ranges: in training, and in calibration. A checkpointed
+  /// segment's second run (in backward) must see the ranges its first run used.
+  private var observes: Bool { (isTraining || observesInEvaluation) && !Checkpoint.isRecomputing }
+
+  /// Folds the batch's min and max into `range` (the first batch sets it); `counting` the
+  /// batch in `observedBatches`, which the input's observation does before the output's.
+  func observe(_ x: Tensor, into range: Tensor, counting: Bool) {
     withNoGrad {
       let values = x.detached()
       let current = Tensor.stack([values.min(), values.max()]).to(.float32)
-      let blended = inputRange * settings.decay + current * (1 - settings.decay)
-      inputRange.copy(from: Tensor.select(where: observedBatches .> 0, blended, current))
-      observedBatches += 1
+      let blended = range * settings.decay + current * (1 - settings.decay)
+      let earlier = counting ? observedBatches .> 0 : observedBatches .> 1
+      range.copy(from: Tensor.select(where: earlier, blended, current))
+      if counting { observedBatches += 1 }
     }
+  }
+
+  /// The layer run by FBGEMM's int8 kernels, when `runsInt8` in evaluation and the ranges were
+  /// observed; nil otherwise (the caller then fake-quantizes). `pack` prepacks the layer's
+  /// weights with `weightScales` at the first call.
+  public func int8(_ x: Tensor, pack: () -> Int8Layer?) -> Tensor? {
+    guard runsInt8, !isTraining else { return nil }
+    if kernel == nil {
+      guard observedBatches.intValue() > 0, let layer = pack() else { return nil }
+      kernel = (layer, integerInput(), integerOutput())
+    }
+    guard let kernel else { return nil }
+    return kernel.layer(x, input: kernel.input, output: kernel.output)
+  }
+
+  /// The input's quantization as FBGEMM takes it: uint8, a symmetric range shifted by 128.
+  func integerInput() -> Int8Layer.Quantization {
+    let (scale, zeroPoint) = inputQuantization()
+    return Int8Layer.Quantization(
+      scale: scale.doubleValue(), zeroPoint: zeroPoint.intValue() + (settings.activation == .int8 ? 128 : 0))
+  }
+
+  /// The output's: uint8 over `outputRange` widened to hold 0.
+  func integerOutput() -> Int8Layer.Quantization {
+    let low = min(outputRange[0].doubleValue(), 0), high = max(outputRange[1].doubleValue(), 0)
+    let scale = max((high - low) / 255, Self.smallestScale)
+    return Int8Layer.Quantization(scale: scale, zeroPoint: Int(min(max((-low / scale).rounded(.toNearestOrEven), 0), 255)))
   }
 }
 
@@ -152,4 +208,16 @@ extension Module {
 
   /// The fake quantizers of the tree.
   public var fakeQuantizers: [FakeQuantizer] { namedModules().compactMap { $0.1 as? FakeQuantizer } }
+
+  /// INT8 inference: the quantized layers run FBGEMM's int8 kernels in evaluation (on), or fake
+  /// quantization (off). Returns the paths of the fake quantizers whose ranges were never
+  /// observed (neither trained nor calibrated), and switches nothing on unless there are none.
+  @discardableResult
+  public func useInt8Kernels(_ on: Bool = true) -> [String] {
+    let quantizers = namedModules().compactMap { path, module in (module as? FakeQuantizer).map { (path, $0) } }
+    let unobserved = quantizers.filter { $0.1.observedBatches.intValue() == 0 }.map(\.0)
+    if on && !unobserved.isEmpty { return unobserved }
+    for (_, quantizer) in quantizers { quantizer.runsInt8 = on }
+    return []
+  }
 }

@@ -51,9 +51,20 @@ public final class Conv2d: Module, UnaryLayer {
   /// This convolution's geometry with `weight` and `bias` (its own, or derived from them, as
   /// when a frozen batch norm is folded in), fake-quantized as the layer is.
   public func convolve(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-    let (input, weight) = fakeQuantizer.map { ($0.input(x), $0.weight(weight)) } ?? (x, weight)
-    return Functional.conv2d(
-      input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    guard let quantizer = fakeQuantizer else {
+      return Functional.conv2d(
+        x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+    let int8 = quantizer.int8(x) {
+      Int8Layer.convolution(
+        weight: weight, scales: quantizer.weightScales(weight), bias: bias, stride: stride, padding: padding,
+        dilation: dilation, groups: groups)
+    }
+    if let int8 { return int8 }
+    return quantizer.output(
+      Functional.conv2d(
+        quantizer.input(x), weight: quantizer.weight(weight), bias: bias, stride: stride, padding: padding,
+        dilation: dilation, groups: groups))
   }
 }
 
@@ -117,8 +128,10 @@ public final class Linear: Module, UnaryLayer {
   }
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
-    guard let fakeQuantizer else { return Functional.linear(x, weight: weight, bias: bias) }
-    return Functional.linear(fakeQuantizer.input(x), weight: fakeQuantizer.weight(weight), bias: bias)
+    guard let quantizer = fakeQuantizer else { return Functional.linear(x, weight: weight, bias: bias) }
+    let int8 = quantizer.int8(x) { Int8Layer.linear(weight: weight, scales: quantizer.weightScales(weight), bias: bias) }
+    if let int8 { return int8 }
+    return quantizer.output(Functional.linear(quantizer.input(x), weight: quantizer.weight(weight), bias: bias))
   }
 }
 

@@ -21,7 +21,7 @@ struct Benchmark: ParsableCommand {
       """)
 
   enum Mode: String, ExpressibleByArgument, CaseIterable { case train, infer, nms, dcn }
-  enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16 }
+  enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16, int8 }
 
   @Option(help: "The detector: \(DetectorPreset.allCases.map(\.rawValue).joined(separator: ", ")) (the default without --config).")
   var preset: DetectorPreset?
@@ -40,7 +40,9 @@ struct Benchmark: ParsableCommand {
   @Option(help: "train, infer, nms (the NMS methods alone), or dcn (deformable against plain convolution).")
   var mode: Mode = .infer
 
-  @Option(help: "fp32, or bf16 autocast (convolutions and matrix products in bfloat16, weights in float32).")
+  @Option(
+    help: ArgumentHelp(
+      "fp32, bf16 autocast (convolutions and matrix products in bfloat16, weights in float32), or int8 (inference: the convolutions and linear layers in FBGEMM's INT8 kernels, with model.quantize's settings or its defaults; ranges from --weights, or observed on the benchmark's own images first)."))
   var precision: Precision = .fp32
 
   @Option(help: "Input height and width in pixels.")
@@ -74,6 +76,7 @@ struct Benchmark: ParsableCommand {
   var profile: String?
 
   func validate() throws {
+    guard precision != .int8 || mode == .infer else { throw ValidationError("--precision int8 goes with --mode infer") }
     guard preset == nil || (config == nil && overrides.isEmpty) else {
       throw ValidationError("give either --preset or --config/--set, not both")
     }
@@ -116,6 +119,7 @@ struct Benchmark: ParsableCommand {
       name = preset.rawValue
     }
     config.transform.fixedSize = true
+    if precision == .int8, config.detector.quantize == nil { config.detector.quantize = QuantizationConfiguration() }
     let model = config.detector.makeDetector()
     model.inference.scoreThreshold = scoreThreshold
     model.inference.nms = testNMS
@@ -156,6 +160,15 @@ struct Benchmark: ParsableCommand {
     }
 
     mode == .train ? model.train() : model.eval()
+    if precision == .int8 {
+      if !model.useInt8Kernels().isEmpty {
+        // No learned ranges: observe them on the benchmark's images (untimed).
+        model.setFakeQuantizersCalibrating(true)
+        _ = model.detect(images)
+        model.setFakeQuantizersCalibrating(false)
+        model.useInt8Kernels()
+      }
+    }
     for _ in 0..<warmup { iteration() }
     // The peak over the timed iterations, from what is held between them (weights, optimizer
     // state, inputs).

@@ -53,6 +53,19 @@ import Torch
     let measured = try metrics("whole/eval.json")
     let evaluated = try metrics("evaluated/eval.json")
     #expect(measured.count == 12 && measured == evaluated, "\(measured) vs \(evaluated)")
+
+    // INT8 kernels with the learned ranges; a float model has none to use.
+    let int8 = ["--set", "runtime.precision=int8"]
+    let integer = try CommandLineRunner.run(
+      ["eval", "--config", "whole/config.yaml", "--weights", "whole/model_final.safetensors", "--json"] + int8, in: folder.url)
+    #expect(integer.status == 0 && integer.output.contains("\"AP\""), "\(integer.errors)")
+    #expect(!integer.errors.contains("deprecated"), "\(integer.errors)")
+    let unranged = try CommandLineRunner.run(
+      ["eval", "--config", "whole/config.yaml", "--weights", "float/model_final.safetensors"] + int8, in: folder.url)
+    #expect(unranged.status != 0 && unranged.errors.contains("have no learned ranges for runtime.precision int8"), "\(unranged.errors)")
+    let training = try CommandLineRunner.run(
+      ["train", "--config", "tiny.yaml", "--output", "int8"] + quantize + int8, in: folder.url)
+    #expect(training.status != 0 && training.errors.contains("int8 is for inference"), "\(training.errors)")
   }
 
   /// Post-training calibration: a float model's weights, the ranges observed on training images
@@ -87,6 +100,7 @@ import Torch
     for (setting, message) in [
       ("model.quantize.decay=1.5", "model.quantize.decay"), ("model.quantize.layers=[]", "model.quantize.layers"),
       ("model.quantize.grad_mode=round", "'round' is not one of ste, clip"), ("model.quantize.bits=4", "model.quantize.bits"),
+      ("runtime.precision=int8", "int8 needs model.quantize"),
     ] {
       let result = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "bad", "--set", setting], in: folder.url)
       #expect(result.status != 0)

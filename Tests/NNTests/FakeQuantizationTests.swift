@@ -90,7 +90,9 @@ import Testing
     let plain = Conv2d(2, 3, kernelSize: 3, padding: 1, generator: Generator(seed: 1))
     conv.enableFakeQuantization(FakeQuantization(), convolutions: true, linearLayers: false)
     let quantizer = try #require(conv.fakeQuantizer)
-    #expect(Set(conv.stateDict().keys) == ["weight", "bias", "fake_quantizer.input_range", "fake_quantizer.observed_batches"])
+    #expect(
+      Set(conv.stateDict().keys)
+        == ["weight", "bias", "fake_quantizer.input_range", "fake_quantizer.output_range", "fake_quantizer.observed_batches"])
     let x = Tensor.randn([1, 2, 5, 5], generator: Generator(seed: 2))
 
     conv.setFakeQuantizing(false)
@@ -109,6 +111,34 @@ import Testing
     try conv.load(stateDict: plain.stateDict())
     #expect(quantizer.observedBatches.intValue() == 2)
     try plain.load(stateDict: conv.stateDict())
+  }
+
+  /// FBGEMM's int8 kernels compute what fake quantization computes, but for the output's
+  /// requantization to uint8: within one step of the output's scale (half a step, plus the
+  /// kernels' own rounding of the requantization multiplier).
+  @Test(arguments: ActivationQuantization.allCases, [false, true])
+  func int8KernelsMatchFakeQuantization(activation: ActivationQuantization, linear: Bool) throws {
+    let layer: any UnaryLayer & Module =
+      linear
+      ? Linear(24, 10, generator: Generator(seed: 3)) : Conv2d(8, 16, kernelSize: 3, padding: 1, generator: Generator(seed: 3))
+    layer.enableFakeQuantization(FakeQuantization(activation: activation), convolutions: true, linearLayers: true)
+    let quantizer = try #require(layer.fakeQuantizers.first)
+    let x = linear ? Tensor.randn([6, 24], generator: Generator(seed: 4)) : Tensor.randn([2, 8, 12, 12], generator: Generator(seed: 4))
+    #expect(layer.useInt8Kernels() == ["fake_quantizer"], "no ranges yet")
+    _ = layer(x * 1.2)
+    _ = layer(x)
+    layer.eval()
+    let fake = layer(x)
+    #expect(layer.useInt8Kernels().isEmpty)
+    let int8 = layer(x)
+    #expect(int8.shape == fake.shape && int8.dtype == .float32)
+    let step = quantizer.integerOutput().scale
+    let error = (int8 - fake).abs()
+    #expect(error.max().doubleValue() <= 1.01 * step, "largest error \(error.max().doubleValue()), step \(step)")
+    #expect(error.mean().doubleValue() <= 0.35 * step, "mean error \(error.mean().doubleValue()), step \(step)")
+    #expect(!int8.isEqual(to: fake), "the int8 output is requantized")
+    layer.useInt8Kernels(false)
+    #expect(layer(x).isEqual(to: fake))
   }
 }
 

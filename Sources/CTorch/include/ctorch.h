@@ -251,6 +251,19 @@ int ct_fake_quantize_per_tensor(ct_tensor x, ct_tensor scale, ct_tensor zero_poi
                                 int64_t quant_max, ct_tensor *out);
 int ct_fake_quantize_per_channel(ct_tensor x, ct_tensor scales, ct_tensor zero_points, int64_t axis,
                                  int64_t quant_min, int64_t quant_max, ct_tensor *out);
+
+/* INT8 inference (FBGEMM): a convolution's or linear layer's weights prepacked as symmetric int8
+   per output channel with `scales` (float32, one per output channel; zero points 0) and its
+   float32 `bias` (NULL: none); `run` quantizes x per tensor to uint8 with the input scale and
+   zero point, runs the int8 kernel, requantizes its int32 accumulation to uint8 with the output
+   scale and zero point, and returns that dequantized to float32. */
+typedef struct ct_int8_layer_impl *ct_int8_layer;
+int ct_int8_conv2d_pack(ct_tensor weight, ct_tensor scales, ct_tensor bias, const int64_t *stride,
+                        const int64_t *padding, const int64_t *dilation, int64_t groups, ct_int8_layer *out);
+int ct_int8_linear_pack(ct_tensor weight, ct_tensor scales, ct_tensor bias, ct_int8_layer *out);
+int ct_int8_layer_run(ct_int8_layer layer, ct_tensor x, double input_scale, int64_t input_zero_point,
+                      double output_scale, int64_t output_zero_point, ct_tensor *out);
+void ct_int8_layer_free(ct_int8_layer layer);
 int ct_elu(ct_tensor t, double alpha, ct_tensor *out);
 int ct_hardtanh(ct_tensor t, double min, double max, ct_tensor *out);
 int ct_allclose(ct_tensor a, ct_tensor b, double rtol, double atol, int32_t equal_nan, int32_t *out);
