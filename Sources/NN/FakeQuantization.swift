@@ -44,7 +44,9 @@ public struct FakeQuantization: Equatable, Sendable {
 /// In training each forward first folds the input's min and max into `inputRange` (the first
 /// batch sets it), then quantizes with it. In evaluation the range stays as it is; an input
 /// whose range was never observed passes unquantized (the weights are still quantized). The
-/// layer's output range is observed alike (`outputRange`), for INT8 inference.
+/// layer's output is observed and quantized alike (`outputRange`, uint8), as the int8 kernels
+/// requantize their accumulation, so that the fake-quantized layer computes what the INT8 one
+/// does.
 ///
 /// With `runsInt8`, evaluation runs the layer with FBGEMM's int8 kernels instead (`Int8Layer`):
 /// the input quantized with the same scale and zero point, the weights as here, the output
@@ -52,8 +54,8 @@ public struct FakeQuantization: Equatable, Sendable {
 public final class FakeQuantizer: Module {
   /// [min, max] of the inputs seen in training, float32: an exponential moving average.
   @Buffer public var inputRange: Tensor
-  /// [min, max] of the layer's outputs seen in training, as `inputRange`: the range INT8
-  /// inference requantizes the output to.
+  /// [min, max] of the layer's outputs seen in training, as `inputRange`: the range the output
+  /// is quantized to (uint8), as INT8 inference requantizes it.
   @Buffer public var outputRange: Tensor
   /// How many training batches `inputRange` has seen (0: none, inputs pass unquantized).
   @Buffer public var observedBatches: Tensor
@@ -68,7 +70,7 @@ public final class FakeQuantizer: Module {
     didSet { kernel = nil }
   }
   /// The int8 layer, prepacked at its first evaluation.
-  private var kernel: (layer: Int8Layer, input: Int8Layer.Quantization, output: Int8Layer.Quantization)?
+  private(set) var kernel: (layer: Int8Layer, input: Int8Layer.Quantization, output: Int8Layer.Quantization)?
 
   /// The smallest scale (float32's epsilon, as PyTorch's observers): a constant tensor would
   /// otherwise divide by zero.
@@ -100,40 +102,55 @@ public final class FakeQuantizer: Module {
     // A checkpointed segment's second run (in backward) must see the range its first run used.
     if observes { observe(x, into: inputRange, counting: true) }
     guard isQuantizing, isTraining || observedBatches.intValue() > 0 else { return x }
+    let (scale, zeroPoint) = inputQuantization()
+    return quantized(x, scale: scale, zeroPoint: zeroPoint, range: settings.activation.range)
+  }
+
+  /// The layer's output observed (in training and calibration) and fake-quantized to uint8 over
+  /// the observed range.
+  public func output(_ y: Tensor) -> Tensor {
+    if observes { observe(y, into: outputRange, counting: false) }
+    guard isQuantizing, isTraining || observedBatches.intValue() > 0 else { return y }
+    let (scale, zeroPoint) = Self.uint8Quantization(outputRange)
+    return quantized(y, scale: scale, zeroPoint: zeroPoint, range: 0...255)
+  }
+
+  /// `x` fake-quantized, with the gradient `settings.gradient` says.
+  private func quantized(_ x: Tensor, scale: Tensor, zeroPoint: Tensor, range: ClosedRange<Int>) -> Tensor {
     // Under autocast the previous layer may hand over bfloat16 or float16; the rounding is
     // float32's (the next convolution casts back).
     let x = x.dtype == .float32 || x.dtype == .float64 ? x : x.to(.float32)
-    let (scale, zeroPoint) = inputQuantization()
-    let quantized = Functional.fakeQuantize(x, scale: scale, zeroPoint: zeroPoint, range: settings.activation.range)
+    let rounded = Functional.fakeQuantize(x, scale: scale, zeroPoint: zeroPoint, range: range)
     switch settings.gradient {
-    case .clip: return quantized
+    case .clip: return rounded
     // The quantized values, with the identity's gradient (x − x is exactly 0).
-    case .straightThrough: return quantized.detached() + (x - x.detached())
+    case .straightThrough: return rounded.detached() + (x - x.detached())
     }
   }
 
   /// The scale (float32) and zero point (int32) of the input, one element each, from
   /// `inputRange`: what the fake quantization uses, and what an INT8 model quantizes with.
   public func inputQuantization() -> (scale: Tensor, zeroPoint: Tensor) {
-    withNoGrad {
-      let low = inputRange[0].clamped(max: 0)
-      let high = inputRange[1].clamped(min: 0)
-      switch settings.activation {
-      case .uint8:
-        let scale = ((high - low) / 255).clamped(min: Self.smallestScale).reshaped([1])
-        let zeroPoint = (-low.reshaped([1]) / scale).rounded().clamped(min: 0, max: 255).to(.int32)
-        return (scale, zeroPoint)
-      case .int8:
-        let scale = (high.maximum(-low) / 127).clamped(min: Self.smallestScale).reshaped([1])
+    switch settings.activation {
+    case .uint8: return Self.uint8Quantization(inputRange)
+    case .int8:
+      return withNoGrad {
+        let high = inputRange[1].clamped(min: 0).maximum(-inputRange[0].clamped(max: 0))
+        let scale = (high / 127).clamped(min: Self.smallestScale).reshaped([1])
         return (scale, Tensor.zeros([1], dtype: .int32, device: scale.device))
       }
     }
   }
 
-  /// The layer's output, its range observed in training (and calibration).
-  public func output(_ y: Tensor) -> Tensor {
-    if observes { observe(y, into: outputRange, counting: false) }
-    return y
+  /// The asymmetric 0…255 quantization of `range` ([min, max]) widened to hold 0.
+  static func uint8Quantization(_ range: Tensor) -> (scale: Tensor, zeroPoint: Tensor) {
+    withNoGrad {
+      let low = range[0].clamped(max: 0)
+      let high = range[1].clamped(min: 0)
+      let scale = ((high - low) / 255).clamped(min: smallestScale).reshaped([1])
+      let zeroPoint = (-low.reshaped([1]) / scale).rounded().clamped(min: 0, max: 255).to(.int32)
+      return (scale, zeroPoint)
+    }
   }
 
   /// Whether this forward observes the ranges: in training, and in calibration. A checkpointed
@@ -173,11 +190,10 @@ public final class FakeQuantizer: Module {
       scale: scale.doubleValue(), zeroPoint: zeroPoint.intValue() + (settings.activation == .int8 ? 128 : 0))
   }
 
-  /// The output's: uint8 over `outputRange` widened to hold 0.
+  /// The output's: uint8 over `outputRange` widened to hold 0, as `output(_:)` quantizes.
   func integerOutput() -> Int8Layer.Quantization {
-    let low = min(outputRange[0].doubleValue(), 0), high = max(outputRange[1].doubleValue(), 0)
-    let scale = max((high - low) / 255, Self.smallestScale)
-    return Int8Layer.Quantization(scale: scale, zeroPoint: Int(min(max((-low / scale).rounded(.toNearestOrEven), 0), 255)))
+    let (scale, zeroPoint) = Self.uint8Quantization(outputRange)
+    return Int8Layer.Quantization(scale: scale.doubleValue(), zeroPoint: zeroPoint.intValue())
   }
 }
 
@@ -211,11 +227,14 @@ extension Module {
 
   /// INT8 inference: the quantized layers run FBGEMM's int8 kernels in evaluation (on), or fake
   /// quantization (off). Returns the paths of the fake quantizers whose ranges were never
-  /// observed (neither trained nor calibrated), and switches nothing on unless there are none.
+  /// observed (neither trained nor calibrated; an output range of [0, 0] counts as unobserved,
+  /// as in weights written before output ranges were kept), and switches nothing on unless
+  /// there are none.
   @discardableResult
   public func useInt8Kernels(_ on: Bool = true) -> [String] {
     let quantizers = namedModules().compactMap { path, module in (module as? FakeQuantizer).map { (path, $0) } }
-    let unobserved = quantizers.filter { $0.1.observedBatches.intValue() == 0 }.map(\.0)
+    let unobserved = quantizers.filter { $0.1.observedBatches.intValue() == 0 || $0.1.outputRange.abs().max().doubleValue() == 0 }
+      .map(\.0)
     if on && !unobserved.isEmpty { return unobserved }
     for (_, quantizer) in quantizers { quantizer.runsInt8 = on }
     return []
