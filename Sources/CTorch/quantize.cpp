@@ -76,34 +76,37 @@ at::Tensor int8_weight(const at::Tensor &weight, const at::Tensor &scales) {
 
 }  // namespace
 
+namespace {
+
+// Prepacks `weight` (symmetric int8 per output channel with `scales`) and `bias` (NULL: none)
+// with the operator `op`, whose further arguments are `geometry`.
+ct_int8_layer_impl *packed(const char *op, ct_tensor weight, ct_tensor scales, ct_tensor bias,
+                           const std::vector<c10::IValue> &geometry, bool convolution) {
+  use_fbgemm();
+  QuantizedDeprecationFilter filter(c10::WarningUtils::get_warning_handler());
+  c10::WarningUtils::WarningHandlerGuard guard(&filter);
+  std::optional<at::Tensor> b;
+  if (bias) b = unwrap(bias).detach().to(at::kFloat).contiguous();
+  std::vector<c10::IValue> stack{int8_weight(unwrap(weight), unwrap(scales)), b};
+  stack.insert(stack.end(), geometry.begin(), geometry.end());
+  return new ct_int8_layer_impl{call(op, "", std::move(stack)).at(0), convolution};
+}
+
+}  // namespace
+
 extern "C" int ct_int8_conv2d_pack(ct_tensor weight, ct_tensor scales, ct_tensor bias, const int64_t *stride,
                                    const int64_t *padding, const int64_t *dilation, int64_t groups,
                                    ct_int8_layer *out) {
   CT_TRY({
-    use_fbgemm();
-    QuantizedDeprecationFilter filter(c10::WarningUtils::get_warning_handler());
-    c10::WarningUtils::WarningHandlerGuard guard(&filter);
-    auto q = int8_weight(unwrap(weight), unwrap(scales));
-    std::optional<at::Tensor> b;
-    if (bias) b = unwrap(bias).detach().to(at::kFloat).contiguous();
-    auto result = call("quantized::conv2d_prepack", "",
-                       {q, b, c10::List<int64_t>({stride[0], stride[1]}), c10::List<int64_t>({padding[0], padding[1]}),
-                        c10::List<int64_t>({dilation[0], dilation[1]}), groups});
-    *out = new ct_int8_layer_impl{result.at(0), true};
+    *out = packed("quantized::conv2d_prepack", weight, scales, bias,
+                  {c10::List<int64_t>({stride[0], stride[1]}), c10::List<int64_t>({padding[0], padding[1]}),
+                   c10::List<int64_t>({dilation[0], dilation[1]}), groups},
+                  true);
   })
 }
 
 extern "C" int ct_int8_linear_pack(ct_tensor weight, ct_tensor scales, ct_tensor bias, ct_int8_layer *out) {
-  CT_TRY({
-    use_fbgemm();
-    QuantizedDeprecationFilter filter(c10::WarningUtils::get_warning_handler());
-    c10::WarningUtils::WarningHandlerGuard guard(&filter);
-    auto q = int8_weight(unwrap(weight), unwrap(scales));
-    std::optional<at::Tensor> b;
-    if (bias) b = unwrap(bias).detach().to(at::kFloat).contiguous();
-    auto result = call("quantized::linear_prepack", "", {q, b});
-    *out = new ct_int8_layer_impl{result.at(0), false};
-  })
+  CT_TRY({ *out = packed("quantized::linear_prepack", weight, scales, bias, {}, false); })
 }
 
 extern "C" int ct_int8_layer_run(ct_int8_layer layer, ct_tensor x, double input_scale, int64_t input_zero_point,
