@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Testing
 import Torch
@@ -11,6 +12,7 @@ import Torch
   @Test func trainsAfterTheDelayResumesAndEvaluates() throws {
     let folder = try ScratchFolder()
     try folder.write("tiny.yaml", tinyConfig(maxIterations: 4, checkpointPeriod: 2))
+    try ImageCodec.encodePNG(ShapesDataset(imageCount: 1, seed: 3).image(at: 0)).write(to: folder.path("scene.png"))
     let quantize = ["--set", "model.quantize.delay=2"]
     let float = try CommandLineRunner.run(["train", "--config", "tiny.yaml", "--output", "float"], in: folder.url)
     #expect(float.status == 0, "\(float.errors)")
@@ -60,6 +62,14 @@ import Torch
       ["eval", "--config", "whole/config.yaml", "--weights", "whole/model_final.safetensors", "--json"] + int8, in: folder.url)
     #expect(integer.status == 0 && integer.output.contains("\"AP\""), "\(integer.errors)")
     #expect(!integer.errors.contains("deprecated"), "\(integer.errors)")
+    let predicted = try CommandLineRunner.run(
+      ["predict", "--config", "whole/config.yaml", "--weights", "whole/model_final.safetensors", "--input", "scene.png",
+       "--output", "seen", "--score-threshold", "0"] + int8, in: folder.url)
+    #expect(predicted.status == 0 && folder.exists("seen/predictions.json"), "\(predicted.errors)")
+    let timed = try CommandLineRunner.run(
+      ["benchmark", "--config", "tiny.yaml", "--precision", "int8", "--size", "64", "--batch", "1", "--iters", "1",
+       "--warmup", "0", "--threads", "1", "--json"], in: folder.url)
+    #expect(timed.status == 0 && timed.output.contains("\"precision\":\"int8\""), "\(timed.errors) \(timed.output)")
     let unranged = try CommandLineRunner.run(
       ["eval", "--config", "whole/config.yaml", "--weights", "float/model_final.safetensors"] + int8, in: folder.url)
     #expect(unranged.status != 0 && unranged.errors.contains("have no learned ranges for runtime.precision int8"), "\(unranged.errors)")
