@@ -48,9 +48,11 @@ public struct FakeQuantization: Equatable, Sendable {
 /// requantize their accumulation, so that the fake-quantized layer computes what the INT8 one
 /// does.
 ///
-/// With `runsInt8`, evaluation runs the layer with FBGEMM's int8 kernels instead (`Int8Layer`):
-/// the input quantized with the same scale and zero point, the weights as here, the output
-/// requantized to uint8 over `outputRange` and dequantized.
+/// Evaluation with observed ranges computes in integers what training's forward computes in
+/// float32 (`integerArithmetic`): exactly what INT8 kernels compute. With `runsInt8` it runs
+/// FBGEMM's int8 kernels instead (`Int8Layer`): the input quantized with the same scale and zero
+/// point, the weights as here, the output requantized to uint8 over `outputRange` and
+/// dequantized; the same values, bit for bit.
 public final class FakeQuantizer: Module {
   /// [min, max] of the inputs seen in training, float32: an exponential moving average.
   @Buffer public var inputRange: Tensor
@@ -170,17 +172,56 @@ public final class FakeQuantizer: Module {
     }
   }
 
-  /// The layer run by FBGEMM's int8 kernels, when `runsInt8` in evaluation and the ranges were
-  /// observed; nil otherwise (the caller then fake-quantizes). `pack` prepacks the layer's
-  /// weights with `weightScales` at the first call.
-  public func int8(_ x: Tensor, pack: () -> Int8Layer?) -> Tensor? {
-    guard runsInt8, !isTraining else { return nil }
-    if kernel == nil {
-      guard observedBatches.intValue() > 0, let layer = pack() else { return nil }
-      kernel = (layer, integerInput(), integerOutput())
+  /// The layer in evaluation once its ranges were observed, computed as INT8 kernels compute
+  /// it: by FBGEMM's kernels with `runsInt8` (`pack` prepacks the weights with `weightScales`
+  /// at the first call), else by `integerArithmetic` with `accumulate`. Nil in training, in
+  /// calibration, or before a range was observed: the caller then fake-quantizes in floating
+  /// point. `channelAxis` is the output's channel axis.
+  public func evaluated(
+    _ x: Tensor, weight: Tensor, bias: Tensor?, channelAxis: Int, pack: () -> Int8Layer?,
+    accumulate: (Tensor, Tensor) -> Tensor
+  ) -> Tensor? {
+    guard !isTraining, isQuantizing, !observesInEvaluation, observedBatches.intValue() > 0 else { return nil }
+    if runsInt8 {
+      if kernel == nil, let layer = pack() { kernel = (layer, integerInput(), integerOutput()) }
+      if let kernel { return kernel.layer(x, input: kernel.input, output: kernel.output) }
     }
-    guard let kernel else { return nil }
-    return kernel.layer(x, input: kernel.input, output: kernel.output)
+    return integerArithmetic(x, weight: weight, bias: bias, channelAxis: channelAxis, accumulate: accumulate)
+  }
+
+  /// What the INT8 kernels compute, bit for bit, in floating point: the layer (`accumulate`)
+  /// applied to the integer codes of the input (less its zero point) and of the weights in
+  /// float64, where their sums are exact; then FBGEMM's requantization in float32: the bias
+  /// over input scale × weight scale added, the sum times (input scale × weight scale) / output
+  /// scale, rounded half to even, plus the output's zero point, clamped to 0…255; returned
+  /// dequantized. Fake quantization in float32 (training's forward) rounds its sums, and that
+  /// moves about one output in 10⁵ to the other neighbour; in a deep network the next layers
+  /// spread such a step until detections move, which is why evaluation computes exactly.
+  func integerArithmetic(
+    _ x: Tensor, weight: Tensor, bias: Tensor?, channelAxis: Int, accumulate: (Tensor, Tensor) -> Tensor
+  ) -> Tensor {
+    withNoGrad {
+      let (inputScale, inputZeroPoint) = inputQuantization()
+      let x = x.dtype == .float32 ? x : x.to(.float32)
+      // Fake quantization gives scale × (code − zero point); dividing by the scale and rounding
+      // recovers the code less the zero point exactly.
+      let inputCodes = (Functional.fakeQuantize(
+        x, scale: inputScale, zeroPoint: inputZeroPoint, range: settings.activation.range) / inputScale).rounded()
+      let scales = weightScales(weight)
+      let channelScales = scales.reshaped([-1] + Array(repeating: 1, count: weight.rank - 1))
+      let weightCodes = (self.weight(weight.to(.float32)) / channelScales).rounded()
+      // Autocast leaves float64 alone, so the sums stay exact under it too.
+      let sums = accumulate(inputCodes.to(.float64), weightCodes.to(.float64)).to(.float32)
+      let (outputScale, outputZeroPoint) = Self.uint8Quantization(outputRange)
+      var channelShape = Array(repeating: 1, count: sums.rank)
+      channelShape[channelAxis < 0 ? sums.rank + channelAxis : channelAxis] = -1
+      let accumulationScale = inputScale * scales
+      let multiplier = (accumulationScale / outputScale).reshaped(channelShape)
+      let shifted = bias.map { sums + ($0.to(.float32) / accumulationScale).reshaped(channelShape) } ?? sums
+      let zeroPoint = outputZeroPoint.to(.float32)
+      let codes = ((shifted * multiplier).rounded() + zeroPoint).clamped(min: 0, max: 255)
+      return (codes - zeroPoint) * outputScale
+    }
   }
 
   /// The input's quantization as FBGEMM takes it: uint8, a symmetric range shifted by 128.

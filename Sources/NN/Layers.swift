@@ -55,12 +55,19 @@ public final class Conv2d: Module, UnaryLayer {
       return Functional.conv2d(
         x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
-    let int8 = quantizer.int8(x) {
-      Int8Layer.convolution(
-        weight: weight, scales: quantizer.weightScales(weight), bias: bias, stride: stride, padding: padding,
-        dilation: dilation, groups: groups)
-    }
-    if let int8 { return int8 }
+    let evaluated = quantizer.evaluated(
+      x, weight: weight, bias: bias, channelAxis: 1,
+      pack: {
+        Int8Layer.convolution(
+          weight: weight, scales: quantizer.weightScales(weight), bias: bias, stride: stride, padding: padding,
+          dilation: dilation, groups: groups)
+      },
+      accumulate: { codes, weightCodes in
+        Functional.conv2d(
+          codes, weight: weightCodes, bias: nil, stride: self.stride, padding: self.padding,
+          dilation: self.dilation, groups: self.groups)
+      })
+    if let evaluated { return evaluated }
     return quantizer.output(
       Functional.conv2d(
         quantizer.input(x), weight: quantizer.weight(weight), bias: bias, stride: stride, padding: padding,
@@ -129,8 +136,11 @@ public final class Linear: Module, UnaryLayer {
 
   public func callAsFunction(_ x: Tensor) -> Tensor {
     guard let quantizer = fakeQuantizer else { return Functional.linear(x, weight: weight, bias: bias) }
-    let int8 = quantizer.int8(x) { Int8Layer.linear(weight: weight, scales: quantizer.weightScales(weight), bias: bias) }
-    if let int8 { return int8 }
+    let evaluated = quantizer.evaluated(
+      x, weight: weight, bias: bias, channelAxis: -1,
+      pack: { Int8Layer.linear(weight: weight, scales: quantizer.weightScales(weight), bias: bias) },
+      accumulate: { codes, weightCodes in Functional.linear(codes, weight: weightCodes, bias: nil) })
+    if let evaluated { return evaluated }
     return quantizer.output(Functional.linear(quantizer.input(x), weight: quantizer.weight(weight), bias: bias))
   }
 }

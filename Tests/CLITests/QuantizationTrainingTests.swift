@@ -66,6 +66,16 @@ import Torch
       ["predict", "--config", "whole/config.yaml", "--weights", "whole/model_final.safetensors", "--input", "scene.png",
        "--output", "seen", "--score-threshold", "0"] + int8, in: folder.url)
     #expect(predicted.status == 0 && folder.exists("seen/predictions.json"), "\(predicted.errors)")
+    // The fake-quantized model evaluates in integer arithmetic: the same detections, bit for bit.
+    let simulated = try CommandLineRunner.run(
+      ["predict", "--config", "whole/config.yaml", "--weights", "whole/model_final.safetensors", "--input", "scene.png",
+       "--output", "simulated", "--score-threshold", "0"], in: folder.url)
+    #expect(simulated.status == 0, "\(simulated.errors)")
+    let detections = try Data(contentsOf: folder.path("seen/predictions.json"))
+    #expect(detections.count > 2, "no detections to compare")
+    #expect(try Data(contentsOf: folder.path("simulated/predictions.json")) == detections)
+    let report = try JSONSerialization.jsonObject(with: Data(integer.output.utf8)) as? [String: Any]
+    #expect((report?["bbox"] as? [String: Double]) == evaluated, "INT8 \(integer.output) vs \(evaluated)")
     let timed = try CommandLineRunner.run(
       ["benchmark", "--config", "tiny.yaml", "--precision", "int8", "--size", "64", "--batch", "1", "--iters", "1",
        "--warmup", "0", "--threads", "1", "--json"], in: folder.url)

@@ -117,33 +117,83 @@ import Testing
     try plain.load(stateDict: conv.stateDict())
   }
 
-  /// FBGEMM's int8 kernels compute what fake quantization computes (inputs, weights and the
-  /// output's uint8 rounding alike): the same values but where the two roundings of the output
-  /// fall on either side of a half step, one step apart.
+  /// Evaluation computes what FBGEMM's int8 kernels compute, bit for bit: integer sums
+  /// requantized as FBGEMM does. Training's forward (fake quantization in float32) gives the
+  /// same values but where its rounded sums fall on the other side of a half step: about one
+  /// output in 10⁵, so the layers are large enough (some 10⁵ outputs) for that to happen.
   @Test(arguments: ActivationQuantization.allCases, [false, true])
-  func int8KernelsMatchFakeQuantization(activation: ActivationQuantization, linear: Bool) throws {
+  func evaluationComputesWhatTheInt8KernelsCompute(activation: ActivationQuantization, linear: Bool) throws {
     let layer: any UnaryLayer & Module =
       linear
-      ? Linear(24, 10, generator: Generator(seed: 3)) : Conv2d(8, 16, kernelSize: 3, padding: 1, generator: Generator(seed: 3))
+      ? Linear(2304, 256, generator: Generator(seed: 3)) : Conv2d(128, 64, kernelSize: 3, padding: 1, generator: Generator(seed: 3))
     layer.enableFakeQuantization(FakeQuantization(activation: activation), convolutions: true, linearLayers: true)
     let quantizer = try #require(layer.fakeQuantizers.first)
-    let x = linear ? Tensor.randn([6, 24], generator: Generator(seed: 4)) : Tensor.randn([2, 8, 12, 12], generator: Generator(seed: 4))
+    let x = linear ? Tensor.randn([512, 2304], generator: Generator(seed: 4)) : Tensor.randn([2, 128, 48, 48], generator: Generator(seed: 4))
     #expect(layer.useInt8Kernels() == ["fake_quantizer"], "no ranges yet")
     _ = layer(x * 1.2)
     _ = layer(x)
     layer.eval()
-    let fake = layer(x)
+    let evaluated = layer(x)
     #expect(layer.useInt8Kernels().isEmpty)
     let int8 = layer(x)
     #expect(quantizer.kernel != nil, "the int8 kernel should have run")
-    #expect(int8.shape == fake.shape && int8.dtype == .float32)
+    #expect(int8.shape == evaluated.shape && int8.dtype == .float32)
+    #expect(int8.isEqual(to: evaluated), "largest difference \((int8 - evaluated).abs().max().doubleValue())")
+    layer.useInt8Kernels(false)
+    #expect(layer(x).isEqual(to: evaluated))
+    #expect(withAutocast { layer(x) }.isEqual(to: evaluated), "the integer arithmetic ignores autocast")
+
+    // Training's arithmetic, fake quantization in float32, with the same ranges: its rounded
+    // sums put a few outputs on the other side of a half step.
+    let floatSums: Tensor
+    if let linear = layer as? Linear {
+      floatSums = Functional.linear(quantizer.input(x), weight: quantizer.weight(linear.weight), bias: linear.bias)
+    } else {
+      let conv = try #require(layer as? Conv2d)
+      floatSums = Functional.conv2d(quantizer.input(x), weight: quantizer.weight(conv.weight), bias: conv.bias, padding: (1, 1))
+    }
     let step = quantizer.integerOutput().scale
-    let error = (int8 - fake).abs()
+    let error = (quantizer.output(floatSums) - evaluated).abs()
     #expect(error.max().doubleValue() <= 1.001 * step, "largest error \(error.max().doubleValue()), step \(step)")
     let differing = (error .> 0.01 * step).to(.float32).mean().doubleValue()
-    #expect(differing <= 0.02, "\(differing * 100)% of the outputs differ")
-    layer.useInt8Kernels(false)
-    #expect(layer(x).isEqual(to: fake))
+    #expect(differing <= 0.001, "\(differing * 100)% of the outputs differ")
+  }
+
+  /// The integer arithmetic by hand for a 1×1 convolution of two channels: codes, exact sums,
+  /// FBGEMM's float32 requantization, dequantized.
+  @Test func integerArithmeticByHand() throws {
+    let conv = Conv2d(2, 1, kernelSize: 1)
+    withNoGrad {
+      conv.weight.copy(from: Tensor([Float(0.5), -0.2], shape: [1, 2, 1, 1]))
+      conv.bias!.copy(from: Tensor([Float(0.1)], shape: [1]))
+    }
+    conv.enableFakeQuantization(FakeQuantization(), convolutions: true, linearLayers: false)
+    let quantizer = try #require(conv.fakeQuantizer)
+    withNoGrad {
+      quantizer.inputRange.copy(from: Tensor([Float(0), 2.55], shape: [2]))
+      quantizer.outputRange.copy(from: Tensor([Float(-1), 1.55], shape: [2]))
+      quantizer.observedBatches += 1
+    }
+    conv.eval()
+    // Channel 0 holds [1.0, 0.4], channel 1 [2.0, 3.0].
+    let x = Tensor([Float(1.0), 0.4, 2.0, 3.0], shape: [1, 2, 1, 2])
+    let y = conv(x).toArray(Float.self)
+    // Input scale 2.55/255 (0.01), zero point 0: codes 100, 40 and 200, 255 (3.0 clamps). Weight
+    // scale 0.5/127: codes 127 and −51. Sums 127·100 − 51·200 = 2500 and 127·40 − 51·255 = −7925.
+    let inputScale = Float(quantizer.integerInput().scale)
+    let weightScale = quantizer.weightScales(conv.weight).toArray(Float.self)[0]
+    let output = quantizer.integerOutput()
+    #expect(output.zeroPoint == 100)
+    let outputScale = Float(output.scale)
+    let accumulationScale = inputScale * weightScale
+    let multiplier = accumulationScale / outputScale
+    let expected = [Float(2500), -7925].map { sum -> Float in
+      let code = min(max(((sum + Float(0.1) / accumulationScale) * multiplier).rounded(.toNearestOrEven) + 100, 0), 255)
+      return (code - 100) * outputScale
+    }
+    #expect(y == expected, "\(y) vs \(expected)")
+    // 1.0·0.5 − 2.0·0.2 + 0.1 = 0.2 and 0.4·0.5 − 2.55·0.2 + 0.1 = −0.21, on the output's grid.
+    #expect(abs(y[0] - 0.2) < 1e-6 && abs(y[1] + 0.21) < 1e-6, "\(y)")
   }
 }
 
