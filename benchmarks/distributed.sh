@@ -8,8 +8,10 @@
 #   benchmarks/distributed.sh [--models r50,demo] [--workers 1,2] [--threads 1] [--batch 1]
 #                             [--compression none,fp16] [--size 512] [--rounds 1] [--warmup 2]
 #                             [--iters 5] [--demo-iters 20] [--pytorch-only] [--simpledet-only]
-#                             [--raw FILE] [--from-raw FILE]...
+#                             [--set KEY=VALUE]... [--raw FILE] [--from-raw FILE]...
 #
+# --set (repeatable) passes a config override to every SimpleDet run (for example
+# data.batch_grouping=size or runtime.distributed.bucket_mb=4).
 # --raw keeps the measured rows (JSON lines); --from-raw (repeatable) pools such files, with the
 # rows of this run if any is measured (--rounds 0 measures none), into the table.
 #
@@ -43,7 +45,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 models=r50,demo; workers=1,2; threads=1; batch=1; compressions=none,fp16; size=512
-rounds=1; warmup=2; iters=5; demo_iters=20; run_pytorch=1; run_simpledet=1; raw=; from_raw=()
+rounds=1; warmup=2; iters=5; demo_iters=20; run_pytorch=1; run_simpledet=1; raw=; from_raw=(); overrides=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --models) models=$2; shift 2 ;;
@@ -58,9 +60,10 @@ while [[ $# -gt 0 ]]; do
     --demo-iters) demo_iters=$2; shift 2 ;;
     --pytorch-only) run_simpledet=0; shift ;;
     --simpledet-only) run_pytorch=0; shift ;;
+    --set) overrides+=(--set "$2"); shift 2 ;;
     --raw) raw=$2; shift 2 ;;
     --from-raw) from_raw+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -140,6 +143,7 @@ run_simpledet_row() {
     demo) args=(--config configs/shapes/demo.yaml "${args[@]}") ;;
     *) echo "error: unknown model $model (r50, demo)" >&2; exit 1 ;;
   esac
+  ((${#overrides[@]})) && args+=("${overrides[@]}")
   ((simpledet_port_flags)) && args+=(--master-addr 127.0.0.1 --master-port "$(free_port)")
   rm -rf "$out"
   if ! "$bin" train --nproc-per-node "$n" --output "$out" "${args[@]}" >"$work/simpledet.log" 2>&1; then

@@ -100,6 +100,15 @@ public struct DataSection: Codable, Equatable, Sendable {
   }
 
   /// One split's files (or, for `shapes`, its size and seed).
+  /// Which training images may share a batch.
+  public enum BatchGrouping: String, ConfigChoice, Sendable {
+    /// Landscape with landscape, portrait with portrait (detectron2's aspect ratio grouping).
+    case aspectRatio = "aspect_ratio"
+    /// Only images that the detector's resize and padding bring to the same size, so that no
+    /// batch is padded and, split over distributed workers, every worker's share costs the same.
+    case size
+  }
+
   public struct Split: Codable, Equatable, Sendable {
     /// The COCO or light JSON file, the VOC folder (the one holding `Annotations/`), the KITTI
     /// folder holding `label_2/`, WiderFace's `wider_face_*_bbx_gt.txt` or CrowdHuman's `.odgt`
@@ -146,6 +155,8 @@ public struct DataSection: Codable, Equatable, Sendable {
   public var transforms: [TransformSpec] = []
   /// Threads that decode and augment training images while the model trains (0: on the training thread).
   public var workers = 2
+  /// Which training images may share a batch.
+  public var batchGrouping = BatchGrouping.aspectRatio
   /// `kitti` only: the classes in label order, each a KITTI type or types joined by `+`
   /// (`[Car+Van, Pedestrian+Person_sitting, Cyclist]`); empty: all eight types.
   public var classes: [String] = []

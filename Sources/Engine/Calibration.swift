@@ -23,7 +23,7 @@ public enum Calibration {
     let dataset = try RunData.dataset(config.data, split: .train)
     let count = min(images, dataset.count)
     let options = LoaderOptions(
-      sampler: BatchSampler(batchSize: config.test.batchSize, shuffle: false, groupByAspectRatio: false, dropLast: false),
+      sampler: BatchSampler(batchSize: config.test.batchSize, shuffle: false, groupsImages: false, dropLast: false),
       workerCount: config.data.workers, normalization: .unit)
     let loader = DataLoader(dataset: dataset, transforms: TransformPipeline([any Transform]()), options: options)
     model.eval()

@@ -43,7 +43,7 @@ public struct DetectionEvaluator: Sendable {
     defer { if wasTraining { model.train() } }
     let options = LoaderOptions(
       sampler: BatchSampler(
-        batchSize: batchSize * worldSize, shuffle: false, groupByAspectRatio: false, dropLast: false, rank: rank,
+        batchSize: batchSize * worldSize, shuffle: false, groupsImages: false, dropLast: false, rank: rank,
         worldSize: worldSize),
       workerCount: workers, normalization: .unit)
     let loader = DataLoader(dataset: dataset, transforms: TransformPipeline([any Transform]()), options: options)

@@ -88,6 +88,21 @@ public final class Trainer {
   /// A worker other than rank 0 writes nothing: no logs, metrics, checkpoints or pictures.
   public var isMain: Bool { distributed?.isMain ?? true }
 
+  /// The group a training image belongs to for `data.batch_grouping`: its orientation, or the
+  /// size the detector resizes it to (at its largest training scale) and pads it to, from the
+  /// annotation's width and height.
+  static func batchGroup(_ config: SimpleDetConfig) -> @Sendable (DatasetRecord) -> Int {
+    switch config.data.batchGrouping {
+    case .aspectRatio: return { $0.isLandscape ? 0 : 1 }
+    case .size:
+      let transform = config.model.detector.transform
+      return { record in
+        let size = transform.paddedTestSize(height: record.height, width: record.width)
+        return size.height << 32 | size.width
+      }
+    }
+  }
+
   /// Builds the model, optimizer and loader. `runDirectory` receives checkpoints and logs.
   /// With `distributed`, this process trains its share of every batch (`solver.batch_size` is
   /// the global batch) and averages its gradients with the other workers'.
@@ -140,7 +155,7 @@ public final class Trainer {
       dataset: dataset, transforms: TransformPipeline(config.data.transforms),
       options: LoaderOptions(
         sampler: sampler, workerCount: config.data.workers, includeMasks: model.hasMasks, normalization: .unit,
-        onSkip: { skipReport.report($0) }))
+        onSkip: { skipReport.report($0) }, batchGroup: Self.batchGroup(config)))
     checkpoints = CheckpointStore(runDirectory: runDirectory)
     // `config` says iterations from here on, however the file counted.
     config.solver = config.solver.inIterations(iterationsPerEpoch: loader.batchCount(epoch: 0))

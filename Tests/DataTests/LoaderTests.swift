@@ -61,13 +61,28 @@ import Torch
     }
   }
 
+  /// Any number of groups: each batch holds one group's images, in the shuffled order in which
+  /// the batches fill up; the incomplete ones are dropped, or kept with `dropLast` off.
+  @Test func batchesHoldOneGroupEach() {
+    let groups = (0..<40).map { ($0 * 7) % 5 }
+    let batches = BatchSampler(batchSize: 3, seed: 2).batches(groups: groups, epoch: 1)
+    #expect(batches.allSatisfy { batch in batch.count == 3 && Set(batch.map { groups[$0] }).count == 1 })
+    // Eight images per group: two full batches each, two images left over.
+    #expect(batches.count == 10)
+    let order = BatchSampler(batchSize: 3, seed: 2).indices(count: 40, epoch: 1)
+    let filled = batches.map { batch in batch.map { order.firstIndex(of: $0)! }.max()! }
+    #expect(filled == filled.sorted(), "a batch comes out when its last image arrives")
+    let kept = BatchSampler(batchSize: 3, seed: 2, dropLast: false).batches(groups: groups, epoch: 1)
+    #expect(kept.count == 15 && kept.flatMap { $0 }.sorted() == Array(0..<40))
+  }
+
   @Test func ranksShareEachGlobalBatchWhateverTheWorldSize() {
-    let isLandscape = (0..<23).map { $0 % 3 != 0 }
+    let groups = (0..<23).map { $0 % 3 != 0 ? 0 : 1 }
     let single = BatchSampler(batchSize: 4, seed: 1)
-    let global = single.batches(isLandscape: isLandscape, epoch: 4)
+    let global = single.batches(groups: groups, epoch: 4)
     for worldSize in [2, 4] {
       let parts = (0..<worldSize).map { rank in
-        BatchSampler(batchSize: 4, seed: 1, rank: rank, worldSize: worldSize).batches(isLandscape: isLandscape, epoch: 4)
+        BatchSampler(batchSize: 4, seed: 1, rank: rank, worldSize: worldSize).batches(groups: groups, epoch: 4)
       }
       for part in parts { #expect(part.count == global.count) }
       // Rank by rank, each global batch put back together is the single process's batch.
@@ -99,7 +114,7 @@ import Torch
     let reported = SkipLog()
     let loader = DataLoader(
       dataset: dataset, transforms: TransformPipeline([ResizeShortestEdge(120)]),
-      options: LoaderOptions(sampler: BatchSampler(batchSize: 2, shuffle: false, groupByAspectRatio: false), workerCount: 2, onSkip: { reported.add($0) }))
+      options: LoaderOptions(sampler: BatchSampler(batchSize: 2, shuffle: false, groupsImages: false), workerCount: 2, onSkip: { reported.add($0) }))
     let batches = Array(loader.epoch(0))
     #expect(batches.map(\.count).reduce(0, +) == 4)
     #expect(loader.skippedImages == 2)

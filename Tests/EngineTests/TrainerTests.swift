@@ -1,4 +1,5 @@
 import Config
+import Data
 import Detection
 import Foundation
 import NN
@@ -170,5 +171,26 @@ import Torch
     let finite = weights.values.allSatisfy { $0.isFinite().all().boolValue() }
     #expect(finite)
     #expect(trainer.checkpoints.latest == 3)
+  }
+
+  /// `data.batch_grouping: size` puts only images of one padded size in a batch; the default
+  /// groups by orientation alone, so its batches mix sizes.
+  @Test func batchesGroupBySize() throws {
+    var config = try tinyConfig()
+    config.data.train.imageCount = 40
+    let padded = { (record: DatasetRecord) in
+      let size = config.model.detector.transform.paddedTestSize(height: record.height, width: record.width)
+      return "\(size.height)x\(size.width)"
+    }
+    let sizes = { (trainer: Trainer) in
+      trainer.loader.plan(epoch: 0).map { batch in Set(batch.map { padded(trainer.loader.dataset.records[$0]) }) }
+    }
+    let folders = (try ScratchFolder(), try ScratchFolder())
+    let byOrientation = try TrainingRun.prepare(config: config, runDirectory: folders.0.url, resume: false, log: { _ in })
+    #expect(sizes(byOrientation).contains { $0.count > 1 }, "the shapes images should come in several sizes")
+    config.data.batchGrouping = .size
+    let bySize = try TrainingRun.prepare(config: config, runDirectory: folders.1.url, resume: false, log: { _ in })
+    let grouped = sizes(bySize)
+    #expect(!grouped.isEmpty && grouped.allSatisfy { $0.count == 1 }, "\(grouped)")
   }
 }

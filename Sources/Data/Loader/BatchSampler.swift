@@ -5,9 +5,10 @@ public struct BatchSampler: Sendable, Equatable {
   public var batchSize: Int
   public var shuffle: Bool
   public var seed: UInt64
-  /// Put landscape images with landscape ones and portrait with portrait (detectron2's aspect
-  /// ratio grouping), so padding to the batch's largest image wastes little.
-  public var groupByAspectRatio: Bool
+  /// Put only images of one group in a batch (`LoaderOptions.batchGroup`: by default landscape
+  /// or portrait, detectron2's aspect ratio grouping), so padding to the batch's largest image
+  /// wastes little.
+  public var groupsImages: Bool
   /// Leave out the last, incomplete batch of an epoch (training); keep it for evaluation.
   public var dropLast: Bool
   /// Distributed training: this process's rank among `worldSize`. The batches are the global
@@ -19,7 +20,7 @@ public struct BatchSampler: Sendable, Equatable {
   public var worldSize: Int
 
   public init(
-    batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0, groupByAspectRatio: Bool = true, dropLast: Bool = true,
+    batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0, groupsImages: Bool = true, dropLast: Bool = true,
     rank: Int = 0, worldSize: Int = 1
   ) {
     precondition(batchSize > 0, "BatchSampler: batch size must be positive")
@@ -28,7 +29,7 @@ public struct BatchSampler: Sendable, Equatable {
     self.batchSize = batchSize
     self.shuffle = shuffle
     self.seed = seed
-    self.groupByAspectRatio = groupByAspectRatio
+    self.groupsImages = groupsImages
     self.dropLast = dropLast
     self.rank = rank
     self.worldSize = worldSize
@@ -44,10 +45,10 @@ public struct BatchSampler: Sendable, Equatable {
     return order
   }
 
-  /// This rank's part of each batch of `epoch`, as lists of dataset indices; `isLandscape[i]` is
-  /// record i's shape.
-  public func batches(isLandscape: [Bool], epoch: Int) -> [[Int]] {
-    let global = globalBatches(isLandscape: isLandscape, epoch: epoch)
+  /// This rank's part of each batch of `epoch`, as lists of dataset indices; `groups[i]` is
+  /// record i's group.
+  public func batches(groups: [Int], epoch: Int) -> [[Int]] {
+    let global = globalBatches(groups: groups, epoch: epoch)
     guard worldSize > 1 else { return global }
     let share = batchSize / worldSize
     // An incomplete last batch (kept when not dropLast) is shared as far as it goes; a rank
@@ -60,21 +61,22 @@ public struct BatchSampler: Sendable, Equatable {
   }
 
   /// The batches of `epoch` over all ranks.
-  public func globalBatches(isLandscape: [Bool], epoch: Int) -> [[Int]] {
-    let order = indices(count: isLandscape.count, epoch: epoch)
+  public func globalBatches(groups: [Int], epoch: Int) -> [[Int]] {
+    let order = indices(count: groups.count, epoch: epoch)
     var batches: [[Int]] = []
-    if groupByAspectRatio {
-      var buckets: [[Int]] = [[], []]
+    if groupsImages {
+      // A batch leaves its bucket as soon as it is full, so the order stays the shuffled one.
+      var buckets: [Int: [Int]] = [:]
       for index in order {
-        let bucket = isLandscape[index] ? 0 : 1
-        buckets[bucket].append(index)
-        if buckets[bucket].count == batchSize {
-          batches.append(buckets[bucket])
-          buckets[bucket].removeAll(keepingCapacity: true)
+        let group = groups[index]
+        buckets[group, default: []].append(index)
+        if buckets[group]!.count == batchSize {
+          batches.append(buckets[group]!)
+          buckets[group] = []
         }
       }
       if !dropLast {
-        for bucket in buckets where !bucket.isEmpty { batches.append(bucket) }
+        for group in buckets.keys.sorted() where !buckets[group]!.isEmpty { batches.append(buckets[group]!) }
       }
     } else {
       var start = 0

@@ -76,7 +76,7 @@ public final class BatchStream: Sequence, IteratorProtocol {
 final class WorkQueue: @unchecked Sendable {
   enum Jobs {
     case finite([Job])
-    case endless(sampler: BatchSampler, isLandscape: [Bool], epoch: Int, batch: Int)
+    case endless(sampler: BatchSampler, groups: [Int], epoch: Int, batch: Int)
   }
 
   private let condition = NSCondition()
@@ -99,9 +99,9 @@ final class WorkQueue: @unchecked Sendable {
     self.jobs = jobs
     self.capacity = capacity
     self.skipped = skipped
-    if case .endless(let sampler, let isLandscape, let epoch, let batch) = jobs {
+    if case .endless(let sampler, let groups, let epoch, let batch) = jobs {
       planEpoch = epoch
-      plan = sampler.batches(isLandscape: isLandscape, epoch: epoch)
+      plan = sampler.batches(groups: groups, epoch: epoch)
       planPosition = batch
     }
   }
@@ -154,10 +154,10 @@ final class WorkQueue: @unchecked Sendable {
     switch jobs {
     case .finite(let list):
       return claimed < list.count ? list[claimed] : nil
-    case .endless(let sampler, let isLandscape, _, _):
+    case .endless(let sampler, let groups, _, _):
       while planPosition >= plan.count {
         planEpoch += 1
-        plan = sampler.batches(isLandscape: isLandscape, epoch: planEpoch)
+        plan = sampler.batches(groups: groups, epoch: planEpoch)
         planPosition = 0
         if plan.isEmpty { return nil }
       }

@@ -19,18 +19,18 @@ public final class DataLoader: Sendable {
   public let dataset: Dataset
   public let transforms: TransformPipeline
   public let options: LoaderOptions
-  private let isLandscape: [Bool]
+  private let groups: [Int]
   private let skipped = SkipCounter()
 
   public init(dataset: Dataset, transforms: TransformPipeline, options: LoaderOptions = LoaderOptions()) {
     self.dataset = dataset
     self.transforms = transforms
     self.options = options
-    isLandscape = dataset.records.map(\.isLandscape)
+    groups = dataset.records.map(options.batchGroup)
   }
 
   /// The batches of one epoch, as dataset indices (this rank's share).
-  public func plan(epoch: Int) -> [[Int]] { options.sampler.batches(isLandscape: isLandscape, epoch: epoch) }
+  public func plan(epoch: Int) -> [[Int]] { options.sampler.batches(groups: groups, epoch: epoch) }
 
   public func batchCount(epoch: Int) -> Int { plan(epoch: epoch).count }
 
@@ -44,7 +44,7 @@ public final class DataLoader: Sendable {
   /// Batches without end, epoch after epoch, from `epoch` and batch `batch` on.
   public func batches(from epoch: Int = 0, batch: Int = 0) -> BatchStream {
     precondition(!dataset.records.isEmpty && batchCount(epoch: epoch) > 0, "DataLoader: the dataset gives no complete batch")
-    return BatchStream(reader: reader, jobs: .endless(sampler: options.sampler, isLandscape: isLandscape, epoch: epoch, batch: batch), options: options, skipped: skipped)
+    return BatchStream(reader: reader, jobs: .endless(sampler: options.sampler, groups: groups, epoch: epoch, batch: batch), options: options, skipped: skipped)
   }
 
   /// Images skipped so far because they could not be loaded, over all streams.

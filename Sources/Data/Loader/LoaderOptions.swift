@@ -18,11 +18,15 @@ public struct LoaderOptions: Sendable {
   public var fastDownscale: Bool
   /// Called (on a worker thread) for each image skipped during loading.
   public var onSkip: (@Sendable (DataIssue) -> Void)?
+  /// The group of a record, for the sampler's `groupsImages`: by default 0 for landscape and 1
+  /// for portrait images.
+  public var batchGroup: @Sendable (DatasetRecord) -> Int
 
   public init(
     sampler: BatchSampler = BatchSampler(batchSize: 2), workerCount: Int = 2, prefetchBatches: Int = 4,
     includeMasks: Bool = false, includeCrowd: Bool = false, normalization: Normalization = .unit, padStride: Int = 32,
-    fastDownscale: Bool = true, onSkip: (@Sendable (DataIssue) -> Void)? = nil
+    fastDownscale: Bool = true, onSkip: (@Sendable (DataIssue) -> Void)? = nil,
+    batchGroup: @escaping @Sendable (DatasetRecord) -> Int = { $0.isLandscape ? 0 : 1 }
   ) {
     precondition(workerCount >= 0 && prefetchBatches > 0 && padStride > 0, "LoaderOptions: bad worker, prefetch or stride setting")
     self.sampler = sampler
@@ -34,5 +38,6 @@ public struct LoaderOptions: Sendable {
     self.padStride = padStride
     self.fastDownscale = fastDownscale
     self.onSkip = onSkip
+    self.batchGroup = batchGroup
   }
 }
